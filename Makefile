@@ -1,0 +1,57 @@
+# airlock: every target works on a fresh Debian bookworm machine as root; `deps` installs what is
+# missing (idempotent, no apt run when everything is present).
+
+GO        ?= go
+GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
+export PATH := $(GOBIN_DIR):$(PATH)
+export AIRLOCK_BIN := $(CURDIR)/bin/airlock
+export AIRLOCK_STATIC_BIN := $(CURDIR)/bin/airlock-static
+
+STATIC_LDFLAGS := -extldflags "-static -lz -llzma -lbz2"
+TAGS_ALL       := hwtest,qemu,bench
+FUZZTIME       ?= 10s
+
+.PHONY: all deps build build-static test vet unit hwtest qemutest bench fuzz demo image clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	$(GO) build -buildvcs=auto -o bin/airlock ./cmd/airlock
+
+build-static: deps
+	CGO_ENABLED=1 $(GO) build -buildvcs=auto -tags yara_static,netgo,osusergo -ldflags '$(STATIC_LDFLAGS)' -o bin/airlock-static ./cmd/airlock
+
+vet: deps
+	$(GO) vet -tags $(TAGS_ALL) ./...
+	staticcheck -tags $(TAGS_ALL) ./...
+
+unit: build
+	$(GO) test -race -timeout 30m ./...
+
+# Loop devices on the host: root, sequential (they share /dev/loop*).
+hwtest: build
+	$(GO) test -tags hwtest -run '^TestHW' -p 1 -count 1 -timeout 30m ./...
+
+# The real boot image in QEMU, one VM per test.
+qemutest: build image
+	$(GO) test -tags qemu -run '^TestQEMU' -p 1 -count 1 -timeout 40m ./hwtest/...
+
+test: vet unit hwtest qemutest
+
+bench: build build-static
+	@bash scripts/bench.sh
+
+fuzz: deps
+	@FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
+demo: build
+	@bash scripts/demo.sh
+
+image: build-static
+	@bash scripts/image.sh
+
+clean:
+	rm -rf bin build

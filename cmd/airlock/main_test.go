@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = dispatch(context.Background(), &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}, args)
+	return out.String(), errb.String(), code
+}
+
+func TestHelpListsEveryCommand(t *testing.T) {
+	out, _, code := runCLI(t, "--help")
+	if code != exitOK {
+		t.Fatalf("--help exit %d", code)
+	}
+	for _, name := range []string{"keygen", "allow", "guix", "scan", "ls", "wipe", "iso", "seal", "burn",
+		"verify", "log", "devices", "run", "version", "drive"} {
+		if !strings.Contains(out, "\n  "+name+" ") {
+			t.Errorf("--help does not list %q:\n%s", name, out)
+		}
+	}
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, c := range commands() {
+		out, errOut, code := runCLI(t, c.name, "--help")
+		if code != exitOK || !strings.HasPrefix(out, "Usage: airlock "+c.name) {
+			t.Errorf("airlock %s --help: exit %d, stdout %q, stderr %q", c.name, code, out, errOut)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	if _, errOut, code := runCLI(t, "frobnicate"); code != exitError || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: exit %d, stderr %q", code, errOut)
+	}
+	if _, errOut, code := runCLI(t, "version", "--no-such-flag"); code != exitError || !strings.Contains(errOut, "no-such-flag") {
+		t.Errorf("bad flag: exit %d, stderr %q", code, errOut)
+	}
+	if _, _, code := runCLI(t); code != exitError {
+		t.Errorf("no command: exit %d, want %d", code, exitError)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := runCLI(t, "version")
+	if code != exitOK || !strings.Contains(out, "go go1.") || !strings.Contains(out, "libyara ") {
+		t.Fatalf("version: exit %d, %q", code, out)
+	}
+}

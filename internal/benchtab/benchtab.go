@@ -1,0 +1,87 @@
+// Package benchtab measures airlock against the peer tool doing the same work in the same run, and
+// prints one row per comparison for `make bench`'s table.
+//
+// Benchmarks live in files with the build tag `bench`, as tests named TestBench*, and run the real
+// programs (the airlock binary from testenv.Airlock and the peer) as child processes so that wall
+// time and peak RSS are those of the whole program:
+//
+//	ours, _ := benchtab.Run(ctx, airlock, "iso", "--out", img, dir)
+//	peer, _ := benchtab.Run(ctx, "xorriso", "-as", "mkisofs", "-R", "-o", img2, dir)
+//	benchtab.Report(t, benchtab.Row{What: "iso 2 GiB", Peer: "xorriso", Ours: ours, Theirs: peer, Bytes: n})
+package benchtab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Marker starts every table row in the test output; scripts/benchtable.sh collects them.
+const Marker = "BENCHROW"
+
+// Measure is what one run of a program cost.
+type Measure struct {
+	Wall    time.Duration
+	PeakRSS int64 // bytes, from the child's rusage
+}
+
+// Run runs the program to completion and measures it. A non-zero exit is an error carrying the
+// program's combined output.
+func Run(ctx context.Context, name string, args ...string) (Measure, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	m := Measure{Wall: time.Since(start)}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			m.PeakRSS = ru.Maxrss * 1024
+		}
+	}
+	if err != nil {
+		return m, fmt.Errorf("%s: %w\n%s", name, err, out.Bytes())
+	}
+	return m, nil
+}
+
+// Row is one comparison: the same work (Bytes of it) done by airlock and by the peer.
+type Row struct {
+	What   string
+	Peer   string
+	Ours   Measure
+	Theirs Measure
+	Bytes  int64
+	Note   string // optional: e.g. a second metric such as appends/s
+}
+
+// Ratio is our wall time over the peer's: below 1 means airlock was faster.
+func (r Row) Ratio() float64 {
+	if r.Theirs.Wall <= 0 {
+		return 0
+	}
+	return float64(r.Ours.Wall) / float64(r.Theirs.Wall)
+}
+
+// Format renders r as a tab-separated table row: marker, what, peer, ratio, our throughput, our
+// peak RSS, note.
+func (r Row) Format() string {
+	tput := "-"
+	if r.Bytes > 0 && r.Ours.Wall > 0 {
+		tput = fmt.Sprintf("%.1f MB/s", float64(r.Bytes)/r.Ours.Wall.Seconds()/1e6)
+	}
+	return fmt.Sprintf("%s\t%s\t%s\t%.2f\t%s\t%.1f MiB\t%s", Marker, r.What, r.Peer, r.Ratio(), tput,
+		float64(r.Ours.PeakRSS)/(1<<20), r.Note)
+}
+
+// Report prints r for the table and logs it on t.
+func Report(t testing.TB, r Row) {
+	t.Helper()
+	fmt.Println(r.Format())
+	t.Logf("%s vs %s: ratio %.2f, ours %v (peak RSS %d MiB), peer %v", r.What, r.Peer, r.Ratio(),
+		r.Ours.Wall, r.Ours.PeakRSS>>20, r.Theirs.Wall)
+}
