@@ -1,0 +1,545 @@
+// Package policy reads and validates the station policy, a TOML file on the boot medium.
+//
+// The station refuses to start with a policy it does not fully understand: an unknown key, a value
+// of the wrong type or out of range, a missing required file or a contradiction is an error that
+// names the key and the problem. Load returns every problem found, not just the first.
+//
+// A minimal policy:
+//
+//	station = "airlock-1"
+//	modes   = ["import", "sanitize", "check"]
+//
+//	[keys]
+//	dir = "keys"                         # seal.key, log.key, guix-signing-key.sec (airlock keygen)
+//
+//	[import]
+//	allowlist     = "allowlist"          # ALLOWLIST; ALLOWLIST.minisig beside it
+//	approver_keys = ["approver.pub"]
+//	guix_acl      = "acl"
+//	yara_rules    = ["rules/eicar.yar"]
+//
+//	[burn]
+//	drive = "/dev/sr0"                   # or stdio:DIR/ in host mode: one image file per session
+//
+//	[audit]
+//	log_label = "AIRLOCK-LOG"            # FAT label of the audit log medium
+//
+// Relative paths are resolved against the policy file's directory. Sizes are integers (bytes) or
+// strings with a unit ("4GiB", "512MiB", "10MB"); durations are Go durations ("30s").
+package policy
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// MaxPolicyBytes bounds the policy file: it is small and read before anything else.
+const MaxPolicyBytes = 1 << 20
+
+// Mode names, as they appear in the policy and at the mode prompt.
+const (
+	ModeImport   = "import"
+	ModeSanitize = "sanitize"
+	ModeCheck    = "check"
+)
+
+// Policy is a validated station policy.
+type Policy struct {
+	// Station names this appliance in seals, certificates and audit records.
+	Station string `toml:"station"`
+	// Modes the operators may choose; the first is the default.
+	Modes []string `toml:"modes"`
+
+	Keys     Keys     `toml:"keys"`
+	Import   Import   `toml:"import"`
+	Limits   Limits   `toml:"limits"`
+	Sanitize Sanitize `toml:"sanitize"`
+	Burn     Burn     `toml:"burn"`
+	Audit    Audit    `toml:"audit"`
+	USB      USB      `toml:"usb"`
+	LEDs     LEDs     `toml:"leds"`
+	Console  Console  `toml:"console"`
+
+	// Path is the file the policy was read from; SHA256 is the hash of its bytes, recorded in
+	// every seal so a disc names the exact policy that approved it.
+	Path   string   `toml:"-"`
+	SHA256 [32]byte `toml:"-"`
+}
+
+// Keys says where the appliance's keys are.
+type Keys struct {
+	// Dir holds seal.key, log.key and guix-signing-key.sec as written by airlock keygen.
+	Dir string `toml:"dir"`
+	// Passphrase asks for the key passphrase on the console at boot (keys written with
+	// --passphrase-file).
+	Passphrase bool `toml:"passphrase"`
+}
+
+// Import is the import job's policy.
+type Import struct {
+	Allowlist    string   `toml:"allowlist"`
+	ApproverKeys []string `toml:"approver_keys"`
+	GuixACL      string   `toml:"guix_acl"`
+	YaraRules    []string `toml:"yara_rules"`
+	// ResignGuix re-signs approved exports with the appliance's Guix key.
+	ResignGuix bool `toml:"resign_guix"`
+	// SpoolDir is the RAM spool (tmpfs) the approved bytes are kept in between read and burn.
+	SpoolDir string `toml:"spool_dir"`
+	// SpoolMax bounds the bytes spooled for one stick.
+	SpoolMax Size `toml:"spool_max"`
+	// KnownStorePaths lists store paths already on the high side (references to them are fine).
+	KnownStorePaths string `toml:"known_store_paths"`
+}
+
+// Limits bounds the scanner's recursion into archives.
+type Limits struct {
+	MaxDepth      int      `toml:"max_depth"`
+	MaxRatio      int      `toml:"max_ratio"`
+	MaxExpanded   Size     `toml:"max_expanded"`
+	MaxEntries    int      `toml:"max_entries"`
+	MaxEntrySize  Size     `toml:"max_entry_size"`
+	MaxFiles      int      `toml:"max_files"`
+	ScanTimeout   Duration `toml:"scan_timeout"`
+	MaxStickFiles int      `toml:"max_stick_files"`
+}
+
+// Sanitize is the wipe job's policy.
+type Sanitize struct {
+	Method      string `toml:"method"`       // zero, random, dod3, discard
+	Verify      string `toml:"verify"`       // full, sample
+	Label       string `toml:"label"`        // FAT volume label after reformat
+	AfterImport string `toml:"after_import"` // ask, always, never
+}
+
+// Burn is the burner's policy.
+type Burn struct {
+	// Drive is a device node (/dev/sr0) or stdio:PATH; a PATH ending in "/" is a directory that
+	// gets one image file per session (host mode and tests).
+	Drive           string   `toml:"drive"`
+	Media           []string `toml:"media"`
+	Speed           int      `toml:"speed"`
+	AllowRewritable bool     `toml:"allow_rewritable"`
+	AllowLarger     bool     `toml:"allow_larger"`
+	Label           string   `toml:"label"`
+}
+
+// Audit says where the audit log lives.
+type Audit struct {
+	// LogDir is a directory used as is (host mode, tests).
+	LogDir string `toml:"log_dir"`
+	// LogLabel and LogSerial find the log medium at boot; it is mounted and its /airlock-log used.
+	LogLabel  string `toml:"log_label"`
+	LogSerial string `toml:"log_serial"`
+	// StateDir keeps the last accepted checkpoint for the check-disc job.
+	StateDir string `toml:"state_dir"`
+}
+
+// USB is the BadUSB defense.
+type USB struct {
+	// Authorize sets authorized_default=0 and authorizes only mass-storage interfaces.
+	Authorize bool `toml:"authorize"`
+}
+
+// LEDs names the /sys/class/leds entry for each signal; empty means not shown.
+type LEDs struct {
+	Ready     string `toml:"ready"`
+	Busy      string `toml:"busy"`
+	Attention string `toml:"attention"`
+	Pass      string `toml:"pass"`
+	Fail      string `toml:"fail"`
+}
+
+// Console names the consoles of the appliance.
+type Console struct {
+	// Screen is the full-screen view's terminal (the Linux VT); empty disables it.
+	Screen string `toml:"screen"`
+	// Serial is the line view's terminal; empty means stdout/stdin.
+	Serial string `toml:"serial"`
+}
+
+// Size is a byte count written as an integer or a string with a unit.
+type Size int64
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (s *Size) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return fmt.Errorf("negative size %d", x)
+		}
+		*s = Size(x)
+		return nil
+	case string:
+		n, err := ParseSize(x)
+		if err != nil {
+			return err
+		}
+		*s = Size(n)
+		return nil
+	}
+	return fmt.Errorf("size must be an integer or a string like \"4GiB\", not %T", v)
+}
+
+var sizeRE = regexp.MustCompile(`^\s*([0-9]+)\s*([KMGT]i?B|B)?\s*$`)
+
+// ParseSize parses "123", "4GiB", "10MB".
+func ParseSize(s string) (int64, error) {
+	m := sizeRE.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("bad size %q (want e.g. 4GiB, 512MiB, 1000000)", s)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("bad size %q: %v", s, err)
+	}
+	mult := map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+		"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[m[2]]
+	if n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q too large", s)
+	}
+	return n * mult, nil
+}
+
+// Duration is a time.Duration written as a Go duration string.
+type Duration time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("bad duration %q (want e.g. 30s, 2m)", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("negative duration %q", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Error is one problem of a policy: the key (dotted) and what is wrong with it.
+type Error struct {
+	Key     string
+	Problem string
+}
+
+func (e *Error) Error() string { return e.Key + ": " + e.Problem }
+
+// ErrInvalid is wrapped by every validation failure of Load and Parse.
+var ErrInvalid = errors.New("invalid policy")
+
+// Errors is every problem Load found.
+type Errors struct {
+	File string
+	List []*Error
+}
+
+func (e *Errors) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "policy %s: %d problem(s)", e.File, len(e.List))
+	for _, p := range e.List {
+		b.WriteString("\n  ")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *Errors) Unwrap() error { return ErrInvalid }
+
+// Default returns the defaults every policy starts from.
+func Default() Policy {
+	return Policy{
+		Modes: []string{ModeImport, ModeSanitize, ModeCheck},
+		Import: Import{
+			SpoolDir: "/run/airlock/spool",
+			SpoolMax: 8 << 30,
+		},
+		Limits: Limits{
+			MaxDepth:      8,
+			MaxRatio:      100,
+			MaxExpanded:   32 << 30,
+			MaxEntries:    1_000_000,
+			MaxEntrySize:  16 << 30,
+			MaxFiles:      100_000,
+			ScanTimeout:   Duration(5 * time.Minute),
+			MaxStickFiles: 100_000,
+		},
+		Sanitize: Sanitize{Method: "zero", Verify: "full", Label: "AIRLOCK", AfterImport: "ask"},
+		Burn:     Burn{Drive: "/dev/sr0", Media: []string{"DVD-R", "DVD+R", "BD-R"}, Label: "AIRLOCK"},
+		Audit:    Audit{LogLabel: "AIRLOCK-LOG", StateDir: "/run/airlock/state"},
+		USB:      USB{Authorize: true},
+		Console:  Console{Screen: "/dev/tty1", Serial: "/dev/ttyS0"},
+	}
+}
+
+// Load reads, parses and validates the policy at path.
+func Load(path string) (*Policy, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxPolicyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
+	if len(b) > MaxPolicyBytes {
+		return nil, fmt.Errorf("policy %s: larger than %d bytes: %w", path, MaxPolicyBytes, ErrInvalid)
+	}
+	p, err := Parse(path, b, filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	return p, checkFiles(p)
+}
+
+// Parse decodes and validates policy bytes (named name in errors), resolving relative paths
+// against dir. It does not look at the files the policy names; Load does.
+func Parse(name string, b []byte, dir string) (*Policy, error) {
+	p := Default()
+	md, err := toml.Decode(string(b), &p)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			key := pe.LastKey
+			if key == "" {
+				key = "(line " + strconv.Itoa(pe.Position.Line) + ")"
+			}
+			return nil, &Errors{File: name, List: []*Error{{Key: key, Problem: fmt.Sprintf("line %d: %s", pe.Position.Line, pe.Message)}}}
+		}
+		key := "(file)"
+		if m := lastKeyRE.FindStringSubmatch(err.Error()); m != nil {
+			key = m[1]
+		}
+		return nil, &Errors{File: name, List: []*Error{{Key: key, Problem: err.Error()}}}
+	}
+	var errs []*Error
+	for _, k := range md.Undecoded() {
+		errs = append(errs, &Error{Key: k.String(), Problem: "unknown key"})
+	}
+	errs = append(errs, validate(&p)...)
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
+		return nil, &Errors{File: name, List: errs}
+	}
+	p.Path = name
+	p.SHA256 = sha256.Sum256(b)
+	resolve(&p, dir)
+	return &p, nil
+}
+
+var lastKeyRE = regexp.MustCompile(`last key "([^"]*)"`)
+
+var stationRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+func validate(p *Policy) []*Error {
+	var errs []*Error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &Error{Key: key, Problem: fmt.Sprintf(format, args...)})
+	}
+	if p.Station == "" {
+		bad("station", "required (a name for this appliance, e.g. \"airlock-1\")")
+	} else if !stationRE.MatchString(p.Station) {
+		bad("station", "%q: use 1-64 letters, digits, '.', '_' or '-'", p.Station)
+	}
+	if len(p.Modes) == 0 {
+		bad("modes", "at least one of import, sanitize, check")
+	}
+	seen := map[string]bool{}
+	for _, m := range p.Modes {
+		switch m {
+		case ModeImport, ModeSanitize, ModeCheck:
+		default:
+			bad("modes", "unknown mode %q (import, sanitize, check)", m)
+		}
+		if seen[m] {
+			bad("modes", "mode %q listed twice", m)
+		}
+		seen[m] = true
+	}
+	if p.Keys.Dir == "" && (seen[ModeImport] || seen[ModeSanitize]) {
+		bad("keys.dir", "required for import and sanitize (seal and log keys)")
+	}
+	if seen[ModeImport] {
+		if p.Import.Allowlist == "" && p.Import.GuixACL == "" {
+			bad("import", "needs allowlist or guix_acl: with neither, nothing can ever be approved")
+		}
+		if p.Import.Allowlist != "" && len(p.Import.ApproverKeys) == 0 {
+			bad("import.approver_keys", "required with import.allowlist (the list is verified against them)")
+		}
+		if len(p.Import.YaraRules) == 0 {
+			bad("import.yara_rules", "required for import (at least one .yar file)")
+		}
+		if p.Import.SpoolDir == "" {
+			bad("import.spool_dir", "required for import")
+		}
+		if p.Import.SpoolMax <= 0 {
+			bad("import.spool_max", "must be positive")
+		}
+		if p.Burn.Drive == "" {
+			bad("burn.drive", "required for import")
+		} else if !strings.HasPrefix(p.Burn.Drive, "stdio:") && !strings.HasPrefix(p.Burn.Drive, "/dev/") {
+			bad("burn.drive", "%q: want /dev/srN or stdio:PATH", p.Burn.Drive)
+		} else if p.Burn.Drive == "stdio:" {
+			bad("burn.drive", "stdio: needs a path")
+		}
+	}
+	l := p.Limits
+	if l.MaxDepth < 1 || l.MaxDepth > 64 {
+		bad("limits.max_depth", "%d out of range 1..64", l.MaxDepth)
+	}
+	if l.MaxRatio < 1 || l.MaxRatio > 100000 {
+		bad("limits.max_ratio", "%d out of range 1..100000", l.MaxRatio)
+	}
+	if l.MaxExpanded <= 0 {
+		bad("limits.max_expanded", "must be positive")
+	}
+	if l.MaxEntries <= 0 {
+		bad("limits.max_entries", "must be positive")
+	}
+	if l.MaxEntrySize <= 0 {
+		bad("limits.max_entry_size", "must be positive")
+	}
+	if l.MaxFiles <= 0 {
+		bad("limits.max_files", "must be positive")
+	}
+	if l.MaxStickFiles <= 0 {
+		bad("limits.max_stick_files", "must be positive")
+	}
+	if l.ScanTimeout <= 0 {
+		bad("limits.scan_timeout", "must be positive")
+	}
+	switch p.Sanitize.Method {
+	case "zero", "random", "dod3", "discard":
+	default:
+		bad("sanitize.method", "unknown method %q (zero, random, dod3, discard)", p.Sanitize.Method)
+	}
+	switch p.Sanitize.Verify {
+	case "full", "sample":
+	default:
+		bad("sanitize.verify", "unknown verification %q (full, sample)", p.Sanitize.Verify)
+	}
+	switch p.Sanitize.AfterImport {
+	case "ask", "always", "never":
+	default:
+		bad("sanitize.after_import", "%q: want ask, always or never", p.Sanitize.AfterImport)
+	}
+	if p.Sanitize.AfterImport != "never" && seen[ModeImport] && !seen[ModeSanitize] {
+		bad("sanitize.after_import", "%q needs the sanitize mode in modes (or set \"never\")", p.Sanitize.AfterImport)
+	}
+	if len(p.Sanitize.Label) > 11 || !fatLabelOK(p.Sanitize.Label) {
+		bad("sanitize.label", "%q: a FAT label is at most 11 characters A-Z, 0-9, '_' or '-'", p.Sanitize.Label)
+	}
+	for _, m := range p.Burn.Media {
+		switch m {
+		case "DVD-R", "DVD+R", "BD-R", "CD-R", "DVD-RW", "DVD+RW", "BD-RE", "CD-RW":
+		default:
+			bad("burn.media", "unknown media type %q", m)
+		}
+	}
+	if p.Burn.Speed < 0 {
+		bad("burn.speed", "negative speed %d", p.Burn.Speed)
+	}
+	if p.Audit.LogDir == "" && p.Audit.LogLabel == "" && p.Audit.LogSerial == "" {
+		bad("audit", "one of log_dir, log_label or log_serial is required")
+	}
+	for k, v := range map[string]string{"leds.ready": p.LEDs.Ready, "leds.busy": p.LEDs.Busy,
+		"leds.attention": p.LEDs.Attention, "leds.pass": p.LEDs.Pass, "leds.fail": p.LEDs.Fail} {
+		if strings.Contains(v, "/") || v == "." || v == ".." {
+			bad(k, "%q: an LED name under /sys/class/leds, not a path", v)
+		}
+	}
+	return errs
+}
+
+func fatLabelOK(s string) bool {
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func resolve(p *Policy, dir string) {
+	abs := func(s *string) {
+		if *s != "" && !filepath.IsAbs(*s) {
+			*s = filepath.Join(dir, *s)
+		}
+	}
+	abs(&p.Keys.Dir)
+	abs(&p.Import.Allowlist)
+	abs(&p.Import.GuixACL)
+	abs(&p.Import.SpoolDir)
+	abs(&p.Import.KnownStorePaths)
+	for i := range p.Import.ApproverKeys {
+		abs(&p.Import.ApproverKeys[i])
+	}
+	for i := range p.Import.YaraRules {
+		abs(&p.Import.YaraRules[i])
+	}
+	abs(&p.Audit.LogDir)
+	abs(&p.Audit.StateDir)
+	if rest, ok := strings.CutPrefix(p.Burn.Drive, "stdio:"); ok && !filepath.IsAbs(rest) {
+		trail := strings.HasSuffix(rest, "/")
+		p.Burn.Drive = "stdio:" + filepath.Join(dir, rest)
+		if trail {
+			p.Burn.Drive += "/"
+		}
+	}
+}
+
+// checkFiles verifies that every file the policy names for its modes exists.
+func checkFiles(p *Policy) error {
+	var errs []*Error
+	need := func(key, path string) {
+		if path == "" {
+			return
+		}
+		if _, err := os.Stat(path); err != nil {
+			errs = append(errs, &Error{Key: key, Problem: err.Error()})
+		}
+	}
+	if p.Has(ModeImport) || p.Has(ModeSanitize) {
+		need("keys.dir", p.Keys.Dir)
+	}
+	if p.Has(ModeImport) {
+		need("import.allowlist", p.Import.Allowlist)
+		if p.Import.Allowlist != "" {
+			need("import.allowlist", p.Import.Allowlist+".minisig")
+		}
+		need("import.guix_acl", p.Import.GuixACL)
+		need("import.known_store_paths", p.Import.KnownStorePaths)
+		for _, k := range p.Import.ApproverKeys {
+			need("import.approver_keys", k)
+		}
+		for _, r := range p.Import.YaraRules {
+			need("import.yara_rules", r)
+		}
+	}
+	if len(errs) > 0 {
+		return &Errors{File: p.Path, List: errs}
+	}
+	return nil
+}
+
+// Has reports whether the policy allows mode.
+func (p *Policy) Has(mode string) bool {
+	for _, m := range p.Modes {
+		if m == mode {
+			return true
+		}
+	}
+	return false
+}
