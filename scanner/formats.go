@@ -1,0 +1,326 @@
+package scanner
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// Formats the walker descends into, as File.Format reports them.
+const (
+	FormatGzip   = "gzip"
+	FormatXz     = "xz"
+	FormatBzip2  = "bzip2"
+	FormatZstd   = "zstd"
+	FormatTar    = "tar"
+	FormatZip    = "zip"
+	FormatNAR    = "nar"
+	FormatExport = "guix-export"
+)
+
+var narMagic = append([]byte{13, 0, 0, 0, 0, 0, 0, 0}, "nix-archive-1\x00\x00\x00"...)
+
+// detect names the format of a file from its first bytes (never from its name: names on hostile
+// media lie), or "" for a file to scan as is.
+func detect(h []byte) string {
+	switch {
+	case bytes.HasPrefix(h, []byte{0x1f, 0x8b}):
+		return FormatGzip
+	case bytes.HasPrefix(h, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		return FormatXz
+	case bytes.HasPrefix(h, []byte("BZh")) && len(h) > 3 && h[3] >= '1' && h[3] <= '9':
+		return FormatBzip2
+	case bytes.HasPrefix(h, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return FormatZstd
+	case bytes.HasPrefix(h, []byte("PK\x03\x04")), bytes.HasPrefix(h, []byte("PK\x05\x06")):
+		return FormatZip
+	case bytes.HasPrefix(h, narMagic):
+		return FormatNAR
+	case len(h) >= 8+len(narMagic) && binary.LittleEndian.Uint64(h) == 1 && bytes.HasPrefix(h[8:], narMagic):
+		return FormatExport
+	case isTar(h):
+		return FormatTar
+	}
+	return ""
+}
+
+// isTar accepts a POSIX/GNU header (magic at 257) or a v7 header whose checksum is right.
+func isTar(h []byte) bool {
+	if len(h) < 512 {
+		return false
+	}
+	if bytes.Equal(h[257:262], []byte("ustar")) {
+		return true
+	}
+	if h[0] == 0 {
+		return false
+	}
+	sum := 0
+	for i, b := range h[:512] {
+		if i >= 148 && i < 156 {
+			b = ' '
+		}
+		sum += int(b)
+	}
+	field := bytes.TrimRight(bytes.TrimLeft(h[148:156], " "), " \x00")
+	want, err := strconv.ParseInt(string(field), 8, 64)
+	return err == nil && int(want) == sum
+}
+
+// descend walks the entries of an archive (or the content of a compressed stream).
+func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, size int64, depth int) error {
+	sec := io.NewSectionReader(src, 0, size)
+	switch kind {
+	case FormatTar:
+		return w.walkTar(st, f, tar.NewReader(bufio.NewReaderSize(sec, 64<<10)), depth)
+	case FormatZip:
+		return w.walkZip(st, f, src, size, depth)
+	case FormatNAR, FormatExport:
+		return w.walkGuix(st, f, kind, sec, depth)
+	}
+	dec, closer, err := w.decompressor(kind, sec)
+	if err != nil {
+		return err
+	}
+	if closer != nil {
+		defer closer()
+	}
+	br := bufio.NewReaderSize(&expansion{r: dec, st: st, l: w.s.opt.Limits}, 64<<10)
+	head, err := br.Peek(512)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if isTar(head) {
+		f.Format = kind + "+tar"
+		if err := w.walkTar(st, f, tar.NewReader(br), depth); err != nil {
+			return err
+		}
+		return drainZeros(br)
+	}
+	return w.entry(st, f, innerName(f.Path, kind), br, -1, depth+1)
+}
+
+// drainZeros reads what follows the end of a tar archive inside a compressed stream: tar pads
+// with zeros, anything else is data no extractor shows and no scan of entries saw.
+func drainZeros(r io.Reader) error {
+	buf := make([]byte, 32<<10)
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		for _, b := range buf[:n] {
+			if b != 0 {
+				return fmt.Errorf("non-zero data %d bytes after the end of the tar archive", total)
+			}
+			total++
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (w *worker) decompressor(kind string, r io.Reader) (io.Reader, func(), error) {
+	lim := w.s.opt.Limits
+	switch kind {
+	case FormatGzip:
+		z, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		return z, func() { z.Close() }, nil
+	case FormatBzip2:
+		return bzip2.NewReader(r), nil, nil
+	case FormatZstd:
+		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(uint64(lim.MaxDecoderMemory)), zstd.WithDecoderMaxMemory(uint64(lim.MaxEntrySize)))
+		if err != nil {
+			return nil, nil, err
+		}
+		return z, z.Close, nil
+	case FormatXz:
+		br := bufio.NewReaderSize(r, 4096)
+		head, _ := br.Peek(12 + 1024)
+		if dict, ok := xzDictSize(head); ok && dict > lim.MaxDecoderMemory {
+			return nil, nil, &limitError{limit: LimitDictionary,
+				msg: fmt.Sprintf("xz dictionary of %d bytes exceeds %d", dict, lim.MaxDecoderMemory)}
+		}
+		z, err := xz.ReaderConfig{SingleStream: false}.NewReader(br)
+		if err != nil {
+			return nil, nil, err
+		}
+		return z, nil, nil
+	}
+	return nil, nil, fmt.Errorf("no decompressor for %s", kind)
+}
+
+// xzDictSize reads the LZMA2 dictionary size from the first block header of an xz stream
+// (xz file format 1.0.4 §3.1). The decoder allocates it up front, so it is checked first.
+func xzDictSize(h []byte) (int64, bool) {
+	if len(h) < 14 || h[12] == 0 {
+		return 0, false
+	}
+	hsize := (int(h[12]) + 1) * 4
+	if len(h) < 12+hsize {
+		return 0, false
+	}
+	b := h[13 : 12+hsize]
+	flags := b[0]
+	nfilters := int(flags&3) + 1
+	p := 1
+	varint := func() (uint64, bool) {
+		v, n := binary.Uvarint(b[p:])
+		if n <= 0 {
+			return 0, false
+		}
+		p += n
+		return v, true
+	}
+	if flags&0x40 != 0 {
+		if _, ok := varint(); !ok {
+			return 0, false
+		}
+	}
+	if flags&0x80 != 0 {
+		if _, ok := varint(); !ok {
+			return 0, false
+		}
+	}
+	for range nfilters {
+		id, ok := varint()
+		if !ok {
+			return 0, false
+		}
+		psize, ok := varint()
+		if !ok || p+int(psize) > len(b) {
+			return 0, false
+		}
+		if id == 0x21 && psize == 1 {
+			c := int64(b[p] & 0x3f)
+			if c > 40 {
+				return 1 << 62, true
+			}
+			if c == 40 {
+				return 1<<32 - 1, true
+			}
+			return (2 | c&1) << (c/2 + 11), true
+		}
+		p += int(psize)
+	}
+	return 0, false
+}
+
+func (w *worker) walkTar(st *walkState, f *File, tr *tar.Reader, depth int) error {
+	for {
+		if err := st.ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch hdr.Typeflag {
+		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+			if err := w.entry(st, f, hdr.Name, tr, hdr.Size, depth+1); err != nil {
+				return err
+			}
+		case tar.TypeDir:
+		case tar.TypeSymlink:
+			err = w.record(st, f, hdr.Name, TypeSymlink, hdr.Linkname, "symbolic link: recorded, not followed", depth+1)
+		case tar.TypeLink:
+			err = w.record(st, f, hdr.Name, TypeHardlink, hdr.Linkname, "hard link: recorded, not followed", depth+1)
+		default:
+			err = w.record(st, f, hdr.Name, TypeSpecial, "",
+				fmt.Sprintf("special entry (tar type %q): recorded, not opened", hdr.Typeflag), depth+1)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (w *worker) walkZip(st *walkState, f *File, src io.ReaderAt, size int64, depth int) error {
+	zr, err := zip.NewReader(src, size)
+	if err != nil {
+		return err
+	}
+	lim := w.s.opt.Limits
+	for _, zf := range zr.File {
+		if err := st.ctx.Err(); err != nil {
+			return err
+		}
+		mode := zf.Mode()
+		switch {
+		case mode.IsDir():
+			continue
+		case zf.Flags&1 != 0:
+			if err := w.record(st, f, zf.Name, TypeRegular, "", "", depth+1); err != nil {
+				return err
+			}
+			g := &st.inner[len(st.inner)-1]
+			g.Verdict, g.Reason, g.Size = Unscannable, "encrypted zip entry: contents cannot be scanned", int64(zf.UncompressedSize64)
+			continue
+		case mode&fs.ModeSymlink != 0:
+			target := ""
+			if zf.UncompressedSize64 <= 4096 {
+				if rc, err := zf.Open(); err == nil {
+					b, _ := io.ReadAll(io.LimitReader(rc, 4096))
+					rc.Close()
+					target = string(b)
+				}
+			}
+			if err := w.record(st, f, zf.Name, TypeSymlink, target, "symbolic link: recorded, not followed", depth+1); err != nil {
+				return err
+			}
+			continue
+		case !mode.IsRegular():
+			if err := w.record(st, f, zf.Name, TypeSpecial, "", "special zip entry ("+mode.Type().String()+"): recorded, not opened", depth+1); err != nil {
+				return err
+			}
+			continue
+		}
+		if zf.UncompressedSize64 > uint64(lim.MaxEntrySize) {
+			if err := w.entry(st, f, zf.Name, nil, int64(min(zf.UncompressedSize64, 1<<62)), depth+1); err != nil {
+				return err
+			}
+			continue
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			// Unsupported method or a bad local header: this entry cannot be seen.
+			if err := w.record(st, f, zf.Name, TypeRegular, "", "", depth+1); err != nil {
+				return err
+			}
+			g := &st.inner[len(st.inner)-1]
+			g.Verdict, g.Reason, g.Size = Unscannable, "cannot open zip entry: "+err.Error(), int64(zf.UncompressedSize64)
+			continue
+		}
+		var r io.Reader = rc
+		if zf.Method != zip.Store {
+			r = &expansion{r: rc, st: st, l: lim}
+		}
+		err = w.entry(st, f, zf.Name, r, int64(zf.UncompressedSize64), depth+1)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

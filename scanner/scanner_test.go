@@ -1,0 +1,223 @@
+package scanner
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// eicar builds the EICAR test string at run time, so no source file carries it whole.
+func eicar() []byte {
+	return []byte(`X5O!P%@AP[4\PZX54(P^)7CC)7}$` + "EICAR-STANDARD-" + "ANTIVIRUS-TEST-FILE!$H+H*")
+}
+
+const testRules = `
+rule eicar : test {
+  strings:
+    $eicar = "EICAR-STANDARD-ANTIVIRUS-TEST-FILE"
+    $head = "X5O!P%@AP"
+  condition:
+    $eicar and $head at 0
+}
+rule eicar_anywhere {
+  strings: $a = "EICAR-STANDARD-ANTIVIRUS-TEST-FILE"
+  condition: $a
+}
+`
+
+func testScanner(t testing.TB, opt Options) *Scanner {
+	t.Helper()
+	r, err := CompileString("test", testRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Destroy)
+	return New(r, opt)
+}
+
+type entry struct {
+	name string
+	data []byte
+}
+
+func mkTar(t testing.TB, es ...entry) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, e := range es {
+		if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(e.data)
+	}
+	tw.Close()
+	return b.Bytes()
+}
+
+func mkZip(t testing.TB, es ...entry) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for _, e := range es {
+		w, err := zw.Create(e.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(e.data)
+	}
+	zw.Close()
+	return b.Bytes()
+}
+
+func gz(t testing.TB, data []byte) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write(data)
+	w.Close()
+	return b.Bytes()
+}
+
+func xzc(t testing.TB, data []byte) []byte {
+	var b bytes.Buffer
+	w, err := xz.NewWriter(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	w.Close()
+	return b.Bytes()
+}
+
+func zst(t testing.TB, data []byte) []byte {
+	w, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	return w.EncodeAll(data, nil)
+}
+
+// bz2 uses the real bzip2 tool: Go has no bzip2 writer.
+func bz2(t testing.TB, data []byte) []byte {
+	t.Helper()
+	cmd := exec.Command("bzip2", "-c")
+	cmd.Stdin = bytes.NewReader(data)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Skipf("bzip2: %v", err)
+	}
+	return out
+}
+
+func scanOne(t testing.TB, s *Scanner, name string, data []byte) Result {
+	t.Helper()
+	fsys := fstest.MapFS{name: {Data: data, Mode: 0o644}}
+	res, err := s.ScanAll(context.Background(), fsys, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 {
+		t.Fatalf("%d results", len(res))
+	}
+	return res[0]
+}
+
+func findInner(r Result, path string) *File {
+	for i := range r.Inner {
+		if r.Inner[i].Path == path {
+			return &r.Inner[i]
+		}
+	}
+	return nil
+}
+
+func TestEICAREverywhere(t *testing.T) {
+	s := testScanner(t, Options{})
+	e := eicar()
+	plain := []byte("just some text\n")
+	tarball := mkTar(t, entry{"pkg/README", plain}, entry{"pkg/bad.com", e})
+	zipped := mkZip(t, entry{"docs/a.txt", plain}, entry{"x/eicar.com", e})
+	cases := []struct {
+		name, file, inner string
+	}{
+		{"direct", "eicar.com", ""},
+		{"tar.gz", "p.tar.gz", "p.tar.gz!pkg/bad.com"},
+		{"tar.xz", "p.tar.xz", "p.tar.xz!pkg/bad.com"},
+		{"tar.zst", "p.tar.zst", "p.tar.zst!pkg/bad.com"},
+		{"tar.bz2", "p.tar.bz2", "p.tar.bz2!pkg/bad.com"},
+		{"tar", "p.tar", "p.tar!pkg/bad.com"},
+		{"zip", "p.zip", "p.zip!x/eicar.com"},
+		{"zip-in-tar.gz", "outer.tar.gz", "outer.tar.gz!in/p.zip!x/eicar.com"},
+		{"gz single", "eicar.com.gz", "eicar.com.gz!eicar.com"},
+	}
+	data := map[string][]byte{
+		"direct":        e,
+		"tar.gz":        gz(t, tarball),
+		"tar.xz":        xzc(t, tarball),
+		"tar.zst":       zst(t, tarball),
+		"tar.bz2":       bz2(t, tarball),
+		"tar":           tarball,
+		"zip":           zipped,
+		"zip-in-tar.gz": gz(t, mkTar(t, entry{"in/p.zip", zipped}, entry{"in/ok", plain})),
+		"gz single":     gz(t, e),
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := scanOne(t, s, c.file, data[c.name])
+			if r.Worst() != Match {
+				t.Fatalf("worst verdict %s, want match; %v", r.Worst(), r.Problems())
+			}
+			f := &r.File
+			if c.inner != "" {
+				f = findInner(r, c.inner)
+				if f == nil {
+					t.Fatalf("no inner file %s in %+v", c.inner, r.Inner)
+				}
+			}
+			if f.Verdict != Match || len(f.Rules) != 2 || f.Rules[0].Rule != "eicar" ||
+				f.Rules[0].Namespace != "test" || strings.Join(f.Rules[0].Strings, ",") != "$eicar,$head" {
+				t.Fatalf("%s: %+v", f.Path, f)
+			}
+			for _, g := range r.Inner {
+				if g.Verdict == Unscannable || g.Verdict == LimitHit {
+					t.Errorf("%s: %s %s", g.Path, g.Verdict, g.Reason)
+				}
+			}
+		})
+	}
+}
+
+func TestCleanArchive(t *testing.T) {
+	s := testScanner(t, Options{})
+	r := scanOne(t, s, "ok.tar.gz", gz(t, mkTar(t, entry{"a", []byte("hello")}, entry{"b/c", bytes.Repeat([]byte("x"), 1000)})))
+	if r.Worst() != Clean || len(r.Inner) != 2 || r.Format != "gzip+tar" {
+		t.Fatalf("%+v", r)
+	}
+	if r.Inner[0].SHA256 != "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" {
+		t.Fatalf("inner sha256 %s", r.Inner[0].SHA256)
+	}
+}
+
+func writeFile(t testing.TB, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var _ = io.EOF

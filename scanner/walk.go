@@ -1,0 +1,456 @@
+package scanner
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Scanner scans files with one compiled rule set under one set of options. It is safe for
+// concurrent use.
+type Scanner struct {
+	rules *Rules
+	opt   Options
+}
+
+// New returns a Scanner; opt's zero fields take their defaults.
+func New(rules *Rules, opt Options) *Scanner {
+	return &Scanner{rules: rules, opt: opt.withDefaults()}
+}
+
+// Options returns the options in force, defaults filled in.
+func (s *Scanner) Options() Options { return s.opt }
+
+// ScanFS scans root (a file or a directory, "." for all) of fsys with Options.Workers workers,
+// calling fn (never concurrently) with each top-level file's result as it completes. Paths in
+// results are fsys paths. Symbolic links and special files are recorded, never followed or
+// opened. It returns ctx.Err() if cancelled, or an error if the walk itself or a worker's
+// libyara setup failed; problems with single files are verdicts, not errors.
+func (s *Scanner) ScanFS(ctx context.Context, fsys fs.FS, root string, fn func(Result)) error {
+	type job struct {
+		path string
+		d    fs.DirEntry
+	}
+	jobs := make(chan job)
+	var mu sync.Mutex
+	emit := func(r Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		fn(r)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range s.opt.Workers {
+		w, err := s.newWorker()
+		if err != nil {
+			cancel()
+			close(jobs)
+			wg.Wait()
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer w.close()
+			for j := range jobs {
+				if ctx.Err() != nil {
+					continue
+				}
+				emit(w.scanFSFile(ctx, fsys, j.path, j.d))
+			}
+		}()
+	}
+	walkErr := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			// An unreadable directory or file is a verdict on that path, not the end of the walk.
+			emit(Result{File: File{Path: p, Verdict: Unscannable, Reason: err.Error()}})
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		select {
+		case jobs <- job{p, d}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(jobs)
+	wg.Wait()
+	if walkErr != nil {
+		return fmt.Errorf("walk %s: %w", root, walkErr)
+	}
+	return ctx.Err()
+}
+
+// ScanAll is ScanFS collecting the results, sorted by path.
+func (s *Scanner) ScanAll(ctx context.Context, fsys fs.FS, root string) ([]Result, error) {
+	var out []Result
+	err := s.ScanFS(ctx, fsys, root, func(r Result) { out = append(out, r) })
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, err
+}
+
+// ScanReader scans one top-level file read from r, which should yield size bytes. It is the
+// unit of work of ScanFS, for callers that drive their own reading; it creates a libyara
+// scanner per call, so ScanFS is cheaper for many files.
+func (s *Scanner) ScanReader(ctx context.Context, name string, r io.Reader, size int64) (Result, error) {
+	w, err := s.newWorker()
+	if err != nil {
+		return Result{}, err
+	}
+	defer w.close()
+	return w.scanTop(ctx, name, r, size), nil
+}
+
+// worker owns one libyara scanner and a memory budget.
+type worker struct {
+	s      *Scanner
+	e      *engine
+	budget int64 // bytes of file contents this worker may still hold in memory
+	buf    []byte
+}
+
+func (s *Scanner) newWorker() (*worker, error) {
+	e, err := newEngine(s.rules, s.opt.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &worker{s: s, e: e, budget: s.opt.MemoryBudget, buf: make([]byte, 256<<10)}, nil
+}
+
+func (w *worker) close() { w.e.destroy() }
+
+func (w *worker) scanFSFile(ctx context.Context, fsys fs.FS, p string, d fs.DirEntry) Result {
+	res := Result{File: File{Path: p}}
+	switch t := d.Type(); {
+	case t&fs.ModeSymlink != 0:
+		res.Type, res.Verdict = TypeSymlink, Clean
+		if target, err := fs.ReadLink(fsys, p); err == nil {
+			res.Target = target
+		}
+		res.Reason = "symbolic link: recorded, not followed"
+		return res
+	case !t.IsRegular():
+		res.Type, res.Verdict = TypeSpecial, Clean
+		res.Reason = "special file (" + t.String() + "): recorded, not opened"
+		return res
+	}
+	f, err := fsys.Open(p)
+	if err != nil {
+		res.Verdict, res.Reason = Unscannable, err.Error()
+		return res
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		res.Verdict, res.Reason = Unscannable, err.Error()
+		return res
+	}
+	if !fi.Mode().IsRegular() { // changed type since the directory was read
+		res.Verdict, res.Reason = Unscannable, "not a regular file when opened ("+fi.Mode().Type().String()+")"
+		return res
+	}
+	return w.scanTop(ctx, p, f, fi.Size())
+}
+
+// walkState is the bookkeeping of one top-level file.
+type walkState struct {
+	ctx      context.Context
+	top      int64 // top-level size, for the ratio
+	expanded int64 // bytes produced by decompressors
+	entries  int
+	inner    []File
+	guix     *GuixResult
+}
+
+// limitError stops a walk; global limits (ratio, expanded bytes, entry count) stop every level
+// up to the top-level file, the others only the archive they occur in.
+type limitError struct {
+	limit  string
+	msg    string
+	global bool
+}
+
+func (e *limitError) Error() string { return "limit " + e.limit + ": " + e.msg }
+
+// scanTop reads a top-level file once: into SHA-256, into the spool (or our own random-access
+// copy), then scans and descends from that copy.
+func (w *worker) scanTop(ctx context.Context, name string, r io.Reader, size int64) Result {
+	res := Result{File: File{Path: name, Size: size}}
+	h := sha256.New()
+	var (
+		src     io.ReaderAt
+		release func()
+		n       int64
+		err     error
+	)
+	if sp := w.s.opt.Spool; sp != nil {
+		var sf SpoolFile
+		sf, err = sp.Spool(name, size)
+		if err != nil {
+			res.Verdict, res.Reason = Unscannable, fmt.Sprintf("spool: %v", err)
+			return res
+		}
+		n, err = w.copyBuf(io.MultiWriter(h, sf), io.LimitReader(r, size+1))
+		src, release = sf, func() {}
+	} else {
+		src, n, release, err = w.store(io.TeeReader(io.LimitReader(r, size+1), h), size+1)
+	}
+	defer release()
+	switch {
+	case err != nil:
+		res.Verdict, res.Reason = Unscannable, fmt.Sprintf("read after %d bytes: %v", n, err)
+		return res
+	case n != size:
+		res.Verdict, res.Reason = Unscannable, fmt.Sprintf("read %d bytes, the filesystem says %d: file changed or short read", n, size)
+		return res
+	}
+	copy(res.Sum[:], h.Sum(nil))
+	res.SHA256 = hex.EncodeToString(res.Sum[:])
+	st := &walkState{ctx: ctx, top: size}
+	if err := w.examine(st, &res.File, src, size, 0); err != nil {
+		// A global limit was already recorded on the file where it struck.
+		_ = err
+	}
+	res.Inner = st.inner
+	res.Guix = st.guix
+	return res
+}
+
+// copyBuf is io.Copy through the worker's buffer.
+func (w *worker) copyBuf(dst io.Writer, src io.Reader) (int64, error) {
+	return io.CopyBuffer(dst, src, w.buf)
+}
+
+// memSource is contents held in memory.
+type memSource []byte
+
+func (m memSource) ReadAt(p []byte, off int64) (int, error) {
+	return bytes.NewReader(m).ReadAt(p, off)
+}
+
+// store copies at most max bytes of r into a random-access copy: memory while the worker's
+// budget allows, else a temporary file. release frees it. Reading stops at max, so the caller
+// detects "more than expected" as n == max.
+func (w *worker) store(r io.Reader, max int64) (src io.ReaderAt, n int64, release func(), err error) {
+	if max <= w.budget {
+		buf := make([]byte, 0, max)
+		b := bytes.NewBuffer(buf)
+		n, err = b.ReadFrom(io.LimitReader(r, max))
+		w.budget -= max
+		return memSource(b.Bytes()), n, func() { w.budget += max }, err
+	}
+	// Unknown or large size: take what fits the budget in memory, spill the rest.
+	first := make([]byte, 0, min(w.budget, max))
+	b := bytes.NewBuffer(first)
+	n, err = b.ReadFrom(io.LimitReader(r, int64(cap(first))))
+	if err != nil || n < int64(cap(first)) {
+		c := int64(cap(first))
+		w.budget -= c
+		return memSource(b.Bytes()), n, func() { w.budget += c }, err
+	}
+	f, ferr := os.CreateTemp(w.s.opt.TempDir, "airlock-scan-")
+	if ferr != nil {
+		return nil, n, func() {}, fmt.Errorf("spill to temporary file: %w", ferr)
+	}
+	os.Remove(f.Name()) // unlinked: gone when closed, whatever happens
+	rel := func() { f.Close() }
+	if _, err := f.Write(b.Bytes()); err != nil {
+		return nil, n, rel, fmt.Errorf("spill: %w", err)
+	}
+	m, err := w.copyBuf(f, io.LimitReader(r, max-n))
+	return f, n + m, rel, err
+}
+
+// examine scans one file's bytes with YARA and, if it is an archive, everything inside.
+func (w *worker) examine(st *walkState, f *File, src io.ReaderAt, size int64, depth int) error {
+	if err := st.ctx.Err(); err != nil {
+		f.Verdict, f.Reason = Unscannable, "cancelled"
+		return err
+	}
+	var (
+		matches []RuleMatch
+		err     error
+	)
+	if m, ok := src.(memSource); ok {
+		matches, err = w.e.scanMem(m[:size])
+	} else {
+		matches, err = w.e.scanBlocks(src, size, w.s.opt.BlockSize, w.s.opt.BlockOverlap)
+	}
+	f.Rules = matches
+	switch {
+	case err != nil && errors.Is(err, errScanTimeout):
+		f.Verdict, f.Limit, f.Reason = LimitHit, LimitTimeout, fmt.Sprintf("yara scan exceeded %v", w.s.opt.Timeout)
+	case err != nil:
+		f.Verdict, f.Reason = Unscannable, "yara: "+err.Error()
+	case len(matches) > 0:
+		f.Verdict = Match
+	default:
+		f.Verdict = Clean
+	}
+	head := make([]byte, 512)
+	hn, _ := src.ReadAt(head[:min(size, 512)], 0)
+	kind := detect(head[:hn])
+	if kind == "" {
+		return nil
+	}
+	f.Format = kind
+	if depth+1 > w.s.opt.Limits.MaxDepth {
+		w.worsen(f, LimitHit, fmt.Sprintf("%s nested deeper than %d levels: not opened", kind, w.s.opt.Limits.MaxDepth))
+		f.Limit = LimitDepth
+		return nil
+	}
+	err = w.descend(st, f, kind, src, size, depth)
+	var le *limitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &le):
+		if le.msg != "" { // not yet recorded
+			w.worsen(f, LimitHit, le.msg)
+			f.Limit = le.limit
+			le.msg = ""
+		}
+		if le.global {
+			return err
+		}
+		return nil
+	case st.ctx.Err() != nil:
+		w.worsen(f, Unscannable, "cancelled")
+		return st.ctx.Err()
+	default:
+		w.worsen(f, Unscannable, fmt.Sprintf("corrupt or unsupported %s: %v", kind, err))
+		return nil
+	}
+}
+
+// worsen sets f's verdict to v unless it is already as bad, keeping every reason.
+func (w *worker) worsen(f *File, v Verdict, reason string) {
+	if v.rank() >= f.Verdict.rank() {
+		f.Verdict = v
+	}
+	if f.Reason != "" {
+		f.Reason += "; "
+	}
+	f.Reason += reason
+}
+
+// entry stores and examines one inner file read from r. declared is the size the archive
+// claims (-1 if unknown); name is the path inside the archive.
+func (w *worker) entry(st *walkState, parent *File, name string, r io.Reader, declared int64, depth int) error {
+	f := File{Path: parent.Path + "!" + name, Size: declared, Depth: depth}
+	idx := len(st.inner)
+	st.inner = append(st.inner, f)
+	defer func() { st.inner[idx] = f }()
+	st.entries++
+	lim := w.s.opt.Limits
+	if st.entries > lim.MaxEntries {
+		f.Verdict, f.Limit = LimitHit, LimitEntries
+		f.Reason = fmt.Sprintf("more than %d inner files in one top-level file", lim.MaxEntries)
+		return &limitError{limit: LimitEntries, global: true}
+	}
+	if declared > lim.MaxEntrySize {
+		f.Verdict, f.Limit = LimitHit, LimitEntrySize
+		f.Reason = fmt.Sprintf("declared size %d exceeds %d", declared, lim.MaxEntrySize)
+		return nil
+	}
+	h := sha256.New()
+	max := lim.MaxEntrySize + 1
+	if declared >= 0 {
+		max = declared + 1
+	}
+	src, n, release, err := w.store(io.TeeReader(r, h), max)
+	defer release()
+	f.Size = n
+	var le *limitError
+	switch {
+	case errors.As(err, &le):
+		f.Verdict, f.Limit, f.Reason = LimitHit, le.limit, le.msg
+		le.msg = ""
+		return err
+	case err != nil:
+		f.Verdict, f.Reason = Unscannable, fmt.Sprintf("read after %d bytes: %v", n, err)
+		return err // the archive's stream is broken: the archive is corrupt
+	case declared < 0 && n > lim.MaxEntrySize:
+		f.Verdict, f.Limit = LimitHit, LimitEntrySize
+		f.Reason = fmt.Sprintf("more than %d bytes", lim.MaxEntrySize)
+		return nil
+	case declared >= 0 && n != declared:
+		f.Verdict, f.Reason = Unscannable, fmt.Sprintf("archive declares %d bytes, holds %d", declared, n)
+		return fmt.Errorf("%s: size mismatch", name)
+	}
+	f.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return w.examine(st, &f, src, n, depth)
+}
+
+// record adds an inner entry that has no contents to scan (link, special file).
+func (w *worker) record(st *walkState, parent *File, name, typ, target, reason string, depth int) error {
+	st.entries++
+	f := File{Path: parent.Path + "!" + name, Verdict: Clean, Type: typ, Target: target, Reason: reason, Depth: depth}
+	if lim := w.s.opt.Limits.MaxEntries; st.entries > lim {
+		f.Verdict, f.Limit = LimitHit, LimitEntries
+		f.Reason = fmt.Sprintf("more than %d inner files in one top-level file", lim)
+		st.inner = append(st.inner, f)
+		return &limitError{limit: LimitEntries, global: true}
+	}
+	st.inner = append(st.inner, f)
+	return nil
+}
+
+// expansion counts decompressed bytes against the ratio and absolute limits, failing the read
+// that crosses one so a bomb stops within one buffer of the limit.
+type expansion struct {
+	r  io.Reader
+	st *walkState
+	l  Limits
+}
+
+func (x *expansion) Read(p []byte) (int, error) {
+	n, err := x.r.Read(p)
+	x.st.expanded += int64(n)
+	e := x.st.expanded
+	if e > x.l.MaxExpanded {
+		return n, &limitError{limit: LimitExpanded, global: true,
+			msg: fmt.Sprintf("decompressed more than %d bytes", x.l.MaxExpanded)}
+	}
+	if e > x.l.RatioFloor && e > x.l.MaxRatio*max(x.st.top, 1) {
+		return n, &limitError{limit: LimitRatio, global: true,
+			msg: fmt.Sprintf("decompressed %d bytes from a %d-byte file: more than %d:1", e, x.st.top, x.l.MaxRatio)}
+	}
+	return n, err
+}
+
+// innerName is the name given to the one file a compressed stream holds: the outer name less
+// its compression suffix.
+func innerName(outer, kind string) string {
+	base := path.Base(outer[strings.LastIndex(outer, "!")+1:])
+	for _, suf := range []string{".gz", ".tgz", ".xz", ".txz", ".bz2", ".tbz2", ".zst", ".tzst", ".z", ".Z"} {
+		if strings.HasSuffix(base, suf) && len(base) > len(suf) {
+			b := strings.TrimSuffix(base, suf)
+			if strings.HasPrefix(suf, ".t") {
+				b += ".tar"
+			}
+			return b
+		}
+	}
+	return base + ".decompressed"
+}
+
+var _ hash.Hash = sha256.New()
