@@ -290,4 +290,3 @@ func Disks(sysfsRoot string) ([]string, error) {
 	}
 	return out, nil
 }
-

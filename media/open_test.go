@@ -33,12 +33,12 @@ func sampleFiles(t testing.TB, dir string, seed uint64) map[string][32]byte {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	files := map[string]int{
-		"README.TXT":                      100,
+		"README.TXT":                       100,
 		"a long file name with spaces.tar": 70000,
-		"empty":                           0,
-		"sub/deeper/ünïcødé-名前.bin":      4097,
-		"sub/x.nar":                       512,
-		"sub/deeper/third/cluster-edge":   8192,
+		"empty":                            0,
+		"sub/deeper/ünïcødé-名前.bin":        4097,
+		"sub/x.nar":                        512,
+		"sub/deeper/third/cluster-edge":    8192,
 	}
 	sums := map[string][32]byte{}
 	for name, n := range files {
