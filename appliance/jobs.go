@@ -1,0 +1,414 @@
+package appliance
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/airlock-appliance/airlock/appliance/console"
+	"github.com/airlock-appliance/airlock/appliance/policy"
+)
+
+// MaxOperatorID bounds the operator ID typed at the console.
+const MaxOperatorID = 64
+
+// run is the whole session on one device: operator ID, mode, then the mode's flow.
+func (j *job) run() (string, error) {
+	s := j.s
+	op, err := j.askOperator()
+	if err != nil {
+		return "", err
+	}
+	j.operator = op
+	mode, err := j.askMode()
+	if err != nil {
+		return "", err
+	}
+	j.mode = mode
+	if err := s.modeWired(mode); err != nil {
+		return "", fmt.Errorf("mode %s: %w", mode, err)
+	}
+	j.show(console.Event{Kind: console.KJob, Text: fmt.Sprintf("%s %s operator %s session %s", mode, j.dev.Dev, op, j.session)})
+	if _, err := j.record("insert", map[string]any{"device": identityFields(j.dev), "mode": mode}); err != nil {
+		return "", err
+	}
+	switch mode {
+	case policy.ModeImport:
+		return j.importFlow()
+	case policy.ModeSanitize:
+		return j.sanitizeFlow()
+	case policy.ModeCheck:
+		return j.checkFlow()
+	}
+	return "", fmt.Errorf("unknown mode %q", mode)
+}
+
+func identityFields(id Identity) map[string]any {
+	return map[string]any{"dev": id.Dev, "bus": id.Bus, "vendor": id.Vendor, "model": id.Model,
+		"serial": id.Serial, "vidpid": id.VIDPID, "size": id.Size, "removable": id.Removable,
+		"optical": id.Optical, "fs": id.FS}
+}
+
+func (j *job) askOperator() (string, error) {
+	for tries := 0; tries < 3; tries++ {
+		a, err := j.ask("operator", "operator ID for "+j.dev.Dev+"?")
+		if err != nil {
+			return "", err
+		}
+		if err := checkOperator(a); err != nil {
+			j.info("operator ID " + err.Error())
+			continue
+		}
+		return a, nil
+	}
+	return "", fmt.Errorf("no valid operator ID: %w", ErrCanceled)
+}
+
+// checkOperator accepts 1..MaxOperatorID printable, non-space characters.
+func checkOperator(a string) error {
+	if a == "" {
+		return errors.New("is empty")
+	}
+	if len(a) > MaxOperatorID {
+		return fmt.Errorf("longer than %d characters", MaxOperatorID)
+	}
+	for _, r := range a {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return errors.New("has a space or control character")
+		}
+	}
+	return nil
+}
+
+func (j *job) askMode() (string, error) {
+	modes := j.s.pol.Modes
+	if j.dev.Optical {
+		if !j.s.pol.Has(policy.ModeCheck) {
+			return "", errors.New("a disc was inserted but the policy does not allow the check mode")
+		}
+		return policy.ModeCheck, nil
+	}
+	choices := append([]string(nil), modes...)
+	if len(choices) == 1 {
+		return choices[0], nil
+	}
+	for tries := 0; tries < 3; tries++ {
+		a, err := j.ask("mode", "mode for "+j.dev.Dev+"? ("+strings.Join(choices, " | ")+")")
+		if err != nil {
+			return "", err
+		}
+		for _, c := range choices {
+			if a == c {
+				return c, nil
+			}
+		}
+		j.info(fmt.Sprintf("mode %q is not one of %s", a, strings.Join(choices, ", ")))
+	}
+	return "", fmt.Errorf("no valid mode chosen: %w", ErrCanceled)
+}
+
+// stage moves to st, failing the job if the state machine refuses (a bug) or the job was canceled.
+func (j *job) stage(st State) error {
+	if err := contextCauseOf(j); err != nil {
+		return err
+	}
+	return j.setState(st)
+}
+
+// contextCauseOf is why the job was canceled, or nil while it runs.
+func contextCauseOf(j *job) error {
+	if j.ctx.Err() == nil {
+		return nil
+	}
+	return context.Cause(j.ctx)
+}
+
+// reported is a failure whose FAIL line and audit record were already written.
+type reported struct{ error }
+
+func (r reported) Unwrap() error { return r.error }
+
+// importFlow: read + hash + scan + spool in one read, verdict, seal, burn, read back.
+func (j *job) importFlow() (string, error) {
+	s := j.s
+	p := s.parts
+	spoolRoot := filepath.Join(s.pol.Import.SpoolDir, j.session)
+	// The spool of a failed session is garbage: removed whatever happens; on PASS too, since
+	// the disc has what was approved.
+	defer os.RemoveAll(spoolRoot)
+	bundle := filepath.Join(spoolRoot, "bundle")
+	if err := os.MkdirAll(bundle, 0o700); err != nil {
+		return "", fmt.Errorf("spool: %w", err)
+	}
+
+	if err := j.stage(Reading); err != nil {
+		return "", err
+	}
+	fsys, closer, err := p.Devices.OpenFS(j.ctx, j.dev)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", j.dev.Dev, err)
+	}
+	dec, err := p.Importer.Read(j.ctx, fsys, bundle, j.progress())
+	closer.Close()
+	if err == nil {
+		err = contextCauseOf(j) // a stick pulled at the very end still fails the read
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", j.dev.Dev, err)
+	}
+	// Everything that will be burned is now in the RAM spool: the stick may go.
+	j.usesDevice.Store(false)
+
+	if err := j.stage(Verdict); err != nil {
+		return "", err
+	}
+	var files []map[string]any
+	rejected := 0
+	for _, f := range dec.Files {
+		files = append(files, map[string]any{"path": f.Path, "size": f.Size, "sha256": f.SHA256,
+			"approved": f.Approved, "reasons": f.Reasons})
+		if f.Approved {
+			j.show(console.Event{Kind: console.KApproved, Path: f.Path, Text: f.SHA256})
+			continue
+		}
+		rejected++
+		reason := strings.Join(f.Reasons, "; ")
+		if reason == "" {
+			reason = "not approved"
+		}
+		j.show(console.Event{Kind: console.KRejected, Path: f.Path, Text: reason})
+	}
+	approved := dec.Approved()
+	j.show(console.Event{Kind: console.KVerdict, Approved: approved, N: len(dec.Files) - rejected, M: rejected})
+	verdict := "REJECTED"
+	if approved {
+		verdict = "APPROVED"
+	}
+	if _, err := j.record("verdict", map[string]any{"verdict": verdict, "files": files}); err != nil {
+		return "", err
+	}
+	if !approved {
+		if len(dec.Files) == 0 {
+			return j.offerSanitize(fmt.Errorf("%w: the stick holds no file", ErrRejected))
+		}
+		return j.offerSanitize(fmt.Errorf("%w: %d of %d file(s) not approved", ErrRejected, rejected, len(dec.Files)))
+	}
+
+	if err := j.stage(Sealing); err != nil {
+		return "", err
+	}
+	meta := filepath.Join(spoolRoot, "AIRLOCK")
+	if err := os.MkdirAll(filepath.Join(meta, "proofs"), 0o700); err != nil {
+		return "", fmt.Errorf("spool: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(meta, "report.json"), dec.Report, 0o600); err != nil {
+		return "", fmt.Errorf("spool: %w", err)
+	}
+	reportSum := sha256.Sum256(dec.Report)
+	idx, err := j.record("seal", map[string]any{"files": files, "report_sha256": hex.EncodeToString(reportSum[:]),
+		"policy_sha256": hex.EncodeToString(s.pol.SHA256[:])})
+	if err != nil {
+		return "", err
+	}
+	if err := p.Log.Evidence(idx, meta); err != nil {
+		return "", fmt.Errorf("audit evidence: %w", err)
+	}
+	info := SealInfo{Session: j.session, Station: s.pol.Station, Operator: j.operator,
+		Time: j.start.UTC().Format(time.RFC3339), PolicyHash: hex.EncodeToString(s.pol.SHA256[:]), LogIndex: idx}
+	if err := p.Sealer.Seal(spoolRoot, info); err != nil {
+		return "", fmt.Errorf("seal: %w", err)
+	}
+
+	if err := j.stage(InsertDisc); err != nil {
+		return "", err
+	}
+	if err := j.waitBlank(); err != nil {
+		return "", err
+	}
+	if err := j.stage(Burning); err != nil {
+		return "", err
+	}
+	res, err := p.Burner.Burn(j.ctx, spoolRoot, s.pol.Burn.Label, j.start.Unix(), j.session, j.progress())
+	if err != nil {
+		j.record("burn", map[string]any{"result": "error", "error": failText(err)})
+		return "", fmt.Errorf("burn: %w (destroy the disc)", err)
+	}
+	sum := hex.EncodeToString(res.SHA256[:])
+	if _, err := j.record("burn", map[string]any{"result": "written", "size": res.Size, "sha256": sum, "drive": res.Where}); err != nil {
+		return "", err
+	}
+	if err := j.stage(Readback); err != nil {
+		return "", err
+	}
+	if err := p.Burner.ReadBack(j.ctx, res, j.progress()); err != nil {
+		j.record("readback", map[string]any{"result": "mismatch", "error": failText(err)})
+		return "", fmt.Errorf("read-back: %w (destroy the disc)", err)
+	}
+	if _, err := j.record("readback", map[string]any{"result": "match", "sha256": sum}); err != nil {
+		return "", err
+	}
+	if err := j.stage(Pass); err != nil {
+		return "", err
+	}
+	j.show(console.Event{Kind: console.KOutput, Action: "image", Path: res.Where})
+	j.show(console.Event{Kind: console.KOutput, Action: "log", Path: p.Log.Where()})
+	j.show(console.Event{Kind: console.KPass, Text: fmt.Sprintf("disc %s: %d file(s), %d bytes, sha256 %s, log index %d; remove the disc",
+		j.session, len(dec.Files), res.Size, sum, idx)})
+	return j.offerSanitize(nil)
+}
+
+// offerSanitize ends an import: when the policy says so and the stick is still there, it offers
+// (or, with after_import = "always", starts) the sanitize flow on the same stick. importErr is
+// the import's own failure, reported first.
+func (j *job) offerSanitize(importErr error) (string, error) {
+	s := j.s
+	if importErr != nil {
+		if err := j.stage(Fail); err != nil {
+			return "", importErr
+		}
+		j.record("fail", map[string]any{"reason": failText(importErr), "device": j.dev.Dev})
+		j.show(console.Event{Kind: console.KFail, Text: failText(importErr)})
+		importErr = reported{importErr}
+	}
+	after := s.pol.Sanitize.AfterImport
+	present := !j.removed.Load()
+	if after == "never" || !s.pol.Has(policy.ModeSanitize) || s.parts.Wiper == nil || !present {
+		return "", importErr
+	}
+	j.usesDevice.Store(true)
+	if after == "ask" {
+		a, err := j.ask("sanitize-after-import", "sanitize "+j.dev.Dev+" now? (yes/no)")
+		if err != nil || !strings.EqualFold(a, "yes") {
+			return "", importErr
+		}
+	}
+	_, err := j.sanitizeFlow()
+	if err != nil {
+		return "", err
+	}
+	return "", nil
+}
+
+// waitBlank waits for a blank disc in the burner.
+func (j *job) waitBlank() error {
+	told := false
+	for {
+		ok, err := j.s.parts.Burner.Blank(j.ctx)
+		if err != nil {
+			return fmt.Errorf("drive: %w", err)
+		}
+		if ok {
+			return nil
+		}
+		if !told {
+			j.info("insert a blank disc")
+			told = true
+		}
+		select {
+		case <-j.ctx.Done():
+			return contextCauseOf(j)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// sanitizeFlow: identity shown, operator confirms, wipe + verify, reformat + certificate.
+func (j *job) sanitizeFlow() (string, error) {
+	s := j.s
+	p := s.parts
+	if err := j.stage(ConfirmWipe); err != nil {
+		return "", err
+	}
+	j.usesDevice.Store(true)
+	code := j.dev.ConfirmCode()
+	what := "serial"
+	if strings.TrimSpace(j.dev.Serial) == "" {
+		what = "size in bytes"
+	}
+	a, err := j.ask("confirm-wipe", fmt.Sprintf("ERASE %s (%s)? type the last 4 characters of its %s to confirm", j.dev.Dev, j.dev.String(), what))
+	if err != nil {
+		return "", err
+	}
+	if a != code {
+		j.record("wipe", map[string]any{"result": "not confirmed", "device": identityFields(j.dev)})
+		return "", fmt.Errorf("wipe of %s not confirmed: %w", j.dev.Dev, ErrCanceled)
+	}
+	if err := j.stage(Wiping); err != nil {
+		return "", err
+	}
+	rep, err := p.Wiper.Wipe(j.ctx, j.dev, j.progress())
+	if err == nil && rep != nil {
+		err = rep.Failed()
+	}
+	if err != nil {
+		return "", j.certifyFailure(rep, err)
+	}
+	idx, err := j.record("wipe", map[string]any{"result": "verified", "summary": rep.Summary(), "device": identityFields(j.dev),
+		"method": s.pol.Sanitize.Method, "verify": s.pol.Sanitize.Verify})
+	if err != nil {
+		return "", err
+	}
+	if err := j.stage(Formatting); err != nil {
+		return "", err
+	}
+	res, err := p.Wiper.Finish(j.ctx, j.dev, rep, j.operator, idx)
+	if err != nil {
+		return "", fmt.Errorf("reformat %s: %w", j.dev.Dev, err)
+	}
+	csum := sha256.Sum256(res.Certificate)
+	if _, err := j.record("certificate", map[string]any{"passed": res.Passed, "sha256": hex.EncodeToString(csum[:]),
+		"summary": res.Summary, "certificate": string(res.Certificate)}); err != nil {
+		return "", err
+	}
+	if !res.Passed {
+		return "", fmt.Errorf("sanitize %s: %s", j.dev.Dev, res.Summary)
+	}
+	if err := j.stage(Pass); err != nil {
+		return "", err
+	}
+	if res.Where != "" {
+		j.show(console.Event{Kind: console.KOutput, Action: "certificate", Path: res.Where})
+	}
+	j.show(console.Event{Kind: console.KOutput, Action: "log", Path: p.Log.Where()})
+	j.show(console.Event{Kind: console.KPass, Text: fmt.Sprintf("sanitized %s: %s; certificate on the stick", j.dev.Dev, res.Summary)})
+	return "", nil
+}
+
+// certifyFailure records a failed wipe; a failed wipe is never a success.
+func (j *job) certifyFailure(rep WipeReport, err error) error {
+	fields := map[string]any{"result": "failed", "error": failText(err), "device": identityFields(j.dev)}
+	if rep != nil {
+		fields["summary"] = rep.Summary()
+	}
+	j.record("wipe", fields)
+	return fmt.Errorf("wipe %s: %w", j.dev.Dev, err)
+}
+
+// checkFlow: verify a disc's seal, hashes and audit consistency.
+func (j *job) checkFlow() (string, error) {
+	p := j.s.parts
+	if err := j.stage(Checking); err != nil {
+		return "", err
+	}
+	fsys, closer, err := p.Devices.OpenFS(j.ctx, j.dev)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", j.dev.Dev, err)
+	}
+	defer closer.Close()
+	summary, err := p.Checker.Check(j.ctx, j.dev, fsys)
+	if err != nil {
+		j.record("check", map[string]any{"result": "invalid", "error": failText(err)})
+		return "", fmt.Errorf("check %s: %w", j.dev.Dev, err)
+	}
+	if _, err := j.record("check", map[string]any{"result": "valid", "summary": summary}); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("disc %s: %s", j.dev.Dev, summary), nil
+}

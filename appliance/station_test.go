@@ -1,0 +1,444 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/airlock-appliance/airlock/appliance/console"
+	"github.com/airlock-appliance/airlock/appliance/leds"
+	"github.com/airlock-appliance/airlock/appliance/policy"
+)
+
+// These tests exercise the state machine alone, with in-memory parts; the hwtest suite
+// (cmd/airlock/run_test.go) runs the same flows on loop devices with the real parts.
+
+func TestTransitions(t *testing.T) {
+	for from, tos := range transitions {
+		if from != Boot && from != Ready && from != Pass && from != Fail && !CanGo(from, Fail) {
+			t.Errorf("%s cannot fail", from)
+		}
+		for _, to := range tos {
+			if _, ok := transitions[to]; !ok {
+				t.Errorf("%s -> %s: %s has no transitions", from, to, to)
+			}
+		}
+	}
+	for _, bad := range [][2]State{{Ready, Burning}, {Reading, Burning}, {Verdict, Burning}, {Fail, Burning}, {Boot, Reading}, {Wiping, Pass}} {
+		if CanGo(bad[0], bad[1]) {
+			t.Errorf("%s -> %s allowed", bad[0], bad[1])
+		}
+	}
+}
+
+type buf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *buf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *buf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+type fakeDevices struct {
+	ch    chan DeviceEvent
+	files fstest.MapFS
+}
+
+func (f *fakeDevices) Watch(ctx context.Context, out chan<- DeviceEvent) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev := <-f.ch:
+			out <- ev
+		}
+	}
+}
+
+func (f *fakeDevices) Guard(id Identity) error {
+	if id.Bus != "usb" && id.Bus != "loop" {
+		return fmt.Errorf("%s: not removable USB mass storage", id.Dev)
+	}
+	return nil
+}
+
+func (f *fakeDevices) OpenFS(ctx context.Context, id Identity) (fs.FS, io.Closer, error) {
+	return f.files, io.NopCloser(nil), nil
+}
+
+type fakeImporter struct{ block bool }
+
+func (f *fakeImporter) Read(ctx context.Context, fsys fs.FS, spool string, progress Progress) (*Decision, error) {
+	d := &Decision{Report: []byte("{}")}
+	err := fs.WalkDir(fsys, ".", func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		if f.block {
+			progress(1, 2)
+			<-ctx.Done()
+			return context.Cause(ctx)
+		}
+		if err := os.WriteFile(filepath.Join(spool, p), b, 0o600); err != nil {
+			return err
+		}
+		v := FileVerdict{Path: p, Size: int64(len(b)), SHA256: "00", Approved: !strings.Contains(string(b), "EVIL")}
+		if !v.Approved {
+			v.Reasons = []string{"match: EICAR"}
+		}
+		d.Files = append(d.Files, v)
+		progress(1, 1)
+		return nil
+	})
+	return d, err
+}
+
+type fakeSealer struct{}
+
+func (fakeSealer) Seal(dir string, info SealInfo) error {
+	return os.WriteFile(filepath.Join(dir, "SHA256SUMS"), []byte(info.Session), 0o600)
+}
+
+type fakeLog struct {
+	mu   sync.Mutex
+	recs []Record
+}
+
+func (l *fakeLog) Append(ctx context.Context, r Record) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recs = append(l.recs, r)
+	return int64(len(l.recs) - 1), nil
+}
+func (l *fakeLog) Evidence(idx int64, dir string) error {
+	return os.WriteFile(filepath.Join(dir, "checkpoint"), []byte(fmt.Sprint(idx)), 0o600)
+}
+func (l *fakeLog) Where() string { return "memory" }
+func (l *fakeLog) types() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var t []string
+	for _, r := range l.recs {
+		t = append(t, r.Type)
+	}
+	return strings.Join(t, ",")
+}
+
+type fakeBurner struct{ badReadback bool }
+
+func (fakeBurner) Blank(ctx context.Context) (bool, error) { return true, nil }
+func (fakeBurner) Burn(ctx context.Context, dir, label string, epoch int64, session string, p Progress) (*BurnResult, error) {
+	if _, err := os.Stat(filepath.Join(dir, "SHA256SUMS")); err != nil {
+		return nil, err
+	}
+	p(10, 10)
+	return &BurnResult{Size: 10, Where: "disc.iso"}, nil
+}
+func (b fakeBurner) ReadBack(ctx context.Context, r *BurnResult, p Progress) error {
+	if b.badReadback {
+		return errors.New("sector 17 differs")
+	}
+	return nil
+}
+
+type fakeWipe struct{}
+
+func (fakeWipe) Summary() string { return "zero, full verify" }
+func (fakeWipe) Failed() error   { return nil }
+
+type fakeWiper struct{}
+
+func (fakeWiper) Wipe(ctx context.Context, id Identity, p Progress) (WipeReport, error) {
+	p(5, 5)
+	return fakeWipe{}, nil
+}
+func (fakeWiper) Finish(ctx context.Context, id Identity, w WipeReport, op string, idx int64) (*SanitizeResult, error) {
+	return &SanitizeResult{Certificate: []byte("{}"), Passed: true, Summary: w.Summary()}, nil
+}
+
+type fakeLEDs struct {
+	mu  sync.Mutex
+	now []leds.Signal
+}
+
+func (f *fakeLEDs) Show(on ...leds.Signal) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = append([]leds.Signal(nil), on...)
+	return nil
+}
+
+func (f *fakeLEDs) get() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var s []string
+	for _, x := range f.now {
+		s = append(s, string(x))
+	}
+	return strings.Join(s, "+")
+}
+
+type rig struct {
+	t     *testing.T
+	out   *buf
+	in    chan string
+	devs  *fakeDevices
+	log   *fakeLog
+	leds  *fakeLEDs
+	imp   *fakeImporter
+	burn  *fakeBurner
+	spool string
+	done  chan error
+
+	answered map[string]int
+}
+
+func newRig(t *testing.T, modes ...string) *rig {
+	pol := policy.Default()
+	pol.Station = "test"
+	pol.Modes = modes
+	r := &rig{t: t, out: &buf{}, in: make(chan string), log: &fakeLog{}, leds: &fakeLEDs{},
+		imp: &fakeImporter{}, burn: &fakeBurner{}, spool: t.TempDir(), done: make(chan error, 1)}
+	pol.Import.SpoolDir = r.spool
+	pol.Sanitize.AfterImport = "ask"
+	r.devs = &fakeDevices{ch: make(chan DeviceEvent), files: fstest.MapFS{
+		"guix.export": {Data: []byte("export")}, "src.tar.gz": {Data: []byte("tarball")}}}
+	st := New(Config{Policy: &pol, View: console.NewLineView(r.out, false), LEDs: r.leds},
+		Parts{Devices: r.devs, Importer: r.imp, Sealer: fakeSealer{}, Log: r.log, Burner: r.burn, Wiper: fakeWiper{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(5 * time.Second):
+			t.Error("station did not stop")
+		}
+	})
+	go func() { r.done <- st.Run(ctx, r.in) }()
+	r.wait("airlock: state READY")
+	return r
+}
+
+// wait waits for a line of the line view and returns the output up to it.
+func (r *rig) wait(line string) {
+	r.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if countPrefix(r.out.String(), line) > 0 {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	r.t.Fatalf("no line %q in:\n%s", line, r.out.String())
+}
+
+// waitN waits for the n-th occurrence of line.
+func (r *rig) waitN(line string, n int) {
+	r.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if countPrefix(r.out.String(), line) >= n {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	r.t.Fatalf("fewer than %d lines %q in:\n%s", n, line, r.out.String())
+}
+
+// countPrefix counts the lines of out that start with prefix.
+func countPrefix(out, prefix string) int {
+	n := 0
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *rig) answer(prompt, a string) {
+	r.t.Helper()
+	if r.answered == nil {
+		r.answered = map[string]int{}
+	}
+	r.answered[prompt]++
+	r.waitN("airlock: prompt "+prompt+":", r.answered[prompt])
+	r.in <- a
+}
+
+func stick(dev string) DeviceEvent {
+	return DeviceEvent{Kind: DeviceAdded, ID: Identity{Dev: dev, Bus: "usb", Serial: "AA0012345678", Size: 1 << 30, Removable: true}}
+}
+
+func TestImportPass(t *testing.T) {
+	r := newRig(t, "import", "sanitize")
+	if got := r.leds.get(); got != "ready" {
+		t.Errorf("LEDs at READY: %s", got)
+	}
+	r.devs.ch <- stick("/dev/sdb")
+	r.wait("airlock: device add /dev/sdb bus=usb serial=AA0012345678 size=1073741824")
+	r.answered = map[string]int{"operator": 1}
+	r.wait("airlock: prompt operator: operator ID for /dev/sdb?")
+	if got := r.leds.get(); got != "ready+attention" {
+		t.Errorf("LEDs at prompt: %s", got)
+	}
+	r.in <- "alice"
+	r.answer("mode", "import")
+	r.wait("airlock: verdict APPROVED 2 approved 0 rejected")
+	r.wait("airlock: state READBACK")
+	r.wait("airlock: output image disc.iso")
+	r.wait("airlock: state PASS")
+	r.answer("sanitize-after-import", "no")
+	r.waitN("airlock: state READY", 2)
+	out := r.out.String()
+	order := []string{"state READING", "state VERDICT", "approved guix.export 00", "state SEALING", "state INSERT-DISC",
+		"state BURNING", "state READBACK", "state PASS", "PASS disc", "prompt sanitize-after-import"}
+	last := 0
+	for _, o := range order {
+		i := strings.Index(out[last:], "airlock: "+o)
+		if i < 0 {
+			t.Fatalf("%q missing or out of order in:\n%s", o, out)
+		}
+		last += i
+	}
+	if got := r.log.types(); got != "insert,verdict,seal,burn,readback" {
+		t.Errorf("audit records: %s", got)
+	}
+	if got := r.leds.get(); got != "ready+pass" {
+		t.Errorf("LEDs after PASS: %s", got)
+	}
+	if ents, _ := os.ReadDir(r.spool); len(ents) != 0 {
+		t.Errorf("spool not emptied: %v", ents)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.HasPrefix(l, "airlock: ") {
+			t.Errorf("line without prefix: %q", l)
+		}
+	}
+}
+
+func TestImportRejected(t *testing.T) {
+	r := newRig(t, "import", "sanitize")
+	r.devs.files["eicar.com"] = &fstest.MapFile{Data: []byte("EVIL")}
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "bob")
+	r.answer("mode", "import")
+	r.wait("airlock: rejected eicar.com: match: EICAR")
+	r.wait("airlock: verdict REJECTED 2 approved 1 rejected")
+	r.wait("airlock: FAIL rejected: 1 of 3 file(s) not approved")
+	if got := r.leds.get(); !strings.Contains(got, "fail") {
+		t.Errorf("LEDs at FAIL: %s", got)
+	}
+	r.answer("sanitize-after-import", "no")
+	r.waitN("airlock: state READY", 2)
+	if strings.Contains(r.out.String(), "BURNING") {
+		t.Error("burned after a rejection")
+	}
+	if got := r.log.types(); got != "insert,verdict,fail" {
+		t.Errorf("audit records: %s", got)
+	}
+	if strings.Count(r.out.String(), "airlock: FAIL") != 1 {
+		t.Errorf("FAIL printed %d times", strings.Count(r.out.String(), "airlock: FAIL"))
+	}
+}
+
+func TestRemovedMidRead(t *testing.T) {
+	r := newRig(t, "import")
+	r.imp.block = true
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "carol")
+	r.wait("airlock: state READING")
+	r.devs.ch <- DeviceEvent{Kind: DeviceRemoved, ID: Identity{Dev: "/dev/sdb"}}
+	r.wait("airlock: state FAIL")
+	if !strings.Contains(r.out.String(), "airlock: FAIL reading /dev/sdb: /dev/sdb: device removed") {
+		t.Errorf("no removal reason:\n%s", r.out.String())
+	}
+	r.waitN("airlock: state READY", 2)
+	if got := r.log.types(); got != "insert,fail" {
+		t.Errorf("audit records: %s", got)
+	}
+}
+
+func TestSecondDeviceQueued(t *testing.T) {
+	r := newRig(t, "import")
+	r.devs.ch <- stick("/dev/sdb")
+	r.wait("airlock: prompt operator")
+	r.answered = map[string]int{"operator": 1}
+	r.devs.ch <- stick("/dev/sdc")
+	r.wait("airlock: device queued /dev/sdc busy: it will be taken when the current job ends")
+	r.in <- "dave"
+	r.wait("airlock: PASS disc")
+	r.wait("airlock: prompt operator: operator ID for /dev/sdc?")
+	r.devs.ch <- DeviceEvent{Kind: DeviceRemoved, ID: Identity{Dev: "/dev/sdc"}}
+	r.wait("airlock: FAIL /dev/sdc: device removed")
+}
+
+func TestSanitizeConfirm(t *testing.T) {
+	r := newRig(t, "sanitize")
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "erin")
+	r.answer("confirm-wipe", "nope")
+	r.wait("airlock: FAIL wipe of /dev/sdb not confirmed: canceled by the operator")
+	r.waitN("airlock: state READY", 2)
+	r.devs.ch <- DeviceEvent{Kind: DeviceRemoved, ID: Identity{Dev: "/dev/sdb"}}
+	r.wait("airlock: device remove /dev/sdb size=0")
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "erin")
+	r.answer("confirm-wipe", "5678")
+	r.wait("airlock: state WIPING")
+	r.wait("airlock: state FORMATTING")
+	r.wait("airlock: PASS sanitized /dev/sdb: zero, full verify; certificate on the stick")
+	if got := r.log.types(); got != "insert,wipe,fail,insert,wipe,certificate" {
+		t.Errorf("audit records: %s", got)
+	}
+}
+
+func TestGuardAndInput(t *testing.T) {
+	r := newRig(t, "import")
+	r.devs.ch <- DeviceEvent{Kind: DeviceAdded, ID: Identity{Dev: "/dev/sda", Bus: "ata"}}
+	r.wait("airlock: device ignored /dev/sda /dev/sda: not removable USB mass storage")
+	r.in <- "hello"
+	r.wait("airlock: info ignored input (no question pending)")
+	r.devs.ch <- DeviceEvent{Kind: USBUnauthorized, ID: Identity{VIDPID: "046d:c52b"}, Classes: "03"}
+	r.wait("airlock: usb unauthorized 046d:c52b 03")
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "has space")
+	r.wait("airlock: info operator ID has a space or control character")
+	r.answer("operator", strings.Repeat("x", 65))
+	r.answer("operator", "")
+	r.wait("airlock: FAIL no valid operator ID: canceled by the operator")
+}
+
+func TestBadReadback(t *testing.T) {
+	r := newRig(t, "import")
+	r.burn.badReadback = true
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "frank")
+	r.wait("airlock: FAIL read-back: sector 17 differs (destroy the disc)")
+	r.waitN("airlock: state READY", 2)
+	if got := r.leds.get(); got != "ready+fail" {
+		t.Errorf("LEDs after FAIL: %s", got)
+	}
+}
