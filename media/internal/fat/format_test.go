@@ -1,0 +1,84 @@
+package fat
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/airlock-appliance/airlock/internal/testenv"
+)
+
+type offsetWriter struct {
+	f   *os.File
+	off int64
+}
+
+func (w offsetWriter) WriteAt(b []byte, off int64) (int, error) { return w.f.WriteAt(b, w.off+off) }
+
+func TestFormatPassesFsck(t *testing.T) {
+	testenv.Need(t, "fsck.fat", "mdir", "mtype")
+	for _, tc := range []struct {
+		mib    int64
+		hidden uint32
+		files  int
+	}{{40, 0, 0}, {70, 2048, 3}, {300, 2048, 30}} {
+		img := filepath.Join(t.TempDir(), "vol.img")
+		f, err := os.Create(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := tc.mib << 20
+		f.Truncate(size)
+		// Garbage where the volume goes: Format must not rely on zeroed media.
+		junk := bytes.Repeat([]byte{0xA5}, 1<<20)
+		for off := int64(0); off < 4<<20; off += 1 << 20 {
+			f.WriteAt(junk, off)
+		}
+		var files []File
+		for i := 0; i < tc.files; i++ {
+			files = append(files, File{Name: "certificate ünï " + strings.Repeat("x", i) + ".json", Data: bytes.Repeat([]byte{byte(i)}, 1000*i+1)})
+		}
+		err = Format(offsetWriter{f, 0}, size, FormatOptions{Label: "airlock", VolumeID: 0x1234abcd, HiddenSectors: tc.hidden, Time: time.Now()}, files)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("fsck.fat", "-n", "-v", img).CombinedOutput()
+		t.Logf("%s", out)
+		if err != nil || bytes.Contains(out, []byte("differ")) {
+			t.Fatalf("fsck.fat -n: %v\n%s", err, out)
+		}
+		out, err = exec.Command("mdir", "-i", img, "::").CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("AIRLOCK")) {
+			t.Fatalf("mdir: %v\n%s", err, out)
+		}
+		r, _ := os.Open(img)
+		v, err := Open(context.Background(), r, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.BPB.Type != FAT32 || v.BPB.Label != "AIRLOCK" || v.BPB.VolumeID != 0x1234abcd || v.BPB.HiddenSectors != tc.hidden {
+			t.Fatalf("bpb %+v", v.BPB)
+		}
+		for _, want := range files {
+			g, err := fs.ReadFile(v.FS, want.Name)
+			if err != nil || sha256.Sum256(g) != sha256.Sum256(want.Data) {
+				t.Fatalf("%s: %v", want.Name, err)
+			}
+			out, err := exec.Command("mtype", "-i", img, "::"+want.Name).Output()
+			if err != nil || !bytes.Equal(out, want.Data) {
+				t.Fatalf("mtype %s: %v", want.Name, err)
+			}
+		}
+		r.Close()
+	}
+	var _ io.WriterAt = offsetWriter{}
+}
