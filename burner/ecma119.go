@@ -13,8 +13,8 @@ import (
 //	TF  modify, access and attribute-change times, all = the epoch (7-byte form)
 //	NM  the exact name, split over several NM entries when longer than 250 bytes
 //
-// When NM does not fit in the 255-byte record, PX and TF stay inline and a CE entry points to a
-// continuation area holding the NM entries. The root's "." record starts with SP and carries ER
+// When all three do not fit in the 255-byte record, the rest goes to a continuation area that a
+// CE entry (always last) points to; see suspFor. The root's "." record starts with SP and carries ER
 // (in its continuation area, ER being 237 bytes long).
 
 const (
@@ -119,17 +119,24 @@ func (n *node) mode() (mode, nlink uint32) {
 // baseLen is the length of a directory record with identifier length idLen, without system use.
 func baseLen(idLen int) int { return 33 + idLen + (1 - idLen%2) }
 
-// suspFor decides what c's record carries inline and what goes to a continuation area.
+// suspFor decides what c's record carries inline and what goes to a continuation area. The
+// name stays inline whenever it fits, because several readers (kdomanski/iso9660, 7-Zip) never
+// follow CE; then PX and TF move out. Only a name too long for any record goes to the
+// continuation area itself. CE is always the last entry of a record (go-diskfs follows it only
+// there).
 func (l *Layout) suspFor(c *node) {
 	mode, nlink := c.mode()
 	fixed := append(entryPX(mode, nlink), entryTF(l.opts.Epoch)...)
 	nm := entriesNM(c.name)
-	if baseLen(len(c.id))+len(fixed)+len(nm) <= 254 {
+	base := baseLen(len(c.id))
+	switch {
+	case base+len(fixed)+len(nm) <= 254:
 		c.susp = append(fixed, nm...)
-		return
+	case base+len(nm)+28 <= 254:
+		c.susp, c.cont = nm, fixed
+	default:
+		c.susp, c.cont = fixed, nm
 	}
-	c.susp = fixed // + CE, encoded when its location is known
-	c.cont = nm
 }
 
 func recLen(c *node) int {
@@ -149,11 +156,14 @@ func (l *Layout) dotSUSP(d *node, self bool) []byte {
 	}
 	if self && d == l.root {
 		b = append(b, 'S', 'P', 7, 1, 0xBE, 0xEF, 0)
-		b = append(b, entryCE(d.ceLBA, d.ceOff, uint32(len(l.erCont)))...)
 	}
 	mode, nlink := target.mode()
 	b = append(b, entryPX(mode, nlink)...)
-	return append(b, entryTF(l.opts.Epoch)...)
+	b = append(b, entryTF(l.opts.Epoch)...)
+	if self && d == l.root {
+		b = append(b, entryCE(d.ceLBA, d.ceOff, uint32(len(l.erCont)))...)
+	}
+	return b
 }
 
 func (l *Layout) dotLen(d *node, self bool) int {
