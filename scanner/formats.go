@@ -237,7 +237,7 @@ func (w *worker) walkTar(st *walkState, f *File, tr *tar.Reader, depth int) erro
 			return err
 		}
 		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		case tar.TypeReg, tar.TypeGNUSparse:
 			if err := w.entry(st, f, hdr.Name, tr, hdr.Size, depth+1); err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 )
 
 // Verdict is the outcome for one file.
@@ -223,4 +224,16 @@ func (rep Report) WriteText(w io.Writer) error {
 		_, err = fmt.Fprintln(w)
 	}
 	return err
+}
+
+// Rename gives the top-level file a new path (e.g. with the directory the caller scanned in
+// front) and renames its inner files to match.
+func (r *Result) Rename(p string) {
+	old := r.Path
+	r.Path = p
+	for i := range r.Inner {
+		if strings.HasPrefix(r.Inner[i].Path, old+"!") {
+			r.Inner[i].Path = p + r.Inner[i].Path[len(old):]
+		}
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/airlock-appliance/airlock/scanner"
 )
 
 var versionCommand = command{
@@ -14,7 +16,7 @@ var versionCommand = command{
 }
 
 // yaraVersion reports the linked libyara's version; the scanner wiring sets it.
-var yaraVersion = func() string { return "unknown (scanner not wired yet)" }
+var yaraVersion = scanner.YaraVersion
 
 func init() { versionCommand.run = runVersion }
 
