@@ -1,0 +1,179 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/airlock-appliance/airlock/internal/testenv"
+	"github.com/airlock-appliance/airlock/sealing"
+)
+
+func imageFile(t testing.TB, mib int64, fill byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "stick.img")
+	if err := os.WriteFile(p, bytes.Repeat([]byte{fill}, int(mib<<20)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestWipeMethodsOnImage(t *testing.T) {
+	for _, method := range []string{MethodZero, MethodRandom, MethodDoD3, MethodDiscard} {
+		for _, verify := range []string{VerifyFull, VerifySample} {
+			t.Run(method+"-"+verify, func(t *testing.T) {
+				img := imageFile(t, 9, 0x5a) // 9 MiB: not a multiple of the 4 MiB chunk
+				var phases []string
+				rep, err := Wipe(context.Background(), img, WipeOptions{Method: method, Verify: verify, SampleSeed: 42,
+					Progress: func(p Progress) {
+						if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+							phases = append(phases, p.Phase)
+						}
+					}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.Result != Passed || rep.VerifyResult != Passed || rep.Size != 9<<20 {
+					t.Fatalf("report %+v", rep)
+				}
+				b, _ := os.ReadFile(img)
+				switch method {
+				case MethodRandom, MethodDoD3:
+					if bytes.Count(b, []byte{0x5a}) > len(b)/100 || bytes.Count(b, []byte{0}) > len(b)/100 {
+						t.Fatal("not overwritten with random data")
+					}
+				default:
+					if len(bytes.Trim(b, "\x00")) != 0 {
+						t.Fatal("not all zeros")
+					}
+				}
+				if verify == VerifySample {
+					if rep.SampleSeed != 42 || rep.SampleBlocks < 3 || rep.BytesVerified >= rep.Size {
+						t.Fatalf("sample: %+v", rep)
+					}
+				} else if rep.BytesVerified != rep.Size {
+					t.Fatalf("full verify read %d of %d", rep.BytesVerified, rep.Size)
+				}
+				wantPhases := map[string]int{MethodDoD3: 4, MethodDiscard: 1}[method]
+				if wantPhases == 0 {
+					wantPhases = 2
+				}
+				if len(phases) != wantPhases || !strings.HasPrefix(phases[len(phases)-1], "verify") {
+					t.Fatalf("phases %q", phases)
+				}
+			})
+		}
+	}
+}
+
+// TestVerifyDetectsMismatch corrupts one byte after the write pass: verification must fail and
+// name the offset.
+func TestVerifyDetectsMismatch(t *testing.T) {
+	for _, method := range []string{MethodZero, MethodRandom} {
+		img := imageFile(t, 5, 0)
+		d, err := openWrite(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := &WipeReport{}
+		w := &wiper{d: d, o: WipeOptions{Method: method, Verify: VerifyFull, ChunkSize: 1 << 20}, rep: rep}
+		p := &pattern{name: "zero"}
+		if method == MethodRandom {
+			p, _ = newRandomPattern()
+		}
+		bufs := [][]byte{make([]byte, 1<<20), make([]byte, 1<<20), make([]byte, 1<<20)}
+		if err := w.write(context.Background(), "pass", p, bufs[:2]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.verify(context.Background(), p, bufs); err != nil {
+			t.Fatalf("clean verify: %v", err)
+		}
+		f, _ := os.OpenFile(img, os.O_RDWR, 0)
+		f.WriteAt([]byte{0x01 ^ firstByte(t, img, 3<<20+77)}, 3<<20+77)
+		f.Close()
+		err = w.verify(context.Background(), p, bufs)
+		if !errors.Is(err, ErrVerifyFailed) || !strings.Contains(err.Error(), "offset 3145805") || rep.VerifyResult != Failed {
+			t.Fatalf("%s: corrupted byte not found: %v", method, err)
+		}
+		d.close()
+	}
+}
+
+func firstByte(t *testing.T, p string, off int64) byte {
+	f, _ := os.Open(p)
+	defer f.Close()
+	b := make([]byte, 1)
+	f.ReadAt(b, off)
+	return b[0]
+}
+
+func testKey(t testing.TB) (*sealing.SealKey, string) {
+	t.Helper()
+	testenv.Need(t, "minisign")
+	dir := t.TempDir()
+	sec, pub := filepath.Join(dir, "seal.key"), filepath.Join(dir, "seal.pub")
+	run(t, "minisign", "-G", "-W", "-s", sec, "-p", pub)
+	k, err := sealing.LoadSealKey(sec, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, pub
+}
+
+func TestSanitizeImage(t *testing.T) {
+	testenv.Need(t, "mdir", "mtype", "minisign")
+	key, pub := testKey(t)
+	img := imageFile(t, 48, 0xee)
+	res, err := Sanitize(context.Background(), img, SanitizeOptions{Wipe: WipeOptions{Method: MethodRandom, Verify: VerifySample},
+		Format: true, Label: "clean", Key: key, Info: CertInfo{ID: "test-1", Station: "bench", Operator: "op7", AuditLogIndex: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Certificate.Result != Passed || !strings.Contains(res.Certificate.PostAction, "label CLEAN") {
+		t.Fatalf("certificate %+v", res.Certificate)
+	}
+	m, err := Open(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.Scheme != "mbr" || len(m.Volumes) != 1 || m.Volumes[0].Kind != "fat32" || m.Volumes[0].Start != 1<<20 || m.Volumes[0].Label != "CLEAN" {
+		t.Fatalf("medium %+v", m)
+	}
+	js, _ := fs.ReadFile(m, CertJSON)
+	sig, _ := fs.ReadFile(m, CertSig)
+	txt, _ := fs.ReadFile(m, CertText)
+	if !bytes.Equal(js, res.JSON) || !bytes.Equal(sig, res.Sig) || !bytes.Contains(txt, []byte("Result: PASSED")) {
+		t.Fatalf("certificate files differ: %q", txt)
+	}
+	// The peers: mtools lists and reads the files, minisign verifies the certificate.
+	dir := t.TempDir()
+	for _, n := range []string{CertJSON, CertSig} {
+		out, err := exec.Command("mtype", "-i", img+"@@1M", "::"+n).Output()
+		if err != nil || !bytes.Equal(out, map[string][]byte{CertJSON: js, CertSig: sig}[n]) {
+			t.Fatalf("mtype %s: %v", n, err)
+		}
+		os.WriteFile(filepath.Join(dir, n), out, 0o644)
+	}
+	run(t, "minisign", "-Vm", filepath.Join(dir, CertJSON), "-p", pub)
+	if _, err := sealing.VerifyCertificate(js, sig, mustPub(t, pub)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustPub(t testing.TB, p string) *sealing.PublicKey {
+	k, err := sealing.LoadPublicKey(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+var _ = io.EOF
