@@ -1,0 +1,188 @@
+package appliance
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/u-root/u-root/pkg/kmodule"
+	"golang.org/x/sys/unix"
+
+	"github.com/airlock-appliance/airlock/appliance/policy"
+	"github.com/airlock-appliance/airlock/media"
+)
+
+// Paths of the appliance's boot duties.
+const (
+	// ModulesList names the kernel modules to load, in order (scripts/image.sh installs it).
+	ModulesList = "/etc/airlock/modules"
+	// PollParam enables media-change polling; without it no disc-change event ever comes.
+	PollParam = "/sys/module/block/parameters/events_dfl_poll_msecs"
+	// LogMount is where the audit log medium is mounted.
+	LogMount = "/run/airlock/log"
+	// LogSubdir is the log's directory on its medium.
+	LogSubdir = "airlock-log"
+)
+
+// BootResult is what the boot duties found.
+type BootResult struct {
+	// LogDir is the audit log directory ("" when no log medium was found: the station then
+	// logs onto every disc only, and says so).
+	LogDir string
+	// LogDisk is the disk holding the log (refused by the guard).
+	LogDisk string
+	// Notes are what the operator should know (modules that failed to load, ...).
+	Notes []string
+}
+
+// BootDuties performs the duties of the u-root uinit before the station starts: mount proc, sys,
+// devtmpfs and a tmpfs spool, load the image's kernel modules (u-root's pkg/kmodule, which
+// follows modules.dep), enable media-change polling, lock USB down to mass storage, and find and
+// mount the audit log medium by label or serial. Each step that fails is either fatal (no
+// /proc, no spool) or a note, so the station can show it.
+func BootDuties(ctx context.Context, pol *policy.Policy) (*BootResult, error) {
+	res := &BootResult{}
+	note := func(format string, args ...any) { res.Notes = append(res.Notes, fmt.Sprintf(format, args...)) }
+	for _, m := range []struct{ src, dir, fstype, data string }{
+		{"proc", "/proc", "proc", ""},
+		{"sysfs", "/sys", "sysfs", ""},
+		{"devtmpfs", "/dev", "devtmpfs", "mode=0755"},
+		{"tmpfs", "/run", "tmpfs", "mode=0755"},
+	} {
+		if err := mountOnce(m.src, m.dir, m.fstype, m.data); err != nil {
+			return nil, fmt.Errorf("boot: mount %s: %w", m.dir, err)
+		}
+	}
+	if err := os.MkdirAll(pol.Import.SpoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("boot: spool: %w", err)
+	}
+	if err := mountOnce("tmpfs", pol.Import.SpoolDir, "tmpfs", fmt.Sprintf("mode=0700,size=%d", int64(pol.Import.SpoolMax)+64<<20)); err != nil {
+		return nil, fmt.Errorf("boot: spool tmpfs: %w", err)
+	}
+	// USB lock-down first, so nothing plugged in while modules load binds a driver.
+	if pol.USB.Authorize {
+		a := &media.USBAuthorizer{SysfsRoot: "/sys"}
+		if err := a.LockDown(); err != nil {
+			note("USB lock-down: %v", err)
+		}
+	}
+	for _, n := range loadModules(ModulesList) {
+		note("%s", n)
+	}
+	if err := os.WriteFile(PollParam, []byte("2000"), 0); err != nil {
+		note("media-change polling: %v", err)
+	}
+	dir, disk, err := findLogMedium(ctx, pol)
+	if err != nil {
+		note("audit log medium: %v; logging onto every disc only", err)
+	} else {
+		res.LogDir, res.LogDisk = dir, disk
+	}
+	return res, nil
+}
+
+func mountOnce(src, dir, fstype, data string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	err := unix.Mount(src, dir, fstype, unix.MS_NOSUID|unix.MS_NODEV*b2u(fstype != "devtmpfs"), data)
+	if errors.Is(err, unix.EBUSY) {
+		return nil // already mounted (u-root's init mounts proc, sys, dev)
+	}
+	return err
+}
+
+func b2u(b bool) uintptr {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// loadModules loads each module named in list (one per line, # comments) with its
+// dependencies, and returns a note per failure.
+func loadModules(list string) []string {
+	f, err := os.Open(list)
+	if err != nil {
+		return []string{"kernel modules: " + err.Error()}
+	}
+	defer f.Close()
+	p, err := kmodule.NewProber(kmodule.ProbeOpts{})
+	if err != nil {
+		return []string{"kernel modules: " + err.Error()}
+	}
+	var notes []string
+	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
+	for sc.Scan() {
+		name := strings.TrimSpace(sc.Text())
+		if name == "" || strings.HasPrefix(name, "#") {
+			continue
+		}
+		if err := p.Probe(name, ""); err != nil && !errors.Is(err, unix.EEXIST) {
+			notes = append(notes, fmt.Sprintf("module %s: %v", name, err))
+		}
+	}
+	return notes
+}
+
+// findLogMedium looks at every disk and partition for a FAT filesystem labelled
+// audit.log_label (or a disk with serial audit.log_serial), mounts it at LogMount and returns
+// the log directory on it.
+func findLogMedium(ctx context.Context, pol *policy.Policy) (dir, disk string, err error) {
+	if pol.Audit.LogDir != "" {
+		return pol.Audit.LogDir, "", os.MkdirAll(pol.Audit.LogDir, 0o700)
+	}
+	disks, err := media.Disks("/sys")
+	if err != nil {
+		return "", "", err
+	}
+	for _, d := range disks {
+		id, err := media.Identify("/sys", d)
+		if err != nil || id.Optical {
+			continue
+		}
+		if pol.Audit.LogSerial != "" && strings.TrimSpace(id.Serial) != pol.Audit.LogSerial {
+			continue
+		}
+		cands := []string{"/dev/" + d}
+		for _, p := range id.Partitions {
+			cands = append(cands, "/dev/"+p)
+		}
+		for _, c := range cands {
+			if pol.Audit.LogSerial == "" && !hasLabel(ctx, c, pol.Audit.LogLabel) {
+				continue
+			}
+			if err := os.MkdirAll(LogMount, 0o700); err != nil {
+				return "", "", err
+			}
+			if err := unix.Mount(c, LogMount, "vfat", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_SYNCHRONOUS, "flush"); err != nil {
+				return "", "", fmt.Errorf("mount %s: %w", c, err)
+			}
+			dir := filepath.Join(LogMount, LogSubdir)
+			return dir, d, os.MkdirAll(dir, 0o700)
+		}
+	}
+	return "", "", fmt.Errorf("no disk with label %q or serial %q", pol.Audit.LogLabel, pol.Audit.LogSerial)
+}
+
+func hasLabel(ctx context.Context, dev, label string) bool {
+	if label == "" {
+		return false
+	}
+	m, err := media.Open(ctx, dev)
+	if err != nil {
+		return false
+	}
+	defer m.Close()
+	for _, v := range m.Volumes {
+		if strings.EqualFold(strings.TrimSpace(v.Label), label) {
+			return true
+		}
+	}
+	return false
+}

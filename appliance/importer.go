@@ -1,0 +1,230 @@
+package appliance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/airlock-appliance/airlock/guix"
+	"github.com/airlock-appliance/airlock/scanner"
+)
+
+// ScanImporter is the Importer over package scanner (YARA, recursive walk, one read feeding
+// SHA-256, YARA and the RAM spool) and package guix (export verification under the ACL).
+type ScanImporter struct {
+	Rules *scanner.Rules
+	// Options are the scanner's limits and tuning; Spool and Guix are set per read.
+	Options scanner.Options
+	// Allowlist is the verified approver allowlist; nil when the policy has none.
+	Allowlist scanner.Allowlist
+	// ACL authorizes Guix exports; nil when the policy has none.
+	ACL *guix.ACL
+	// Present lists store paths already on the high side.
+	Present []string
+	// SpoolMax bounds the bytes spooled for one stick.
+	SpoolMax int64
+	// MaxFiles bounds the top-level files of one stick.
+	MaxFiles int
+}
+
+// Read implements Importer.
+func (im *ScanImporter) Read(ctx context.Context, fsys fs.FS, spoolDir string, progress Progress) (*Decision, error) {
+	// The total is what the stick's directory claims; it only drives the progress bar.
+	var total int64
+	files := 0
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			files++
+			if im.MaxFiles > 0 && files > im.MaxFiles {
+				return fmt.Errorf("more than %d files on the stick (limits.max_stick_files)", im.MaxFiles)
+			}
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the stick: %w", err)
+	}
+	if im.SpoolMax > 0 && total > im.SpoolMax {
+		return nil, fmt.Errorf("the stick holds %d bytes, more than the spool allows (import.spool_max = %d)", total, im.SpoolMax)
+	}
+	sp := &spooler{dir: spoolDir, max: im.SpoolMax, total: total, progress: progress}
+	defer sp.closeAll()
+	opts := im.Options
+	opts.Spool = sp
+	if im.ACL != nil {
+		opts.Guix = im.ACL
+	}
+	sc := scanner.New(im.Rules, opts)
+	results, err := sc.ScanAll(ctx, fsys, ".")
+	if err != nil {
+		return nil, err
+	}
+	if err := sp.failed(); err != nil {
+		return nil, err
+	}
+	// Guix exports are judged from the spooled bytes (the same read) when the scanner did not.
+	for i := range results {
+		r := &results[i]
+		if r.Guix != nil || !isExport(r) {
+			continue
+		}
+		if im.ACL == nil {
+			continue // Decide says "no Guix ACL was given"
+		}
+		f, err := os.Open(filepath.Join(spoolDir, filepath.FromSlash(r.Path)))
+		if err != nil {
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+		rep, err := guix.VerifyExport(ctx, f, im.ACL, im.Present)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("guix verify %s: %w", r.Path, err)
+		}
+		r.Guix = guixResult(rep)
+	}
+	decisions := scanner.Decide(results, im.Allowlist)
+	report := scanner.NewReport(results, decisions)
+	var js bytes.Buffer
+	if err := report.WriteJSON(&js); err != nil {
+		return nil, err
+	}
+	dec := &Decision{Report: js.Bytes()}
+	byPath := map[string]*scanner.Result{}
+	for i := range results {
+		byPath[results[i].Path] = &results[i]
+	}
+	for _, d := range decisions {
+		fv := FileVerdict{Path: d.Path, Approved: d.Approved, Reasons: d.Reasons}
+		if r := byPath[d.Path]; r != nil {
+			fv.Size, fv.SHA256 = r.Size, r.SHA256
+		}
+		if d.Approved {
+			fv.Reasons = []string{"approved by " + d.Basis}
+		}
+		dec.Files = append(dec.Files, fv)
+	}
+	sort.Slice(dec.Files, func(i, j int) bool { return dec.Files[i].Path < dec.Files[j].Path })
+	return dec, nil
+}
+
+func isExport(r *scanner.Result) bool {
+	return r.Format == scanner.FormatExport || strings.HasPrefix(r.Format, scanner.FormatExport)
+}
+
+func guixResult(rep *guix.ExportReport) *scanner.GuixResult {
+	g := &scanner.GuixResult{Accepted: rep.Accept}
+	if rep.Stream != guix.StreamComplete {
+		g.Stream = string(rep.Stream)
+		if rep.StreamErr != nil {
+			g.Stream += ": " + rep.StreamErr.Error()
+		}
+	}
+	for _, it := range rep.Items {
+		out := string(it.Outcome)
+		if it.Reason != "" && out != scanner.GuixValid {
+			out += " (" + it.Reason + ")"
+		}
+		g.Items = append(g.Items, scanner.GuixItem{StorePath: it.StorePath, Outcome: out})
+	}
+	return g
+}
+
+// spooler writes every top-level file the scanner reads into the RAM spool, under the same
+// relative path, within a byte budget.
+type spooler struct {
+	dir      string
+	max      int64
+	total    int64
+	progress Progress
+
+	mu      sync.Mutex
+	written int64
+	files   []*os.File
+	err     error
+}
+
+func (s *spooler) Spool(p string, size int64) (scanner.SpoolFile, error) {
+	if !fs.ValidPath(p) || p == "." {
+		return nil, fmt.Errorf("spool: invalid path %q", p)
+	}
+	dst := filepath.Join(s.dir, filepath.FromSlash(p))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	s.mu.Lock()
+	s.files = append(s.files, f)
+	s.mu.Unlock()
+	return &spoolFile{f: f, s: s}, nil
+}
+
+var errSpoolFull = errors.New("spool full (import.spool_max)")
+
+func (s *spooler) add(n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.written += int64(n)
+	if s.max > 0 && s.written > s.max {
+		s.err = errSpoolFull
+		return s.err
+	}
+	if s.progress != nil {
+		total := s.total
+		if s.written > total {
+			total = s.written
+		}
+		s.progress(s.written, total)
+	}
+	return nil
+}
+
+func (s *spooler) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *spooler) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.files {
+		f.Close()
+	}
+	s.files = nil
+}
+
+type spoolFile struct {
+	f *os.File
+	s *spooler
+}
+
+func (w *spoolFile) Write(b []byte) (int, error) {
+	if err := w.s.add(len(b)); err != nil {
+		return 0, err
+	}
+	return w.f.Write(b)
+}
+
+func (w *spoolFile) ReadAt(b []byte, off int64) (int, error) { return w.f.ReadAt(b, off) }
+
+var _ io.ReaderAt = (*spoolFile)(nil)

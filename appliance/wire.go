@@ -1,0 +1,170 @@
+package appliance
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/airlock-appliance/airlock/appliance/policy"
+	"github.com/airlock-appliance/airlock/guix"
+	"github.com/airlock-appliance/airlock/media"
+	"github.com/airlock-appliance/airlock/scanner"
+	"github.com/airlock-appliance/airlock/sealing"
+)
+
+// WireOptions say how the real parts are set up besides the policy.
+type WireOptions struct {
+	// SysfsRoot is "/sys" unless set.
+	SysfsRoot string
+	// AllowLoop admits loop devices (host mode); LoopDir restricts them to backing files under it.
+	AllowLoop bool
+	LoopDir   string
+	// BootDisks and LogDisks are refused by the device guard.
+	BootDisks, LogDisks []string
+	// Passphrase decrypts the secret keys ("" for unencrypted keys).
+	Passphrase string
+	// AuthorizeUSB runs the BadUSB defense (appliance mode).
+	AuthorizeUSB bool
+}
+
+// Wired is the result of Wire: the parts and what to release at the end.
+type Wired struct {
+	Parts   Parts
+	closers []io.Closer
+	// Missing says, per part left unwired, why (a package that has not delivered it yet).
+	Missing []string
+}
+
+// Close releases what Wire opened.
+func (w *Wired) Close() error {
+	var errs []error
+	for i := len(w.closers) - 1; i >= 0; i-- {
+		errs = append(errs, w.closers[i].Close())
+	}
+	return errors.Join(errs...)
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+// Wire builds the station's parts from the policy with the real packages. Any error in what
+// the policy names (a key that does not load, rules that do not compile, an allowlist whose
+// signature fails) is returned: the station does not start half-configured.
+func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
+	w := &Wired{}
+	fail := func(err error) (*Wired, error) {
+		w.Close()
+		return nil, err
+	}
+	devs := &MediaDevices{SysfsRoot: o.SysfsRoot, LoopDir: o.LoopDir,
+		Guard_: media.Guard{AllowLoop: o.AllowLoop, BootDisks: o.BootDisks, LogDisks: o.LogDisks}}
+	if o.AuthorizeUSB {
+		devs.USB = &media.USBAuthorizer{SysfsRoot: devs.sysfs()}
+	}
+	w.Parts.Devices = devs
+
+	var sealKey *sealing.SealKey
+	if pol.Has(policy.ModeImport) || pol.Has(policy.ModeSanitize) {
+		var err error
+		sealKey, err = sealing.LoadSealKey(filepath.Join(pol.Keys.Dir, sealing.SealKeyFile), o.Passphrase)
+		if err != nil {
+			return fail(fmt.Errorf("keys.dir: %w", err))
+		}
+	}
+
+	if pol.Has(policy.ModeImport) {
+		imp, err := wireImporter(pol)
+		if err != nil {
+			return fail(err)
+		}
+		w.closers = append(w.closers, closerFunc(func() error { imp.Rules.Destroy(); return nil }))
+		if pol.Import.Allowlist != "" && imp.Allowlist == nil {
+			w.Missing = append(w.Missing, "import allowlist (sealing allowlist loader not landed)")
+		}
+		w.Parts.Importer = imp
+		w.Parts.Sealer = &KeySealer{Key: sealKey}
+		if strings.HasPrefix(pol.Burn.Drive, "stdio:") {
+			w.Parts.Burner = &ImageBurner{Drive: pol.Burn.Drive}
+		} else {
+			w.Missing = append(w.Missing, "optical burner for "+pol.Burn.Drive+" (burner drive not landed)")
+		}
+	}
+	w.Missing = append(w.Missing, "audit log (sealing/auditlog not landed)")
+	if pol.Has(policy.ModeSanitize) {
+		w.Missing = append(w.Missing, "wiper (media wipe not landed)")
+	}
+	if pol.Has(policy.ModeCheck) {
+		w.Missing = append(w.Missing, "disc checker (sealing verify not landed)")
+	}
+	return w, nil
+}
+
+func wireImporter(pol *policy.Policy) (*ScanImporter, error) {
+	rules, err := scanner.CompileFiles(pol.Import.YaraRules...)
+	if err != nil {
+		return nil, fmt.Errorf("import.yara_rules: %w", err)
+	}
+	l := pol.Limits
+	lim := scanner.DefaultLimits()
+	lim.MaxDepth = l.MaxDepth
+	lim.MaxRatio = int64(l.MaxRatio)
+	lim.MaxExpanded = int64(l.MaxExpanded)
+	lim.MaxEntries = l.MaxEntries
+	lim.MaxEntrySize = int64(l.MaxEntrySize)
+	imp := &ScanImporter{Rules: rules, SpoolMax: int64(pol.Import.SpoolMax), MaxFiles: l.MaxStickFiles,
+		Options: scanner.Options{Limits: lim, Timeout: time.Duration(l.ScanTimeout), TempDir: pol.Import.SpoolDir}}
+	if pol.Import.GuixACL != "" {
+		b, err := readSmall(pol.Import.GuixACL, 1<<20)
+		if err != nil {
+			rules.Destroy()
+			return nil, fmt.Errorf("import.guix_acl: %w", err)
+		}
+		acl, err := guix.ParseACL(b)
+		if err != nil {
+			rules.Destroy()
+			return nil, fmt.Errorf("import.guix_acl: %s: %w", pol.Import.GuixACL, err)
+		}
+		imp.ACL = acl
+	}
+	if pol.Import.KnownStorePaths != "" {
+		f, err := os.Open(pol.Import.KnownStorePaths)
+		if err != nil {
+			rules.Destroy()
+			return nil, fmt.Errorf("import.known_store_paths: %w", err)
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if p := strings.TrimSpace(sc.Text()); p != "" && !strings.HasPrefix(p, "#") {
+				imp.Present = append(imp.Present, p)
+			}
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			rules.Destroy()
+			return nil, fmt.Errorf("import.known_store_paths: %w", err)
+		}
+	}
+	return imp, nil
+}
+
+func readSmall(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
+	}
+	return b, nil
+}
