@@ -15,6 +15,7 @@ import (
 	"github.com/airlock-appliance/airlock/media"
 	"github.com/airlock-appliance/airlock/scanner"
 	"github.com/airlock-appliance/airlock/sealing"
+	"github.com/airlock-appliance/airlock/sealing/auditlog"
 )
 
 // WireOptions say how the real parts are set up besides the policy.
@@ -30,6 +31,10 @@ type WireOptions struct {
 	Passphrase string
 	// AuthorizeUSB runs the BadUSB defense (appliance mode).
 	AuthorizeUSB bool
+	// Version is the tool version written into certificates.
+	Version string
+	// CertDir, when set (host mode), keeps a copy of every sanitization certificate.
+	CertDir string
 }
 
 // Wired is the result of Wire: the parts and what to release at the end.
@@ -38,6 +43,8 @@ type Wired struct {
 	closers []io.Closer
 	// Missing says, per part left unwired, why (a package that has not delivered it yet).
 	Missing []string
+	// Notes are what the operator should know about the set-up.
+	Notes []string
 }
 
 // Close releases what Wire opened.
@@ -95,9 +102,32 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 			w.Missing = append(w.Missing, "optical burner for "+pol.Burn.Drive+" (burner drive not landed)")
 		}
 	}
-	w.Missing = append(w.Missing, "audit log (sealing/auditlog not landed)")
+	if sealKey != nil {
+		signer, err := sealing.LoadNoteSigner(filepath.Join(pol.Keys.Dir, sealing.LogKeyFile), o.Passphrase)
+		if err != nil {
+			return fail(fmt.Errorf("keys.dir: %w", err))
+		}
+		dir := pol.Audit.LogDir
+		if dir == "" {
+			// No log medium: the log lives in RAM for this boot and every disc carries its
+			// checkpoint and proofs; the station says so.
+			dir = filepath.Join(os.TempDir(), "airlock-ephemeral-log")
+			w.Notes = append(w.Notes, "audit log is in RAM ("+dir+"): no log medium; only the discs carry the log's evidence")
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fail(fmt.Errorf("audit log %s: %w", dir, err))
+		}
+		l, err := auditlog.Open(dir, signer)
+		if err != nil {
+			return fail(fmt.Errorf("audit log: %w", err))
+		}
+		t := &TLog{Log: l, Dir: dir}
+		w.closers = append(w.closers, t)
+		w.Parts.Log = t
+	}
 	if pol.Has(policy.ModeSanitize) {
-		w.Missing = append(w.Missing, "wiper (media wipe not landed)")
+		w.Parts.Wiper = &MediaWiper{Method: pol.Sanitize.Method, Verify: pol.Sanitize.Verify, Label: pol.Sanitize.Label,
+			Key: sealKey, Station: pol.Station, Version: o.Version, CertDir: o.CertDir, Devices: devs}
 	}
 	if pol.Has(policy.ModeCheck) {
 		w.Missing = append(w.Missing, "disc checker (sealing verify not landed)")

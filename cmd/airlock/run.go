@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"golang.org/x/term"
 
@@ -62,6 +63,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		if wo.LoopDir == "" {
 			wo.LoopDir = *root
 		}
+		wo.CertDir = filepath.Join(*root, "certificates")
 		var names []string
 		for _, n := range []string{pol.LEDs.Ready, pol.LEDs.Busy, pol.LEDs.Attention, pol.LEDs.Pass, pol.LEDs.Fail} {
 			if n != "" {
@@ -146,6 +148,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	wo.Passphrase = passphrase
+	wo.Version = stationVersion()
 	wired, err := appliance.Wire(pol, wo)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "airlock run: %v\nairlock run: refusing to start\n", err)
@@ -167,6 +170,9 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	}
 	st := appliance.New(cfg, wired.Parts)
 	for _, n := range notes {
+		views.Show(console.Event{Kind: console.KInfo, Text: n})
+	}
+	for _, n := range wired.Notes {
 		views.Show(console.Event{Kind: console.KInfo, Text: n})
 	}
 	for _, m := range wired.Missing {
@@ -197,4 +203,18 @@ func trimNewline(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// stationVersion is the module version and VCS revision, for certificates.
+func stationVersion() string {
+	v, rev := "(devel)", ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				rev = " " + s.Value[:12]
+			}
+		}
+	}
+	return v + rev
 }

@@ -1,0 +1,194 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/airlock-appliance/airlock/media"
+	"github.com/airlock-appliance/airlock/sealing"
+	"github.com/airlock-appliance/airlock/sealing/auditlog"
+)
+
+// MediaWiper is the Wiper over package media (wipe + read-back verification, MBR + FAT32
+// reformat) and package sealing (the signed certificate).
+type MediaWiper struct {
+	Method, Verify, Label string
+	Key                   *sealing.SealKey
+	Station               string
+	Version               string
+	// CertDir, when set (host mode), also keeps a copy of every certificate there.
+	CertDir string
+	// Devices gives the media identity the guard saw, for the certificate.
+	Devices *MediaDevices
+}
+
+type mediaWipe struct{ r *media.WipeReport }
+
+func (w mediaWipe) Summary() string {
+	r := w.r
+	return fmt.Sprintf("%s, %d pass(es), %s verification %s, %d bytes written, %d verified",
+		r.Method, r.Passes, r.Verify, strings.ToLower(r.VerifyResult), r.BytesWritten, r.BytesVerified)
+}
+
+func (w mediaWipe) Failed() error {
+	if w.r.Result != media.Passed {
+		if len(w.r.Errors) > 0 {
+			return errors.New(strings.Join(w.r.Errors, "; "))
+		}
+		return fmt.Errorf("wipe result %s", w.r.Result)
+	}
+	return nil
+}
+
+// Wipe implements Wiper.
+func (m *MediaWiper) Wipe(ctx context.Context, id Identity, progress Progress) (WipeReport, error) {
+	rep, err := media.Wipe(ctx, id.Dev, media.WipeOptions{Method: m.Method, Verify: m.Verify,
+		Progress: func(p media.Progress) { progress(p.Done, p.Total) }})
+	if rep == nil {
+		return nil, err
+	}
+	return mediaWipe{rep}, err
+}
+
+func (m *MediaWiper) identity(id Identity) *media.Identity {
+	if m.Devices != nil {
+		m.Devices.mu.Lock()
+		defer m.Devices.mu.Unlock()
+		if mid := m.Devices.ids[id.Dev]; mid != nil {
+			return mid
+		}
+	}
+	return &media.Identity{Node: id.Dev, Bus: id.Bus, Vendor: id.Vendor, Model: id.Model, Serial: id.Serial, Size: id.Size}
+}
+
+// Finish implements Wiper: certificate (with the audit index of the wipe record), signature,
+// reformat with the certificate in the new filesystem's root.
+func (m *MediaWiper) Finish(ctx context.Context, id Identity, w WipeReport, operator string, logIndex int64) (*SanitizeResult, error) {
+	mw, ok := w.(mediaWipe)
+	if !ok {
+		return nil, errors.New("not a media wipe report")
+	}
+	label := m.Label
+	if label == "" {
+		label = "AIRLOCK"
+	}
+	vid := media.NewVolumeID()
+	cert := media.NewCertificate(mw.r, m.identity(id), media.CertInfo{ID: filepath.Base(id.Dev) + "-" + mw.r.Start.UTC().Format("20060102T150405Z"),
+		Station: m.Station, Operator: operator, ToolVersion: m.Version, AuditLogIndex: logIndex})
+	cert.PostAction = media.FormatPostAction(label, vid)
+	js, sig, err := cert.Sign(m.Key)
+	if err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	text := cert.Text()
+	files := []media.File{{Name: media.CertText, Data: []byte(text)}, {Name: media.CertJSON, Data: js}, {Name: media.CertSig, Data: sig}}
+	if _, err := media.Reformat(ctx, id.Dev, media.FormatOptions{Label: label, VolumeID: vid, Files: files, Time: mw.r.End}); err != nil {
+		return nil, err
+	}
+	res := &SanitizeResult{Certificate: js, Signature: sig, Text: text, Passed: cert.Result == sealing.ResultPassed,
+		Summary: mw.Summary()}
+	if m.CertDir != "" {
+		dir := filepath.Join(m.CertDir, cert.ID)
+		if err := os.MkdirAll(dir, 0o755); err == nil {
+			for _, f := range files {
+				os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644)
+			}
+			res.Where = filepath.Join(dir, media.CertJSON)
+		}
+	}
+	return res, nil
+}
+
+// TLog is the AuditLog over package sealing/auditlog.
+//
+// The evidence a disc carries (DESIGN.md, disc layout), written by Evidence into AIRLOCK/:
+//
+//	checkpoint              the log's signed checkpoint (C2SP tlog-checkpoint note) right after
+//	                        the seal record was appended; its size N includes the record
+//	record.json             the seal record itself (canonical JSON, as hashed into the tree)
+//	proofs/inclusion        inclusion proof of the seal record (index = the seal's log=) in the tree
+//	                        of size N, one base64 hash per line (auditlog.FormatProof)
+//	proofs/consistency      consistency proof from the previous disc's tree size M to N, same
+//	                        format; absent on the first disc
+//	proofs/previous-size    M, decimal, when proofs/consistency is present
+type TLog struct {
+	Log *auditlog.Log
+	Dir string
+
+	mu sync.Mutex
+}
+
+// lastDiscFile keeps the tree size of the last disc's checkpoint, in the log directory.
+const lastDiscFile = "airlock-last-disc-size"
+
+// Append implements AuditLog.
+func (t *TLog) Append(ctx context.Context, r Record) (int64, error) {
+	m := map[string]any{"type": r.Type}
+	for k, v := range r.Fields {
+		if k != "type" {
+			m[k] = v
+		}
+	}
+	return t.Log.Append(ctx, m)
+}
+
+// Evidence implements AuditLog.
+func (t *TLog) Evidence(index int64, dir string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cp, err := t.Log.Checkpoint()
+	if err != nil {
+		return err
+	}
+	c, err := auditlog.ParseSignedCheckpoint(cp)
+	if err != nil {
+		return err
+	}
+	rec, err := t.Log.Record(index)
+	if err != nil {
+		return err
+	}
+	incl, err := t.Log.ProveInclusion(index, c.Size)
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{
+		"checkpoint":       cp,
+		"record.json":      rec,
+		"proofs/inclusion": auditlog.FormatProof(incl),
+	}
+	if b, err := os.ReadFile(filepath.Join(t.Dir, lastDiscFile)); err == nil {
+		prev, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err == nil && prev > 0 && prev <= c.Size {
+			cons, err := t.Log.ProveConsistency(prev, c.Size)
+			if err != nil {
+				return err
+			}
+			files["proofs/consistency"] = auditlog.FormatProof(cons)
+			files["proofs/previous-size"] = []byte(strconv.FormatInt(prev, 10) + "\n")
+		}
+	}
+	for name, b := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			return err
+		}
+	}
+	// The next disc proves consistency from this one.
+	return os.WriteFile(filepath.Join(t.Dir, lastDiscFile), []byte(strconv.FormatInt(c.Size, 10)+"\n"), 0o600)
+}
+
+// Where implements AuditLog.
+func (t *TLog) Where() string { return t.Dir }
+
+// Close closes the log.
+func (t *TLog) Close() error { return t.Log.Close() }
