@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"sync"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,9 +88,9 @@ func TestWipeConfirmOnTerminal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var screen bytes.Buffer
+		var screen syncBuffer
 		done := make(chan struct{})
-		go func() { screen.ReadFrom(f); close(done) }()
+		go func() { io.Copy(&screen, f); close(done) }()
 		deadline := time.Now().Add(10 * time.Second)
 		for !strings.Contains(screen.String(), "to confirm:") && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
@@ -112,4 +114,22 @@ func TestWipeConfirmOnTerminal(t *testing.T) {
 			t.Fatal("confirmed wipe left non-zero bytes")
 		}
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer goroutine and a polling reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
