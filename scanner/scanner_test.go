@@ -209,3 +209,21 @@ func TestCleanArchive(t *testing.T) {
 }
 
 var _ = io.EOF
+
+type tarWriter struct{ tw *tar.Writer }
+
+func newTarWriter(w io.Writer) *tarWriter { return &tarWriter{tar.NewWriter(w)} }
+
+func (t *tarWriter) link(name, target string, typ byte) {
+	t.tw.WriteHeader(&tar.Header{Name: name, Linkname: target, Typeflag: typ, Mode: 0o777})
+}
+
+func (t *tarWriter) close() { t.tw.Close() }
+
+func mapFS(m map[string][]byte) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for k, v := range m {
+		fsys[k] = &fstest.MapFile{Data: v, Mode: 0o644}
+	}
+	return fsys
+}
