@@ -3,6 +3,8 @@ package guix
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"hash"
 	"io"
 )
 
@@ -31,3 +33,9 @@ func (r *ctrRand) Read(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+func sha256Writer() hash.Hash { return sha256.New() }
+
+func hexOfSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
