@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -433,3 +434,5 @@ func writeFileSync(path string, b []byte) error {
 	}
 	return f.Close()
 }
+
+func newSHA256() hash.Hash { return sha256.New() }
