@@ -1,0 +1,289 @@
+//go:build hwtest
+
+package media
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/airlock-appliance/airlock/internal/testenv"
+	"github.com/airlock-appliance/airlock/sealing"
+)
+
+// loopDev attaches a fresh backing file of mib MiB (partition scanning on) and detaches it when
+// the test ends. It returns the device node and the backing file.
+func loopDev(t *testing.T, mib int64) (string, string) {
+	t.Helper()
+	testenv.NeedRoot(t)
+	testenv.Need(t, "losetup")
+	backing := filepath.Join(t.TempDir(), "stick.img")
+	if err := os.WriteFile(backing, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(backing, mib<<20); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("losetup", "-f", "--show", "-P", backing).Output()
+	if err != nil {
+		t.Fatalf("losetup: %v", err)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
+			t.Logf("losetup -d %s: %v %s", dev, err, out)
+		}
+	})
+	return dev, backing
+}
+
+func TestHWWatchLoopInsertRemove(t *testing.T) {
+	testenv.NeedRoot(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := Watch(ctx, WatchOptions{AllowLoop: true, Debounce: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Drain the coldplug events of whatever is attached already.
+	time.Sleep(300 * time.Millisecond)
+	var mu sync.Mutex
+	var seen []Event
+	go func() {
+		for e := range ch {
+			mu.Lock()
+			seen = append(seen, e)
+			mu.Unlock()
+		}
+	}()
+	backing := filepath.Join(t.TempDir(), "w.img")
+	os.WriteFile(backing, make([]byte, 8<<20), 0o644)
+	out, err := exec.Command("losetup", "-f", "--show", backing).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := strings.TrimSpace(string(out))
+	name := filepath.Base(dev)
+	wait := func(kind EventKind) Event {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			mu.Lock()
+			for _, e := range seen {
+				if e.Name == name && e.Kind == kind {
+					mu.Unlock()
+					return e
+				}
+			}
+			mu.Unlock()
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("no %s event for %s; saw %+v", kind, name, seen)
+		return Event{}
+	}
+	e := wait(DiskAdded)
+	if e.Identity == nil || e.Identity.Bus != "loop" || e.Identity.Size != 8<<20 || e.Identity.BackingFile != backing {
+		t.Fatalf("insert identity %+v", e.Identity)
+	}
+	if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
+		t.Fatalf("losetup -d: %v %s", err, out)
+	}
+	wait(DiskRemoved)
+}
+
+func TestHWWipeEveryMethod(t *testing.T) {
+	for _, method := range []string{MethodZero, MethodRandom, MethodDoD3, MethodDiscard} {
+		for _, verify := range []string{VerifyFull, VerifySample} {
+			t.Run(method+"-"+verify, func(t *testing.T) {
+				dev, backing := loopDev(t, 40)
+				if err := os.WriteFile(backing, bytes.Repeat([]byte{0xc3}, 40<<20), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				rep, err := Wipe(context.Background(), dev, WipeOptions{Method: method, Verify: verify})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.Result != Passed || rep.VerifyResult != Passed || rep.Size != 40<<20 || rep.SectorSize != 512 {
+					t.Fatalf("report %+v", rep)
+				}
+				b, err := os.ReadFile(backing)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if bytes.Count(b, []byte{0xc3}) > len(b)/200 {
+					t.Fatal("old content survived")
+				}
+				if (method == MethodZero || method == MethodDiscard) && len(bytes.Trim(b, "\x00")) != 0 {
+					t.Fatal("not all zeros")
+				}
+			})
+		}
+	}
+}
+
+// TestHWPulledStickMidWipe shrinks the loop device under a running wipe (truncate the backing
+// file, losetup -c), as a stick pulled out: the wipe fails with "device removed at offset N".
+func TestHWPulledStickMidWipe(t *testing.T) {
+	dev, backing := loopDev(t, 512)
+	var once sync.Once
+	pull := func() {
+		once.Do(func() {
+			if err := os.Truncate(backing, 16<<20); err != nil {
+				t.Error(err)
+			}
+			if out, err := exec.Command("losetup", "-c", dev).CombinedOutput(); err != nil {
+				t.Errorf("losetup -c: %v %s", err, out)
+			}
+		})
+	}
+	rep, err := Wipe(context.Background(), dev, WipeOptions{Method: MethodDoD3, Verify: VerifyFull, ChunkSize: 1 << 20,
+		Progress: func(p Progress) {
+			if p.Done > 64<<20 {
+				pull()
+			}
+		}})
+	if err == nil {
+		t.Fatalf("wipe of a pulled stick succeeded: %+v", rep)
+	}
+	if !errors.Is(err, ErrDeviceRemoved) || !strings.Contains(err.Error(), "device removed at offset ") {
+		t.Fatalf("error %v", err)
+	}
+	if rep == nil || rep.Result != Failed || len(rep.Errors) == 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	cert := NewCertificate(rep, nil, CertInfo{ID: "pulled", AuditLogIndex: -1})
+	if cert.Result != sealing.ResultFailed {
+		t.Fatalf("certificate result %s", cert.Result)
+	}
+	t.Logf("pulled: %v", err)
+}
+
+func TestHWSanitizeReformatCertificate(t *testing.T) {
+	testenv.Need(t, "fsck.fat", "blkid", "mdir", "mtype", "minisign")
+	key, pub := testKey(t)
+	dev, backing := loopDev(t, 96)
+	id, err := Identify("/sys", filepath.Base(dev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Sanitize(context.Background(), dev, SanitizeOptions{Wipe: WipeOptions{Method: MethodZero, Verify: VerifyFull},
+		Format: true, Label: "AIRLOCK", Key: key, Identity: id, Info: CertInfo{ID: "hw-1", Station: "hw", AuditLogIndex: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// This kernel has no MBR partition scanning for loop devices (no loop0p1 appears), so the
+	// partition is looked at through a second, read-only loop device over its byte range.
+	part := partLoop(t, backing, res.Format.PartitionStart, res.Format.PartitionSize)
+	out, err := exec.Command("fsck.fat", "-n", "-v", part).CombinedOutput()
+	if err != nil {
+		t.Fatalf("fsck.fat -n %s: %v\n%s", part, err, out)
+	}
+	if !bytes.Contains(out, []byte("2048 hidden sectors")) {
+		t.Fatalf("hidden sectors:\n%s", out)
+	}
+	out, err = exec.Command("blkid", "-p", "-o", "export", part).Output()
+	if err != nil || !bytes.Contains(out, []byte("TYPE=vfat")) || !bytes.Contains(out, []byte("LABEL=AIRLOCK")) || !bytes.Contains(out, []byte("VERSION=FAT32")) {
+		t.Fatalf("blkid: %v\n%s", err, out)
+	}
+	out, err = exec.Command("blkid", "-p", "-o", "export", dev).Output()
+	if err != nil || !bytes.Contains(out, []byte("PTTYPE=dos")) {
+		t.Fatalf("blkid disk: %v\n%s", err, out)
+	}
+	out, err = exec.Command("mdir", "-i", part, "::").CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("certificate.json.minisig")) {
+		t.Fatalf("mdir: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	for _, n := range []string{CertJSON, CertSig, CertText} {
+		b, err := exec.Command("mtype", "-i", part, "::"+n).Output()
+		if err != nil {
+			t.Fatalf("mtype %s: %v", n, err)
+		}
+		os.WriteFile(filepath.Join(dir, n), b, 0o644)
+	}
+	run(t, "minisign", "-Vm", filepath.Join(dir, CertJSON), "-p", pub)
+	c, err := sealing.ParseCertificate(res.JSON)
+	if err != nil || c.Result != sealing.ResultPassed || c.MediaType == "" || c.SizeBytes != 96<<20 {
+		t.Fatalf("certificate %+v: %v", c, err)
+	}
+	// Read back through airlock's own reader, read-only.
+	m, err := Open(context.Background(), dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fs.ReadFile(m, CertJSON)
+	if err != nil || !bytes.Equal(got, res.JSON) {
+		t.Fatalf("read back: %v", err)
+	}
+	ro, _ := exec.Command("blockdev", "--getro", dev).Output()
+	m.Close()
+	if strings.TrimSpace(string(ro)) != "1" {
+		t.Fatalf("OpenFS did not set BLKROSET: getro=%q", ro)
+	}
+	// Wipe clears the read-only flag again.
+	f, _ := os.Open(dev)
+	unix.IoctlSetPointerInt(int(f.Fd()), unix.BLKROSET, 0)
+	f.Close()
+}
+
+func TestHWGuardLoopAndMounts(t *testing.T) {
+	dev, _ := loopDev(t, 8)
+	id, err := Identify("/sys", filepath.Base(dev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Bus != "loop" || id.Size != 8<<20 || id.LogicalSectorSize != 512 {
+		t.Fatalf("identity %+v", id)
+	}
+	var r *Refusal
+	if err := (&Guard{}).Check(id); !errors.As(err, &r) || r.Rule != RuleLoop {
+		t.Fatalf("loop without AllowLoop: %v", err)
+	}
+	if err := (&Guard{AllowLoop: true}).Check(id); err != nil {
+		t.Fatalf("loop with AllowLoop: %v", err)
+	}
+	if err := (&Guard{AllowLoop: true, LogDisks: []string{dev}}).Check(id); !errors.As(err, &r) || r.Rule != RuleLog {
+		t.Fatalf("log device: %v", err)
+	}
+	mi := filepath.Join(t.TempDir(), "mountinfo")
+	os.WriteFile(mi, []byte("40 22 "+id.Dev+" / /mnt/stick rw - vfat "+dev+" rw\n"), 0o644)
+	if err := (&Guard{AllowLoop: true, MountInfo: mi}).Check(id); !errors.As(err, &r) || r.Rule != RuleMounted {
+		t.Fatalf("mounted: %v", err)
+	}
+	// The machine's own root disk is refused.
+	disks, _ := Disks("/sys")
+	for _, d := range disks {
+		if strings.HasPrefix(d, "loop") || strings.HasPrefix(d, "zram") || strings.HasPrefix(d, "ram") {
+			continue
+		}
+		rid, err := Identify("/sys", d)
+		if err != nil {
+			continue
+		}
+		if err := (&Guard{AllowLoop: true}).Check(rid); err == nil {
+			t.Errorf("guard admits %s (%s)", d, rid.Bus)
+		}
+	}
+}
+
+// partLoop attaches a read-only loop device over bytes [off, off+size) of file.
+func partLoop(t *testing.T, file string, off, size int64) string {
+	t.Helper()
+	out, err := exec.Command("losetup", "-f", "--show", "-r", "-o", fmt.Sprint(off), "--sizelimit", fmt.Sprint(size), file).Output()
+	if err != nil {
+		t.Fatalf("losetup partition: %v", err)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
+	return dev
+}
