@@ -265,6 +265,11 @@ func TestVerifyCheckpointState(t *testing.T) {
 	if _, err := Verify(ctx, os.DirFS(disc2noProof), opts); !errors.Is(err, ErrNoConsistency) || !strings.Contains(err.Error(), "AIRLOCK/proofs/consistency-2: no consistency proof") {
 		t.Errorf("no proof: %v", err)
 	}
+	// A disc whose previous-disc proof is from another size, with an extra proof from ours.
+	multi := burnDisc(t, l, key, "multi", v2.Checkpoint.Size, v1.Checkpoint.Size)
+	if _, err := Verify(ctx, os.DirFS(multi), opts); err != nil {
+		t.Errorf("extra consistency proof: %v", err)
+	}
 	// Rollback: disc one after accepting disc two.
 	opts.Previous = v2.Checkpoint
 	if _, err := Verify(ctx, os.DirFS(disc1), opts); !errors.Is(err, ErrRollback) || !strings.Contains(err.Error(), "AIRLOCK/checkpoint: rollback") {

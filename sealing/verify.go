@@ -21,17 +21,21 @@ import (
 )
 
 // Audit files on a disc, beside the manifest (DESIGN.md, "Disc layout").
+//
+// All proofs are auditlog.FormatProof text (one base64 hash per line).
 const (
-	CheckpointPath        = AirlockDir + "/checkpoint"          // signed checkpoint after the seal record
-	RecordPath            = AirlockDir + "/proofs/record"       // the seal record, canonical JSON
-	InclusionPath         = AirlockDir + "/proofs/inclusion"    // record LogIndex in the checkpoint's tree
-	consistencyPathPrefix = AirlockDir + "/proofs/consistency-" // + old tree size
+	CheckpointPath   = AirlockDir + "/checkpoint"           // signed checkpoint after the seal record
+	RecordPath       = AirlockDir + "/record.json"          // the seal record, canonical JSON, as hashed
+	InclusionPath    = AirlockDir + "/proofs/inclusion"     // record LogIndex in the checkpoint's tree
+	PrevConsistency  = AirlockDir + "/proofs/consistency"   // from the previous disc's tree size ...
+	PrevSizePath     = AirlockDir + "/proofs/previous-size" // ... which this holds, decimal + "\n"
+	consistencyPrefx = AirlockDir + "/proofs/consistency-"  // + older tree size: further proofs
 )
 
-// ConsistencyPath is the disc path of the proof that the tree of size oldSize is a prefix of
-// the disc's checkpoint.
+// ConsistencyPath is the disc path of an additional proof that the tree of size oldSize is a
+// prefix of the disc's checkpoint (for verifiers that missed discs).
 func ConsistencyPath(oldSize int64) string {
-	return consistencyPathPrefix + strconv.FormatInt(oldSize, 10)
+	return consistencyPrefx + strconv.FormatInt(oldSize, 10)
 }
 
 // Failure kinds of Verify. Each error Verify returns wraps one of these (errors.Is) in a
@@ -296,9 +300,12 @@ func verifyAudit(fsys fs.FS, opts VerifyOptions, res *Verified) error {
 		return nil
 	}
 	path := ConsistencyPath(prev.Size)
+	if b, err := readFS(fsys, PrevSizePath, 32); err == nil && strings.TrimSuffix(string(b), "\n") == strconv.FormatInt(prev.Size, 10) {
+		path = PrevConsistency
+	}
 	pb, err := readFS(fsys, path, 16<<10)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &VerifyError{File: path, Err: ErrNoConsistency, Detail: fmt.Sprintf("from tree size %d to %d", prev.Size, c.Size)}
+		return &VerifyError{File: path, Err: ErrNoConsistency, Detail: fmt.Sprintf("from tree size %d to %d (%s names no such size either)", prev.Size, c.Size, PrevSizePath)}
 	}
 	if err != nil {
 		return &VerifyError{File: path, Err: ErrNoConsistency, Detail: err.Error()}
