@@ -399,3 +399,25 @@ func SaveState(dir string, msg []byte) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// Kind is a short stable code for the failure kind, for --json output and scripts.
+func (e *VerifyError) Kind() string {
+	for _, k := range []struct {
+		err  error
+		code string
+	}{
+		{ErrMissingSignature, "missing-signature"}, {ErrMalformedSignature, "malformed-signature"},
+		{ErrWrongKey, "wrong-key"}, {ErrBadSignature, "bad-signature"},
+		{ErrBadTrustedComment, "bad-trusted-comment"}, {ErrMissingManifest, "missing-manifest"},
+		{ErrManifestMalformed, "malformed-manifest"}, {ErrHashMismatch, "hash-mismatch"},
+		{ErrMissingFile, "missing-file"}, {ErrExtraFile, "extra-file"}, {ErrNotRegular, "not-regular"},
+		{ErrCheckpoint, "bad-checkpoint"}, {ErrInclusion, "inclusion"}, {ErrNoCheckpoint, "no-checkpoint"},
+		{ErrOtherLog, "other-log"}, {ErrRollback, "rollback"}, {ErrFork, "fork"},
+		{ErrNoConsistency, "no-consistency-proof"},
+	} {
+		if errors.Is(e.Err, k.err) {
+			return k.code
+		}
+	}
+	return "error"
+}
