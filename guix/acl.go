@@ -100,14 +100,17 @@ const (
 
 // parsedSig is a signature split into the parts Guix looks at.
 type parsedSig struct {
-	hash   [32]byte
-	r, s   []byte
 	pubkey *sexp.Node
+	hash   [32]byte
+	hashOK bool // the data is (data (flags rfc6979) (hash sha256 #32 bytes#))
+	r, s   []byte
 	sigval bool // the sig-val has the (ecdsa (r …) (s …)) shape
 }
 
-// parseSignature extracts what `guix authenticate verify` extracts. It fails (corrupt
-// signature) when the text is not an s-expression, or lacks the signed data or the public key.
+// parseSignature extracts what `guix authenticate verify` extracts. It fails (a corrupt
+// signature) when the text is not a (signature ...) s-expression or lacks the signed data or the
+// public key. A data or sig-val of the wrong shape is not an error here: libgcrypt would fail to
+// verify it, after the ACL check.
 func parseSignature(b []byte) (*parsedSig, error) {
 	n, err := sexp.Parse(b)
 	if err != nil {
@@ -121,13 +124,14 @@ func parseSignature(b []byte) (*parsedSig, error) {
 	if data == nil || pub == nil {
 		return nil, errors.New("signature lacks (data ...) or (public-key ...)")
 	}
-	h := data.Find("hash")
-	if h == nil || len(h.List) != 3 || h.List[1].IsList || string(h.List[1].Atom) != "sha256" ||
-		h.List[2].IsList || len(h.List[2].Atom) != 32 {
-		return nil, errors.New("signed data is not (hash sha256 #32 bytes#)")
-	}
 	ps := &parsedSig{pubkey: pub}
-	copy(ps.hash[:], h.List[2].Atom)
+	flags, h := data.Find("flags"), data.Find("hash")
+	if len(data.List) == 3 && flags != nil && string(flags.Value()) == "rfc6979" &&
+		h != nil && len(h.List) == 3 && !h.List[1].IsList && string(h.List[1].Atom) == "sha256" &&
+		!h.List[2].IsList && len(h.List[2].Atom) == 32 {
+		copy(ps.hash[:], h.List[2].Atom)
+		ps.hashOK = true
+	}
 	if sv := n.Find("sig-val"); sv != nil && len(sv.List) == 2 && sv.List[1].Head() == "ecdsa" {
 		ec := sv.List[1]
 		r, s := ec.Find("r").Value(), ec.Find("s").Value()
@@ -157,6 +161,9 @@ func (a *ACL) judge(info *ItemInfo) (Outcome, string) {
 	}
 	if !a.authorizes(ps.pubkey) {
 		return OutcomeUnauthorizedKey, "signing key is not in the ACL"
+	}
+	if !ps.hashOK {
+		return OutcomeInvalidSignature, "signed data is not (data (flags rfc6979) (hash sha256 #32 bytes#))"
 	}
 	if !ps.sigval {
 		return OutcomeInvalidSignature, "sig-val is not (ecdsa (r ...) (s ...))"

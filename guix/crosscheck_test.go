@@ -319,3 +319,70 @@ func TestDumpPathMatchesNix(t *testing.T) {
 		t.Errorf("nix-store --dump output is not a NAR")
 	}
 }
+
+// TestJudgeAgreesWithLibgcrypt runs `guix authenticate verify`'s procedure (libgcrypt) on
+// signatures that fail in different ways and requires ACL.Judge to give the same verdict
+// (with the signed hash compared to the span's as guix-daemon does). A canonical-encoded
+// signature is left out: guile-gcrypt's string->canonical-sexp refuses the NUL bytes its binary
+// atoms usually contain, so Guix calls it corrupt, while airlock accepts both encodings as
+// GUIX-FORMATS.md requires.
+func TestJudgeAgreesWithLibgcrypt(t *testing.T) {
+	k1, _ := GenerateKey(testRand(31))
+	k2, _ := GenerateKey(testRand(32))
+	var span, other [32]byte
+	span[5], other[9] = 1, 2
+	good, _ := k1.Sign(span)
+	byK2, _ := k2.Sign(span)
+	wrongHash, _ := k1.Sign(other)
+	cases := map[string][]byte{
+		"valid":                good,
+		"zero-padded r":        bytes.Replace(good, []byte("(r #"), []byte("(r #0000"), 1),
+		"unauthorized":         byK2,
+		"unauthorized bad sig": sigWith(byK2, "sig-val", ""),
+		"r+1":                  bumpHex(good, "(r #"),
+		"s+1":                  bumpHex(good, "(s #"),
+		"r = 0":                sigWith(good, "r", "#00#"),
+		"s = n":                sigWith(good, "s", "#"+strings.ToUpper(string(hexOf(groupOrder[:])))+"#"),
+		"no sig-val":           sigWith(good, "sig-val", ""),
+		"other hash signed":    wrongHash,
+		"no public key":        sigWith(good, "public-key", ""),
+		"no data":              sigWith(good, "data", ""),
+		"not a sexp":           []byte("(signature (data"),
+	}
+	var names []string
+	var sigs [][]byte
+	for name, s := range cases {
+		names = append(names, name)
+		sigs = append(sigs, s)
+	}
+	acl := NewACL(k1.Public())
+	aclText, _ := acl.MarshalText()
+	for i, line := range guileVerify(t, aclText, sigs) {
+		want := Outcome(line)
+		if h, ok := strings.CutPrefix(line, "valid-signature "); ok {
+			want = OutcomeValid
+			if h != hex.EncodeToString(span[:]) {
+				want = OutcomeHashMismatch
+			}
+		}
+		if got := acl.Judge(&ItemInfo{Signature: sigs[i], SignedHash: span}); got != want {
+			t.Errorf("%s: Judge says %s, libgcrypt/guix says %s (%q)", names[i], got, want, line)
+		}
+	}
+}
+
+// bumpHex adds one to the last hex digit after marker (wrapping F to 0 without carry).
+func bumpHex(sig []byte, marker string) []byte {
+	out := bytes.Clone(sig)
+	i := bytes.Index(out, []byte(marker)) + len(marker)
+	j := i + bytes.IndexByte(out[i:], '#') - 1
+	switch c := out[j]; {
+	case c == '9':
+		out[j] = 'A'
+	case c == 'F':
+		out[j] = '0'
+	default:
+		out[j] = c + 1
+	}
+	return out
+}

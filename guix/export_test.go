@@ -134,6 +134,8 @@ func TestJudgeOrder(t *testing.T) {
 		{"r = 0", rZero, OutcomeInvalidSignature},
 		{"s = n", sN, OutcomeInvalidSignature},
 		{"no sig-val", noSigVal, OutcomeInvalidSignature},
+		{"hash of another algorithm", bytes.Replace(good, []byte("sha256"), []byte("sha512"), 1), OutcomeInvalidSignature},
+		{"other key and malformed data", bytes.Replace(other, []byte("sha256"), []byte("sha512"), 1), OutcomeUnauthorizedKey},
 		{"signature of another hash", wrongHash, OutcomeHashMismatch},
 		{"garbage", []byte("garbage"), OutcomeCorruptSignature},
 		{"unsigned", nil, OutcomeUnsigned},

@@ -201,6 +201,9 @@ func FuzzJudge(f *testing.F) {
 			info.SignedHash = ps.hash
 		}
 		if a.Judge(info) == OutcomeValid {
+			if !ps.hashOK || !ps.sigval {
+				t.Fatalf("valid with a malformed data or sig-val")
+			}
 			key, err := publicKeyFromSexp(ps.pubkey)
 			if err != nil || !verifyDigest(key.point, ps.hash, ps.r, ps.s) {
 				t.Fatalf("valid without a verifying signature")

@@ -150,6 +150,27 @@ func NewNARReader(r io.Reader) *NARReader {
 	return &NARReader{w: newWire(r), item: -1}
 }
 
+// NewEmbeddedNARReader returns a reader of a NAR that other data follows (as in an export
+// item): after the root node it returns io.EOF without looking further. It reads ahead of the
+// NAR's end, so the data after the NAR must be read through Rest, not from r.
+func NewEmbeddedNARReader(r io.Reader) *NARReader {
+	return newEmbeddedNAR(newWire(r), -1)
+}
+
+// Rest returns a reader of the input after the NAR of an embedded reader that has returned
+// io.EOF: the bytes it read ahead, then the rest of the underlying reader.
+func (r *NARReader) Rest() io.Reader {
+	buffered := bytes.NewReader(append([]byte(nil), r.w.buf[r.w.pos:r.w.end]...))
+	if r.w.err != nil {
+		return io.MultiReader(buffered, errReader{r.w.err})
+	}
+	return io.MultiReader(buffered, r.w.r)
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
 // newEmbeddedNAR reads a NAR that continues with other data (an export item): it stops after
 // the root node without looking further.
 func newEmbeddedNAR(w *wire, item int) *NARReader {

@@ -266,3 +266,21 @@ func TestNARReadContents(t *testing.T) {
 		t.Errorf("walk: %v %+v", err, ents)
 	}
 }
+
+func TestEmbeddedNARReader(t *testing.T) {
+	nar := nb().dir(ent("a", fileNode("hello")), ent("b", linkNode("a"))).b
+	tail := []byte("after the NAR")
+	nr := NewEmbeddedNARReader(io.MultiReader(bytes.NewReader(nar), bytes.NewReader(tail)))
+	ents, err := walkNAR(nr)
+	if err != nil || len(ents) != 3 {
+		t.Fatalf("%v %+v", err, ents)
+	}
+	rest, err := io.ReadAll(nr.Rest())
+	if err != nil || !bytes.Equal(rest, tail) {
+		t.Errorf("Rest: %q %v", rest, err)
+	}
+	// The standalone reader refuses the same bytes.
+	if _, err := readAllNAR(append(bytes.Clone(nar), tail...)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("standalone: %v", err)
+	}
+}
