@@ -48,7 +48,9 @@ func TestVerifyCLIFailures(t *testing.T) {
 			func(d string) { edit(filepath.Join(d, "SHA256SUMS"), "x.bin", "y.bin") }},
 		{"wrong key", filepath.Join(other, "approver.pub"), "SHA256SUMS.minisig: signed by an untrusted key", "wrong-key", func(string) {}},
 		{"malformed signature", pub, "SHA256SUMS.minisig: malformed minisign signature", "malformed-signature",
-			func(d string) { os.WriteFile(filepath.Join(d, "SHA256SUMS.minisig"), []byte("untrusted comment: x\n!!!\n"), 0o644) }},
+			func(d string) {
+				os.WriteFile(filepath.Join(d, "SHA256SUMS.minisig"), []byte("untrusted comment: x\n!!!\n"), 0o644)
+			}},
 		{"missing signature", pub, "SHA256SUMS.minisig: signature file missing", "missing-signature",
 			func(d string) { os.Remove(filepath.Join(d, "SHA256SUMS.minisig")) }},
 	} {
