@@ -76,8 +76,10 @@ type Options struct {
 	BlockSize, BlockOverlap int64
 	// Spool, if set, receives every top-level file's bytes (see Spooler).
 	Spool Spooler
-	// Guix, if set, judges every item of every Guix export stream in the same read.
-	Guix GuixPolicy
+	// Guix, if set, judges every item of every top-level Guix export stream in the same read
+	// (Result.Guix); GuixPresent lists store paths the target store already holds.
+	Guix        GuixPolicy
+	GuixPresent []string
 }
 
 func (o Options) withDefaults() Options {

@@ -4,15 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 
+	"github.com/airlock-appliance/airlock/guix"
 	"github.com/airlock-appliance/airlock/media"
 	"github.com/airlock-appliance/airlock/scanner"
+	"github.com/airlock-appliance/airlock/sealing"
 )
 
 var scanCommand = command{
@@ -204,14 +205,37 @@ func joinPath(prefix, p string) string {
 	return strings.TrimSuffix(prefix, "/") + "/" + p
 }
 
-var _ io.Writer = os.Stdout
-
-// loadAllowlist verifies and loads the approver-signed allowlist.
+// loadAllowlist verifies the approver-signed allowlist (path and path.minisig) against the
+// approver's public key.
 func loadAllowlist(path, pub string) (scanner.Allowlist, error) {
-	return nil, fmt.Errorf("allowlist %s: the sealing allowlist reader is not in this build yet", path)
+	key, err := sealing.LoadPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	a, err := sealing.LoadAllowlist(path, key)
+	if err != nil {
+		return nil, err
+	}
+	return allowlist{a}, nil
 }
 
-// loadGuixPolicy reads the Guix ACL.
+// allowlist adapts sealing's allowlist to the scanner's one-method view of it.
+type allowlist struct{ a *sealing.Allowlist }
+
+func (l allowlist) Allowed(sum [32]byte, size int64) bool {
+	_, ok := l.a.Lookup(sum, size)
+	return ok
+}
+
+// loadGuixPolicy reads the Guix ACL (as /etc/guix/acl holds it).
 func loadGuixPolicy(path string) (scanner.GuixPolicy, error) {
-	return nil, fmt.Errorf("acl %s: the guix ACL reader is not wired into scan yet", path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	acl, err := guix.ParseACL(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return acl, nil
 }

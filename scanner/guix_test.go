@@ -1,0 +1,200 @@
+package scanner
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/airlock-appliance/airlock/guix"
+	"github.com/airlock-appliance/airlock/internal/testenv"
+)
+
+// wireStr appends a NAR/export wire string: u64 length, bytes, zero padding to 8.
+func wireStr(b []byte, s string) []byte {
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(s)))
+	b = append(b, s...)
+	for len(b)%8 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// unsignedExport frames NARs as an unsigned one-item-per-NAR export stream (GUIX-FORMATS.md).
+func unsignedExport(nars map[string][]byte, order []string) []byte {
+	var b []byte
+	for _, path := range order {
+		b = binary.LittleEndian.AppendUint64(b, 1)
+		b = append(b, nars[path]...)
+		b = binary.LittleEndian.AppendUint64(b, 0x4558494e)
+		b = wireStr(b, path)
+		b = binary.LittleEndian.AppendUint64(b, 0) // no references
+		b = wireStr(b, "")                         // no deriver
+		b = binary.LittleEndian.AppendUint64(b, 0) // unsigned
+	}
+	return binary.LittleEndian.AppendUint64(b, 0)
+}
+
+func dumpDir(t *testing.T, files map[string][]byte) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		writeFile(t, filepath.Join(dir, name), data)
+	}
+	var b bytes.Buffer
+	if err := guix.DumpPath(&b, dir); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestEICARInNAR(t *testing.T) {
+	s := testScanner(t, Options{})
+	files := map[string][]byte{"bin/hello": []byte("#!/bin/sh\necho hello\n"), "share/x/eicar.com": eicar()}
+	t.Run("guix.DumpPath", func(t *testing.T) {
+		r := scanOne(t, s, "h.nar", dumpDir(t, files))
+		if f := findInner(r, "h.nar!/share/x/eicar.com"); f == nil || f.Verdict != Match {
+			t.Fatalf("%+v", r.Inner)
+		}
+		if f := findInner(r, "h.nar!/bin/hello"); f == nil || f.Verdict != Clean {
+			t.Fatalf("%+v", r.Inner)
+		}
+	})
+	t.Run("nix-store --dump", func(t *testing.T) {
+		testenv.Need(t, "nix-store")
+		dir := t.TempDir()
+		for name, data := range files {
+			writeFile(t, filepath.Join(dir, name), data)
+		}
+		nar, err := exec.Command("nix-store", "--dump", dir).Output()
+		if err != nil {
+			t.Fatalf("nix-store --dump: %v", err)
+		}
+		r := scanOne(t, s, "n.nar", nar)
+		if f := findInner(r, "n.nar!/share/x/eicar.com"); f == nil || f.Verdict != Match || r.Format != FormatNAR {
+			t.Fatalf("%+v %+v", r.File, r.Inner)
+		}
+	})
+}
+
+func loadACL(t *testing.T, name string) *guix.ACL {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.GuixVectors(t), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acl, err := guix.ParseACL(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acl
+}
+
+// TestEICARInSignedExport builds an export from a NAR holding EICAR, signs it with the vectors'
+// signer1 key, and checks the same read yields both the match and the per-item Guix verdict.
+func TestEICARInSignedExport(t *testing.T) {
+	vec := testenv.GuixVectors(t)
+	keyText, err := os.ReadFile(filepath.Join(vec, "keys", "signer1", "signing-key.sec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := guix.ParsePrivateKey(keyText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const infected, clean = "/gnu/store/00000000000000000000000000000000-infected-1.0", "/gnu/store/11111111111111111111111111111111-hello-2.12"
+	nars := map[string][]byte{
+		infected: dumpDir(t, map[string][]byte{"share/eicar.com": eicar()}),
+		clean:    dumpDir(t, map[string][]byte{"bin/hello": []byte("\x7fELF hello")}),
+	}
+	sign := func(order ...string) []byte {
+		var signed bytes.Buffer
+		if err := guix.ResignExport(context.Background(), &signed, bytes.NewReader(unsignedExport(nars, order)), key); err != nil {
+			t.Fatal(err)
+		}
+		return signed.Bytes()
+	}
+	s := testScanner(t, Options{Guix: loadACL(t, "one-acl")})
+	r := scanOne(t, s, "bundle.export", sign(clean, infected))
+	if r.Format != FormatExport {
+		t.Fatalf("format %q", r.Format)
+	}
+	f := findInner(r, "bundle.export!"+infected+"/share/eicar.com")
+	if f == nil || f.Verdict != Match {
+		t.Fatalf("no match on the infected item's file: %+v", r.Inner)
+	}
+	if g := findInner(r, "bundle.export!"+clean+"/bin/hello"); g == nil || g.Verdict != Clean {
+		t.Fatalf("%+v", r.Inner)
+	}
+	if r.Guix == nil || !r.Guix.Accepted || len(r.Guix.Items) != 2 {
+		t.Fatalf("guix verdict %+v", r.Guix)
+	}
+	d := Decide([]Result{r}, nil)[0]
+	if d.Approved || !strings.Contains(strings.Join(d.Reasons, "\n"), "eicar.com: match") {
+		t.Fatalf("signed but infected export: %+v", d)
+	}
+	// The clean item alone is approved on the ACL alone.
+	r = scanOne(t, s, "hello.export", sign(clean))
+	if d := Decide([]Result{r}, nil)[0]; !d.Approved || d.Basis != BasisGuixACL {
+		t.Fatalf("clean signed export: %+v %v", d, r.Problems())
+	}
+}
+
+// TestGuixVectors scans the real vectors with their ACLs: the per-item outcomes made in the
+// scan's read must equal expected.json's.
+func TestGuixVectors(t *testing.T) {
+	vec := testenv.GuixVectors(t)
+	cases := []struct {
+		file, acl string
+		outcomes  string
+		stream    string
+		approved  bool
+	}{
+		{"bundle.export", "two-acl", "valid valid valid valid", "", true},
+		{"bundle.export", "one-acl", "valid valid valid unauthorized-key", "", false},
+		{"partial-closure.export", "two-acl", "missing-reference valid", "", false},
+		{"unsigned.export", "two-acl", "unsigned unsigned unsigned unsigned", "", false},
+		{"tampered-nar.export", "two-acl", "hash-mismatch valid valid valid", "", false},
+		{"tampered-path.export", "two-acl", "valid hash-mismatch missing-reference valid", "", false},
+		{"bad-signature.export", "two-acl", "invalid-signature", "", false},
+		{"unauthorized.export", "two-acl", "unauthorized-key", "", false},
+		{"truncated.export", "two-acl", "valid valid truncated", "truncated", false},
+		{"trailing-garbage.export", "two-acl", "valid", "trailing-data", false},
+		{"p2-only.export", "one-acl", "valid", "", true},
+	}
+	for _, c := range cases {
+		t.Run(c.file+"/"+c.acl, func(t *testing.T) {
+			s := testScanner(t, Options{Guix: loadACL(t, c.acl)})
+			res, err := s.ScanAll(context.Background(), os.DirFS(vec), c.file)
+			if err != nil || len(res) != 1 {
+				t.Fatal(err, len(res))
+			}
+			r := res[0]
+			if r.Guix == nil {
+				t.Fatalf("no guix result: %+v", r.File)
+			}
+			var got []string
+			for _, it := range r.Guix.Items {
+				got = append(got, it.Outcome)
+			}
+			if strings.Join(got, " ") != c.outcomes || r.Guix.Stream != c.stream {
+				t.Fatalf("outcomes %q stream %q, want %q %q", got, r.Guix.Stream, c.outcomes, c.stream)
+			}
+			d := Decide(res, nil)[0]
+			if d.Approved != c.approved {
+				t.Fatalf("decision %+v", d)
+			}
+			if c.file == "bundle.export" {
+				// The P1 checkout holds 43 regular files and 2 symlinks; P2 is the tarball,
+				// itself walked (quux-3.1.tar.xz!...).
+				if f := findInner(r, "bundle.export!/gnu/store/z5nff46ps7zhhda3cv8cqc5zldnpg1rz-quux-3.1.tar.xz"); f == nil || f.Format != "xz+tar" {
+					t.Fatalf("P2 not walked as a tarball: %+v", f)
+				}
+			}
+		})
+	}
+}
