@@ -178,3 +178,21 @@ func (d *MediaDevices) OpenFS(ctx context.Context, id Identity) (fs.FS, io.Close
 	}
 	return m, m, nil
 }
+
+// Unchanged implements Devices.
+func (d *MediaDevices) Unchanged(id Identity) error {
+	now, err := media.Identify(d.sysfs(), id.Dev)
+	if err != nil {
+		return fmt.Errorf("%s: %w (%v)", id.Dev, ErrDeviceRemoved, err)
+	}
+	if now.Size != id.Size {
+		if now.Size == 0 {
+			return fmt.Errorf("%s: %w", id.Dev, ErrDeviceRemoved)
+		}
+		return fmt.Errorf("%s: size changed from %d to %d during the job: %w", id.Dev, id.Size, now.Size, ErrDeviceRemoved)
+	}
+	if strings.TrimSpace(now.Serial) != id.Serial {
+		return fmt.Errorf("%s: serial changed during the job: %w", id.Dev, ErrDeviceRemoved)
+	}
+	return nil
+}

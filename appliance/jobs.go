@@ -135,6 +135,19 @@ type reported struct{ error }
 
 func (r reported) Unwrap() error { return r.error }
 
+// readErrorSettle is how long an import whose read failed waits for a removal event.
+const readErrorSettle = 1500 * time.Millisecond
+
+// unread reports whether some file could not be read whole (no SHA-256).
+func unread(d *Decision) bool {
+	for _, f := range d.Files {
+		if f.SHA256 == "" {
+			return true
+		}
+	}
+	return false
+}
+
 // importFlow: read + hash + scan + spool in one read, verdict, seal, burn, read back.
 func (j *job) importFlow() (string, error) {
 	s := j.s
@@ -153,12 +166,27 @@ func (j *job) importFlow() (string, error) {
 	}
 	fsys, closer, err := p.Devices.OpenFS(j.ctx, j.dev)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", j.dev.Dev, err)
+		if gone := p.Devices.Unchanged(j.dev); gone != nil {
+			return "", fmt.Errorf("reading %s: %w (%v)", j.dev.Dev, gone, err)
+		}
+		return "", err // media names the device and the reason
 	}
 	dec, err := p.Importer.Read(j.ctx, fsys, bundle, j.progress())
 	closer.Close()
 	if err == nil {
 		err = contextCauseOf(j) // a stick pulled at the very end still fails the read
+	}
+	if err == nil && unread(dec) {
+		// A stick that goes away mid-read first shows as read errors (verdicts); give the
+		// kernel a moment to report the removal, so the operator is told what happened.
+		select {
+		case <-j.ctx.Done():
+		case <-time.After(readErrorSettle):
+		}
+		err = contextCauseOf(j)
+	}
+	if err == nil {
+		err = p.Devices.Unchanged(j.dev)
 	}
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", j.dev.Dev, err)
@@ -399,7 +427,7 @@ func (j *job) checkFlow() (string, error) {
 	}
 	fsys, closer, err := p.Devices.OpenFS(j.ctx, j.dev)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", j.dev.Dev, err)
+		return "", err
 	}
 	defer closer.Close()
 	summary, err := p.Checker.Check(j.ctx, j.dev, fsys)

@@ -101,6 +101,9 @@ type Devices interface {
 	Guard(id Identity) error
 	// OpenFS opens the device read-only and its filesystem, without mounting.
 	OpenFS(ctx context.Context, id Identity) (fs.FS, io.Closer, error)
+	// Unchanged returns an error when the device went away or changed (size, identity) since
+	// id was taken: a read that ended with the device gone is not trusted.
+	Unchanged(id Identity) error
 }
 
 // FileVerdict is the import decision for one top-level file of a stick.

@@ -217,8 +217,9 @@ func (s *Station) info(text string) {
 
 func (s *Station) setState(to State) {
 	s.state = to
-	s.view.Show(console.Event{Kind: console.KState, State: string(to)})
+	// LEDs first: whoever sees the line sees the LEDs already set.
 	s.showLEDs()
+	s.view.Show(console.Event{Kind: console.KState, State: string(to)})
 }
 
 func (s *Station) showLEDs() {
@@ -325,8 +326,8 @@ func (s *Station) onMsg(ctx context.Context, m any) {
 			return
 		}
 		s.prompt = &m
-		s.view.Show(console.Event{Kind: console.KPrompt, ID: m.id, Text: m.text})
 		s.showLEDs()
+		s.view.Show(console.Event{Kind: console.KPrompt, ID: m.id, Text: m.text})
 	case cancelPrompt:
 		if s.prompt != nil && s.prompt.j == m.j {
 			s.prompt = nil

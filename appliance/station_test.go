@@ -80,6 +80,8 @@ func (f *fakeDevices) Guard(id Identity) error {
 	return nil
 }
 
+func (f *fakeDevices) Unchanged(id Identity) error { return nil }
+
 func (f *fakeDevices) OpenFS(ctx context.Context, id Identity) (fs.FS, io.Closer, error) {
 	return f.files, io.NopCloser(nil), nil
 }

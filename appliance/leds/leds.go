@@ -40,8 +40,10 @@ const (
 type Board struct {
 	dir   string // .../sys/class/leds
 	names map[Signal]string
-	// Notify, when set, is called with every change (for the line view's "led" lines).
+	// Notify, when set, is called with every change of a signal (for the line view's "led"
+	// lines).
 	Notify func(s Signal, how string)
+	last   map[Signal]string
 }
 
 // NewBoard returns a board over dir (normally /sys/class/leds) with the LED name of each signal.
@@ -98,18 +100,25 @@ func (b *Board) Show(on ...Signal) error {
 			firstErr = err
 		}
 	}
-	if b.Notify != nil {
-		for _, s := range Signals {
-			if _, ok := b.names[s]; !ok {
-				continue
+	if b.last == nil {
+		b.last = map[Signal]string{}
+	}
+	for _, s := range Signals {
+		if _, ok := b.names[s]; !ok {
+			continue
+		}
+		how := "off"
+		if want[s] {
+			how = "on"
+			if s == Busy {
+				how = "blink"
 			}
-			how := "off"
-			if want[s] {
-				how = "on"
-				if s == Busy {
-					how = "blink"
-				}
-			}
+		}
+		if b.last[s] == how {
+			continue
+		}
+		b.last[s] = how
+		if b.Notify != nil {
 			b.Notify(s, how)
 		}
 	}
