@@ -546,4 +546,3 @@ func TestHWSanitize(t *testing.T) {
 		}
 	}
 }
-
