@@ -13,8 +13,8 @@ import (
 // key is refused, and that signatures with r or s shorter than 32 bytes occur and verify.
 func TestSignVerifyRoundTrip(t *testing.T) {
 	n := 3000
-	if testing.Short() {
-		n = 300
+	if testing.Short() || raceEnabled {
+		n = 300 // the plain `go test` run does the thousands
 	}
 	rnd := testRand(99)
 	shortR, shortS := 0, 0

@@ -8,9 +8,14 @@ import (
 	"io"
 )
 
-// bufSize is the read buffer of a stream reader. Reads of file contents larger than the buffer
-// bypass it, so this bounds memory, not throughput.
-const bufSize = 256 << 10
+// The read buffer of a stream reader starts small (most NARs and signatures are small, and
+// fuzzing allocates one per input) and grows to bufSize for long streams or long strings.
+// Reads of file contents larger than half the buffer bypass it.
+const (
+	bufSize      = 256 << 10
+	initBufSize  = 16 << 10
+	growAfterOff = 1 << 20
+)
 
 // wire reads the primitives shared by NARs and export streams (u64 little-endian integers and
 // zero-padded strings) from an underlying reader, tracking the offset of every byte and feeding
@@ -28,14 +33,20 @@ type wire struct {
 }
 
 func newWire(r io.Reader) *wire {
-	return &wire{r: r, buf: make([]byte, bufSize)}
+	return &wire{r: r, buf: make([]byte, initBufSize)}
 }
 
-// fill makes at least n (<= len(buf)) bytes available or returns the read error (io.EOF if no
+// fill makes at least n (<= bufSize) bytes available or returns the read error (io.EOF if no
 // byte at all could be read, io.ErrUnexpectedEOF if some but fewer than n).
 func (w *wire) fill(n int) error {
 	if w.end-w.pos >= n {
 		return nil
+	}
+	if len(w.buf) < bufSize && (n > len(w.buf) || w.off >= growAfterOff) {
+		nb := make([]byte, bufSize)
+		w.end = copy(nb, w.buf[w.pos:w.end])
+		w.pos = 0
+		w.buf = nb
 	}
 	if w.pos > 0 {
 		copy(w.buf, w.buf[w.pos:w.end])
@@ -112,7 +123,7 @@ func (w *wire) str(dst []byte, max int) ([]byte, error) {
 		return nil, fmt.Errorf("%w (%d > %d bytes)", errTooLong, n, max)
 	}
 	total := int(n+7) &^ 7
-	if total > len(w.buf) {
+	if total > bufSize {
 		return nil, fmt.Errorf("%w (%d bytes)", errTooLong, n)
 	}
 	if err := w.fill(total); err != nil {

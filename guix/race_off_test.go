@@ -1,0 +1,5 @@
+//go:build !race
+
+package guix
+
+const raceEnabled = false
