@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Encoding of the ECMA-119 structures and the SUSP / Rock Ridge (RRIP 1.09, "RRIP_1991A")
@@ -72,6 +73,9 @@ func entriesNM(name string) []byte {
 	var b []byte
 	for {
 		n := min(len(name), 250)
+		for n < len(name) && n > 0 && !utf8.RuneStart(name[n]) {
+			n--
+		}
 		flag := byte(0)
 		if n < len(name) {
 			flag = 1
@@ -120,10 +124,11 @@ func (n *node) mode() (mode, nlink uint32) {
 func baseLen(idLen int) int { return 33 + idLen + (1 - idLen%2) }
 
 // suspFor decides what c's record carries inline and what goes to a continuation area. The
-// name stays inline whenever it fits, because several readers (kdomanski/iso9660, 7-Zip) never
-// follow CE; then PX and TF move out. Only a name too long for any record goes to the
-// continuation area itself. CE is always the last entry of a record (go-diskfs follows it only
-// there).
+// whole name stays inline whenever it fits, because some readers (7-Zip, kdomanski/iso9660 in
+// part) never follow CE; then PX and TF move out. A name too long for any record goes whole to
+// the continuation area: a reader that ignores CE then shows the unique ISO9660 name rather than
+// a truncated, possibly colliding one. CE is always the last entry of a record (go-diskfs follows
+// it only there).
 func (l *Layout) suspFor(c *node) {
 	mode, nlink := c.mode()
 	fixed := append(entryPX(mode, nlink), entryTF(l.opts.Epoch)...)
@@ -224,18 +229,19 @@ func (l *Layout) dirExtent(d *node) []byte {
 	return append(out, zeros[:int(d.extSize)-len(out)]...)
 }
 
-func (l *Layout) contArea() []byte {
-	out := make([]byte, int(l.ceSectors)*SectorSize)
-	base := int64(l.ceLBA) * SectorSize
+// contArea is the continuation area that follows directory d's extent.
+func (l *Layout) contArea(d *node) []byte {
+	out := make([]byte, int(d.areaSects)*SectorSize)
+	base := int64(d.areaLBA) * SectorSize
 	put := func(n *node, b []byte) {
 		copy(out[int64(n.ceLBA)*SectorSize+int64(n.ceOff)-base:], b)
 	}
-	put(l.root, l.erCont)
-	for _, d := range l.dirs {
-		for _, c := range d.children {
-			if c.cont != nil {
-				put(c, c.cont)
-			}
+	if d == l.root {
+		put(d, l.erCont)
+	}
+	for _, c := range d.children {
+		if c.cont != nil {
+			put(c, c.cont)
 		}
 	}
 	return out

@@ -86,6 +86,9 @@ type node struct {
 	cont  []byte // continuation area contents (NM entries), nil when everything fits inline
 	ceLBA uint32
 	ceOff uint32
+
+	areaLBA   uint32 // directories: continuation area of the records in the directory
+	areaSects uint32
 }
 
 // Layout is an image whose every extent and total size are fixed; WriteTo streams it.
@@ -100,8 +103,6 @@ type Layout struct {
 	ptSize     uint32 // path table bytes
 	lPathLBA   uint32
 	mPathLBA   uint32
-	ceLBA      uint32 // first continuation sector
-	ceSectors  uint32
 	dataLBA    uint32
 	totalSects uint32
 }
@@ -271,6 +272,10 @@ func (l *Layout) compute() error {
 	lba += ptSects
 	l.mPathLBA = uint32(lba)
 	lba += ptSects
+	// Each directory's extent is followed by the continuation areas of its records, packed
+	// without crossing sector boundaries (Linux requires that). This is xorriso's order, and
+	// libarchive needs it: it reads an image as a stream, accepts a CE only ahead of the record
+	// that points to it, and must have read a directory's whole name before that directory.
 	for _, d := range l.dirs {
 		sz := l.dirExtentSize(d)
 		if sz > maxExtent {
@@ -278,28 +283,27 @@ func (l *Layout) compute() error {
 		}
 		d.lba, d.extSize = uint32(lba), uint32(sz)
 		lba += sz / SectorSize
-	}
-	// Continuation areas, packed without crossing sector boundaries (Linux requires that).
-	l.ceLBA = uint32(lba)
-	var off uint64
-	place := func(n int) (uint32, uint32) {
-		if off%SectorSize+uint64(n) > SectorSize {
-			off = sectors(off) * SectorSize
+		d.areaLBA = uint32(lba)
+		var off uint64
+		place := func(n int) (uint32, uint32) {
+			if off%SectorSize+uint64(n) > SectorSize {
+				off = sectors(off) * SectorSize
+			}
+			blk, o := uint32(lba+off/SectorSize), uint32(off%SectorSize)
+			off += uint64(n)
+			return blk, o
 		}
-		blk, o := uint32(lba+off/SectorSize), uint32(off%SectorSize)
-		off += uint64(n)
-		return blk, o
-	}
-	l.root.ceLBA, l.root.ceOff = place(len(l.erCont))
-	for _, d := range l.dirs {
+		if d == l.root {
+			d.ceLBA, d.ceOff = place(len(l.erCont))
+		}
 		for _, c := range d.children {
 			if c.cont != nil {
 				c.ceLBA, c.ceOff = place(len(c.cont))
 			}
 		}
+		d.areaSects = uint32(sectors(off))
+		lba += uint64(d.areaSects)
 	}
-	l.ceSectors = uint32(sectors(off))
-	lba += uint64(l.ceSectors)
 	l.dataLBA = uint32(lba)
 	for _, f := range l.files {
 		if f.size == 0 {
@@ -380,8 +384,8 @@ func (l *Layout) Write(ctx context.Context, w io.Writer) (int64, error) {
 	sw.write(l.pathTable(true))
 	for _, d := range l.dirs {
 		sw.write(l.dirExtent(d))
+		sw.write(l.contArea(d))
 	}
-	sw.write(l.contArea())
 	if sw.err != nil {
 		return sw.n, fmt.Errorf("iso write: %w", sw.err)
 	}

@@ -131,7 +131,10 @@ var readers = []reader{
 	}, nil},
 	{"7z", []string{"7z"}, func(t *testing.T, img string) (listing, error) {
 		return extractWith(t, "7z", "x", "-y", "-o{DIR}", img)
-	}, noCE}, // 7-Zip 16.02 never follows CE
+	}, func(p *node, n string) bool {
+		// 7-Zip 16.02 never follows CE, and extracts "a." as "a" (Windows naming rules).
+		return noCE(p, n) || strings.HasSuffix(n, ".") || strings.HasSuffix(n, " ")
+	}},
 }
 
 func readOurs(t *testing.T, img string) (listing, error) {
@@ -315,10 +318,14 @@ func compareListing(t *testing.T, r reader, l *Layout, got, want listing) {
 		return false
 	}
 	exactGot, exactWant := listing{}, listing{}
-	var restGot, restWant []string
+	var restGot, restWant, restPaths []string
+	// Under mangled names only files are compared (as a multiset of contents): a peer that
+	// applies Windows naming rules may show one directory under two names.
 	for p, h := range want {
 		if lossy(p) {
-			restWant = append(restWant, h)
+			if h != "dir" {
+				restWant = append(restWant, h)
+			}
 		} else {
 			exactWant[p] = h
 		}
@@ -326,8 +333,9 @@ func compareListing(t *testing.T, r reader, l *Layout, got, want listing) {
 	for p, h := range got {
 		if _, ok := want[p]; ok && !lossy(p) {
 			exactGot[p] = h
-		} else {
+		} else if h != "dir" {
 			restGot = append(restGot, h)
+			restPaths = append(restPaths, p)
 		}
 	}
 	if d := exactGot.diff(exactWant); d != "" {
@@ -336,8 +344,9 @@ func compareListing(t *testing.T, r reader, l *Layout, got, want listing) {
 	sort.Strings(restGot)
 	sort.Strings(restWant)
 	if strings.Join(restGot, ",") != strings.Join(restWant, ",") {
-		t.Errorf("%s: entries under names it is known to mangle: %d, want %d, or their contents differ",
-			r.name, len(restGot), len(restWant))
+		sort.Strings(restPaths)
+		t.Errorf("%s: entries under names it is known to mangle: %d, want %d, or their contents differ: %q",
+			r.name, len(restGot), len(restWant), restPaths[:min(len(restPaths), 6)])
 	}
 	if len(restWant) > 0 {
 		t.Logf("%s: %d entries under names it is known to show differently; contents all present", r.name, len(restWant))
