@@ -147,6 +147,8 @@ func ParsePrivateKey(b []byte) (*PrivateKey, error) {
 		return nil, fmt.Errorf("%w: want exactly (curve ...), (q ...) and (d ...)", ErrKey)
 	}
 	db := ecc.Find("d").Value()
+	// Parsing may branch on d's leading zero bytes (there are none in a libgcrypt Ed25519 key,
+	// whose bit 254 is set); signing does not branch on d.
 	for len(db) > 0 && db[0] == 0 {
 		db = db[1:]
 	}

@@ -13,7 +13,7 @@ import (
 // StoreDir is the store directory of Guix. Store path hashes depend on it.
 const StoreDir = "/gnu/store"
 
-// MaxNameLen of a store path's name part.
+// maxStoreNameLen bounds a store path's name part, as Nix and Guix do.
 const maxStoreNameLen = 211
 
 // ErrStorePath is wrapped by every error about a malformed store path.
