@@ -245,7 +245,7 @@ func (j *job) importFlow() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := p.Log.Evidence(idx, meta); err != nil {
+	if err := p.Log.Evidence(idx, spoolRoot); err != nil {
 		return "", fmt.Errorf("audit evidence: %w", err)
 	}
 	info := SealInfo{Session: j.session, Station: s.pol.Station, Operator: j.operator,

@@ -168,9 +168,10 @@ type Record struct {
 type AuditLog interface {
 	// Append makes rec durable and returns its index.
 	Append(ctx context.Context, rec Record) (int64, error)
-	// Evidence writes into dir the signed checkpoint covering index and the proofs a disc
-	// carries (checkpoint, proofs/inclusion, proofs/consistency from the previous disc).
-	Evidence(index int64, dir string) error
+	// Evidence writes under root/AIRLOCK/ the signed checkpoint covering index and the proofs a
+	// disc carries (checkpoint, record.json, proofs/inclusion, proofs/consistency from the
+	// previous disc).
+	Evidence(index int64, root string) error
 	// Where is the log's location, for the operator and the demo.
 	Where() string
 }

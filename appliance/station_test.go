@@ -135,7 +135,7 @@ func (l *fakeLog) Append(ctx context.Context, r Record) (int64, error) {
 	return int64(len(l.recs) - 1), nil
 }
 func (l *fakeLog) Evidence(idx int64, dir string) error {
-	return os.WriteFile(filepath.Join(dir, "checkpoint"), []byte(fmt.Sprint(idx)), 0o600)
+	return os.WriteFile(filepath.Join(dir, "AIRLOCK", "checkpoint"), []byte(fmt.Sprint(idx)), 0o600)
 }
 func (l *fakeLog) Where() string { return "memory" }
 func (l *fakeLog) types() string {

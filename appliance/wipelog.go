@@ -107,7 +107,8 @@ func (m *MediaWiper) Finish(ctx context.Context, id Identity, w WipeReport, oper
 
 // TLog is the AuditLog over package sealing/auditlog.
 //
-// The evidence a disc carries (DESIGN.md, disc layout), written by Evidence into AIRLOCK/:
+// The evidence a disc carries (DESIGN.md, disc layout; sealing.DiscAudit), written by Evidence
+// under AIRLOCK/:
 //
 //	checkpoint              the log's signed checkpoint (C2SP tlog-checkpoint note) right after
 //	                        the seal record was appended; its size N includes the record
@@ -135,11 +136,20 @@ func (t *TLog) Append(ctx context.Context, r Record) (int64, error) {
 			m[k] = v
 		}
 	}
-	return t.Log.Append(ctx, m)
+	idx, err := t.Log.Append(ctx, m)
+	if err != nil {
+		return idx, err
+	}
+	// Keep the log's own checkpoint current, so that the log medium alone proves every record.
+	if _, err := t.Log.Checkpoint(); err != nil {
+		return idx, fmt.Errorf("audit log checkpoint: %w", err)
+	}
+	return idx, nil
 }
 
-// Evidence implements AuditLog.
-func (t *TLog) Evidence(index int64, dir string) error {
+// Evidence implements AuditLog: sealing.DiscAudit's files, with the consistency proof from
+// the previous disc's tree size (kept in the log directory).
+func (t *TLog) Evidence(index int64, root string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	cp, err := t.Log.Checkpoint()
@@ -150,32 +160,18 @@ func (t *TLog) Evidence(index int64, dir string) error {
 	if err != nil {
 		return err
 	}
-	rec, err := t.Log.Record(index)
-	if err != nil {
-		return err
-	}
-	incl, err := t.Log.ProveInclusion(index, c.Size)
-	if err != nil {
-		return err
-	}
-	files := map[string][]byte{
-		"checkpoint":       cp,
-		"record.json":      rec,
-		"proofs/inclusion": auditlog.FormatProof(incl),
-	}
+	var prev []int64
 	if b, err := os.ReadFile(filepath.Join(t.Dir, lastDiscFile)); err == nil {
-		prev, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		if err == nil && prev > 0 && prev <= c.Size {
-			cons, err := t.Log.ProveConsistency(prev, c.Size)
-			if err != nil {
-				return err
-			}
-			files["proofs/consistency"] = auditlog.FormatProof(cons)
-			files["proofs/previous-size"] = []byte(strconv.FormatInt(prev, 10) + "\n")
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
+			prev = append(prev, n)
 		}
 	}
+	files, err := sealing.DiscAudit(t.Log, cp, index, prev...)
+	if err != nil {
+		return err
+	}
 	for name, b := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
+		p := filepath.Join(root, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			return err
 		}

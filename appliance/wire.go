@@ -91,9 +91,6 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 			return fail(err)
 		}
 		w.closers = append(w.closers, closerFunc(func() error { imp.Rules.Destroy(); return nil }))
-		if pol.Import.Allowlist != "" && imp.Allowlist == nil {
-			w.Missing = append(w.Missing, "import allowlist (sealing allowlist loader not landed)")
-		}
 		w.Parts.Importer = imp
 		w.Parts.Sealer = &KeySealer{Key: sealKey}
 		if strings.HasPrefix(pol.Burn.Drive, "stdio:") {
@@ -162,6 +159,23 @@ func wireImporter(pol *policy.Policy) (*ScanImporter, error) {
 		}
 		imp.ACL = acl
 	}
+	if pol.Import.Allowlist != "" {
+		var trusted []*sealing.PublicKey
+		for _, p := range pol.Import.ApproverKeys {
+			k, err := sealing.LoadPublicKey(p)
+			if err != nil {
+				rules.Destroy()
+				return nil, fmt.Errorf("import.approver_keys: %w", err)
+			}
+			trusted = append(trusted, k)
+		}
+		al, err := sealing.LoadAllowlist(pol.Import.Allowlist, trusted...)
+		if err != nil {
+			rules.Destroy()
+			return nil, fmt.Errorf("import.allowlist: %w", err)
+		}
+		imp.Allowlist = allowlist{al}
+	}
 	if pol.Import.KnownStorePaths != "" {
 		f, err := os.Open(pol.Import.KnownStorePaths)
 		if err != nil {
@@ -197,4 +211,12 @@ func readSmall(path string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
 	}
 	return b, nil
+}
+
+// allowlist adapts the verified sealing.Allowlist to the scanner's decision.
+type allowlist struct{ a *sealing.Allowlist }
+
+func (l allowlist) Allowed(sum [32]byte, size int64) bool {
+	_, ok := l.a.Lookup(sum, size)
+	return ok
 }

@@ -52,8 +52,6 @@ type hwStation struct {
 	lines []string
 	seen  int // lines consumed by expect
 	done  chan struct{}
-
-	noAllow bool // the allowlist tool has not landed
 }
 
 var hwLEDs = map[leds.Signal]string{leds.Ready: "input9::numlock", leds.Busy: "input9::capslock",
@@ -81,11 +79,7 @@ func newHWStation(t *testing.T, modes string, allowlisted ...string) *hwStation 
 		out := filepath.Join(root, "allowlist")
 		args := append([]string{"allow", "--key", filepath.Join(s.keys, "approver.key"), "--out", out}, allowlisted...)
 		if b, err := exec.Command(testenv.Airlock(t), args...).CombinedOutput(); err != nil {
-			if !strings.Contains(string(b), "not implemented") && !strings.Contains(string(b), "flag provided but not defined: -key") {
-				t.Fatalf("airlock allow: %v\n%s", err, b)
-			}
-			t.Logf("airlock allow not implemented yet: the allowlisted tarball is left out")
-			s.noAllow = true
+			t.Fatalf("airlock allow: %v\n%s", err, b)
 		} else {
 			allow = fmt.Sprintf("allowlist = %q\napprover_keys = [%q]\n", out, filepath.Join(s.keys, "approver.pub"))
 		}
@@ -318,10 +312,6 @@ func TestHWImportPass(t *testing.T) {
 	s.leds(map[leds.Signal]string{leds.Ready: "on", leds.Busy: "off", leds.Attention: "off"})
 	files := map[string]string{"p2-only.export": filepath.Join(vec, "p2-only.export"), "hello-1.0.tar.gz": tgz}
 	n := 2
-	if s.noAllow {
-		delete(files, "hello-1.0.tar.gz")
-		n = 1
-	}
 	dev, _ := s.fatStick(32, files)
 	s.expect(`^airlock: device add ` + dev + ` bus=loop `)
 	s.expect(`^airlock: prompt operator: `)
@@ -330,9 +320,7 @@ func TestHWImportPass(t *testing.T) {
 	s.answer("mode", "import")
 	s.expect(`^airlock: state READING$`)
 	s.expect(`^airlock: state VERDICT$`)
-	if !s.noAllow {
-		s.expect(`^airlock: approved hello-1.0.tar.gz [0-9a-f]{64}$`)
-	}
+	s.expect(`^airlock: approved hello-1.0.tar.gz [0-9a-f]{64}$`)
 	s.expect(`^airlock: approved p2-only.export [0-9a-f]{64}$`)
 	s.expect(fmt.Sprintf(`^airlock: verdict APPROVED %d approved 0 rejected$`, n))
 	s.expect(`^airlock: state SEALING$`)
@@ -363,7 +351,7 @@ func TestHWImportPass(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("sha256sum -c: %v\n%s", err, b)
 	}
-	for _, f := range []string{"bundle/p2-only.export", "AIRLOCK/report.json",
+	for _, f := range []string{"bundle/p2-only.export", "bundle/hello-1.0.tar.gz", "AIRLOCK/report.json",
 		"AIRLOCK/checkpoint", "AIRLOCK/record.json", "AIRLOCK/proofs/inclusion"} {
 		if _, err := os.Stat(filepath.Join(x, f)); err != nil {
 			t.Errorf("disc lacks %s", f)
@@ -372,13 +360,11 @@ func TestHWImportPass(t *testing.T) {
 	if got, want := hwRun(t, "sha256sum", filepath.Join(x, "bundle/p2-only.export"))[:64], hwRun(t, "sha256sum", filepath.Join(vec, "p2-only.export"))[:64]; got != want {
 		t.Errorf("burned export differs from the stick's")
 	}
-	// airlock verify, when the sealing package's verify has landed.
-	if b, err := exec.Command(testenv.Airlock(t), "verify", "--pub", pub, img).CombinedOutput(); err != nil {
-		if strings.Contains(string(b), "not implemented") {
-			t.Logf("airlock verify not implemented yet: %s", b)
-		} else {
-			t.Errorf("airlock verify %s: %v\n%s", img, err, b)
-		}
+	// airlock verify: seal, hashes, the log's signature on the checkpoint.
+	if b, err := exec.Command(testenv.Airlock(t), "verify", "--pub", pub, "--log-vkey", filepath.Join(s.keys, "log.vkey"), img).CombinedOutput(); err != nil {
+		t.Errorf("airlock verify %s: %v\n%s", img, err, b)
+	} else if !strings.Contains(string(b), "VALID") {
+		t.Errorf("airlock verify: %s", b)
 	}
 	// The audit log verifies and holds the session.
 	v, err := sealing.LoadNoteVerifier(filepath.Join(s.keys, "log.vkey"))
