@@ -247,7 +247,7 @@ func detect(r io.ReaderAt, size int64) (string, error) {
 		return "iso9660", nil
 	case at(0x8001, "BEA01"):
 		return "UDF", nil
-	case len(b) >= 1082 && binary.LittleEndian.Uint16(b[1080:]) == 0xEF53:
+	case len(b) >= 2048 && binary.LittleEndian.Uint16(b[1080:]) == 0xEF53:
 		return ext(b), nil
 	case at(4086, "SWAPSPACE2"), at(4086, "SWAP-SPACE"):
 		return "swap", nil
