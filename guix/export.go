@@ -277,6 +277,9 @@ func (it *ExportItem) trailer() (*ItemInfo, error) {
 		if err != nil {
 			return nil, er.wireErr(err, it.index, RuleSignatureLen)
 		}
+		if sig == nil {
+			sig = []byte{} // flag 1 with an empty string: signed, corruptly
+		}
 		info.Signature = sig
 	default:
 		return nil, &FormatError{Offset: flagOff, Item: it.index, Rule: RuleSignatureFlag,

@@ -98,6 +98,7 @@ func TestExportBuiltStreams(t *testing.T) {
 		{"corrupt: not a sexp", []exportItem{{nar: nar, path: p1, sig: []byte("(signature")}}, nil, "corrupt-signature/complete", false},
 		{"corrupt: no public key", []exportItem{{nar: nar, path: p1, sig: []byte("(signature (data (flags rfc6979) (hash sha256 #" + strings.Repeat("00", 32) + "#)))")}}, nil, "corrupt-signature/complete", false},
 		{"no items", nil, nil, "/complete", false},
+		{"empty signature", []exportItem{{nar: nar, path: p1, sig: []byte{}}}, nil, "corrupt-signature/complete", false},
 		{"40 KiB signature (buffer growth)", []exportItem{{nar: nar, path: p1, sig: bytes.Repeat([]byte("x"), 40<<10)}, {nar: nar, path: p2, key: k1}}, nil, "corrupt-signature,valid/complete", false},
 	}
 	for _, c := range cases {
