@@ -387,8 +387,9 @@ func CopyAndSeal(ctx context.Context, out string, inputs []string, key *SealKey,
 	return files, writeSeal(out, files, key, info)
 }
 
-// copyHash copies src to dst (created, never overwritten), hashing the bytes it writes, and
-// syncs dst.
+// copyHash copies src to dst (created, never overwritten), hashing the bytes it writes. The copy
+// is not fsynced (the manifest and signature are): after a crash a copy may be incomplete,
+// which verification then reports, so nothing unsafe survives.
 func copyHash(ctx context.Context, src, dst string, f *File) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -404,9 +405,6 @@ func copyHash(ctx context.Context, src, dst string, f *File) error {
 	}
 	h := sha256.New()
 	n, err := copyCtx(ctx, io.MultiWriter(out, h), in)
-	if err == nil {
-		err = out.Sync()
-	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}

@@ -204,16 +204,15 @@ func CheckRecord(rec []byte) error {
 	if len(rec) > MaxRecordSize {
 		return errTooLong
 	}
-	if err := canonjson.Check(rec); err != nil {
+	v, err := canonjson.Decode(rec)
+	if err != nil {
 		return fmt.Errorf("%w: %v", ErrRecordMalformed, err)
 	}
-	var head struct {
-		Type *string `json:"type"`
-	}
-	if len(rec) == 0 || rec[0] != '{' {
+	obj, ok := v.(map[string]any)
+	if !ok {
 		return fmt.Errorf("%w: not a JSON object", ErrRecordMalformed)
 	}
-	if err := json.Unmarshal(rec, &head); err != nil || head.Type == nil || *head.Type == "" {
+	if typ, ok := obj["type"].(string); !ok || typ == "" {
 		return fmt.Errorf("%w: no \"type\" string", ErrRecordMalformed)
 	}
 	return nil

@@ -122,10 +122,81 @@ func encode(buf *bytes.Buffer, v any, depth int) error {
 	return nil
 }
 
+// writeString writes s (valid UTF-8) quoted exactly as encoding/json does with HTML escaping
+// off: short escapes for \" \\ \b \f \n \r \t, \u00XX for other control characters, and
+// \u2028 \u2029 escaped. (TestWriteStringMatchesEncodingJSON holds it to that.)
 func writeString(buf *bytes.Buffer, s string) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	buf.Write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+	const hex = "0123456789abcdef"
+	buf.WriteByte('"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < 0x80 {
+			i++
+			continue
+		}
+		if c < 0x80 {
+			buf.WriteString(s[start:i])
+			switch c {
+			case '"', '\\':
+				buf.WriteByte('\\')
+				buf.WriteByte(c)
+			case '\b':
+				buf.WriteString(`\b`)
+			case '\f':
+				buf.WriteString(`\f`)
+			case '\n':
+				buf.WriteString(`\n`)
+			case '\r':
+				buf.WriteString(`\r`)
+			case '\t':
+				buf.WriteString(`\t`)
+			default:
+				buf.WriteString(`\u00`)
+				buf.WriteByte(hex[c>>4])
+				buf.WriteByte(hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == '\u2028' || r == '\u2029' {
+			buf.WriteString(s[start:i])
+			buf.WriteString(`\u202`)
+			buf.WriteByte(hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf.WriteString(s[start:])
+	buf.WriteByte('"')
+}
+
+// Decode parses b, which must be in canonical form, and returns its value (objects as
+// map[string]any, numbers as json.Number).
+func Decode(b []byte) (any, error) {
+	if !utf8.Valid(b) {
+		return nil, errors.New("JSON is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("invalid JSON: data after the value")
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(b))
+	if err := encode(&buf, v, 0); err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(buf.Bytes(), b) {
+		return nil, ErrNotCanonical
+	}
+	return v, nil
 }

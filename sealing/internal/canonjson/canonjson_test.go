@@ -1,8 +1,10 @@
 package canonjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestCanonicalize(t *testing.T) {
@@ -40,6 +42,38 @@ func FuzzCanonicalize(f *testing.F) {
 		}
 		if !json.Valid(c) {
 			t.Fatalf("canonical form %q not valid JSON", c)
+		}
+	})
+}
+
+func TestWriteStringMatchesEncodingJSON(t *testing.T) {
+	var all []rune
+	for r := rune(0); r < 0x800; r++ {
+		all = append(all, r)
+	}
+	for _, s := range []string{"", "plain", string(all), "\u2028\u2029<>&", "a\"b\\c\x7f\U0001F600"} {
+		checkWriteString(t, s)
+	}
+}
+
+func checkWriteString(t *testing.T, s string) {
+	t.Helper()
+	var want bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s)
+	var got bytes.Buffer
+	writeString(&got, s)
+	if w := bytes.TrimSuffix(want.Bytes(), []byte("\n")); !bytes.Equal(got.Bytes(), w) {
+		t.Fatalf("writeString(%q) = %s, encoding/json %s", s, got.Bytes(), w)
+	}
+}
+
+func FuzzWriteString(f *testing.F) {
+	f.Add("a\u2028\x01\"")
+	f.Fuzz(func(t *testing.T, s string) {
+		if utf8.ValidString(s) {
+			checkWriteString(t, s)
 		}
 	})
 }

@@ -1,0 +1,102 @@
+//go:build bench
+
+package auditlog
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/airlock-appliance/airlock/internal/benchtab"
+	"github.com/airlock-appliance/airlock/internal/testenv"
+	"golang.org/x/mod/sumdb/note"
+)
+
+func envInt(t *testing.T, name string, def int) int {
+	if s := os.Getenv(name); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			t.Fatalf("%s=%q", name, s)
+		}
+		return n
+	}
+	return def
+}
+
+// TestBenchLog: durable appends per second (each fsynced before it returns), and the time
+// `airlock log verify` takes over a 100,000-record log ($AIRLOCK_BENCH_LOG_RECORDS) against
+// sha256sum reading the same records file.
+func TestBenchLog(t *testing.T) {
+	testenv.Need(t, "sha256sum")
+	skey, vkey, _ := note.GenerateKey(rand.Reader, "airlock.bench/log")
+	signer, _ := note.NewSigner(skey)
+	ctx := context.Background()
+
+	// Durable appends, in process (a process per append would measure exec, not the log).
+	dir := t.TempDir()
+	l, err := Open(dir, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nApp := envInt(t, "AIRLOCK_BENCH_LOG_APPENDS", 2000)
+	start := time.Now()
+	for i := 0; i < nApp; i++ {
+		if _, err := l.Append(ctx, map[string]any{"type": "bench", "i": i, "session": "s-1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appWall := time.Since(start)
+	l.Close()
+	perSec := float64(nApp) / appWall.Seconds()
+	benchtab.Report(t, benchtab.Row{What: fmt.Sprintf("log append x%d (fsync each)", nApp), Peer: "-",
+		Ours: benchtab.Measure{Wall: appWall}, Note: fmt.Sprintf("%.0f durable appends/s", perSec)})
+
+	// A big log written directly (as many appends would have), then checkpointed.
+	nRec := envInt(t, "AIRLOCK_BENCH_LOG_RECORDS", 100000)
+	big := t.TempDir()
+	f, err := os.Create(filepath.Join(big, RecordsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	for i := 0; i < nRec; i++ {
+		sum := sha256.Sum256([]byte(strconv.Itoa(i)))
+		rec, err := MarshalRecord(map[string]any{"type": "verdict", "session": "s-" + strconv.Itoa(i/100),
+			"file": fmt.Sprintf("bundle/src/pkg-%d.tar.gz", i), "sha256": hex.EncodeToString(sum[:]), "verdict": "approved", "size": i * 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(append(rec, '\n'))
+	}
+	w.Flush()
+	f.Close()
+	l, err = Open(big, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	vk := filepath.Join(t.TempDir(), "log.vkey")
+	os.WriteFile(vk, []byte(vkey+"\n"), 0o644)
+	st, _ := os.Stat(filepath.Join(big, RecordsFile))
+	ours, err := benchtab.Run(ctx, testenv.Airlock(t), "log", "verify", "--dir", big, "--vkey", vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := benchtab.Run(ctx, "sha256sum", filepath.Join(big, RecordsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	benchtab.Report(t, benchtab.Row{What: fmt.Sprintf("log verify %d records", nRec), Peer: "sha256sum records",
+		Ours: ours, Theirs: peer, Bytes: st.Size(), Note: fmt.Sprintf("%v to verify %d records", ours.Wall.Round(time.Millisecond), nRec)})
+}

@@ -1,0 +1,109 @@
+//go:build bench
+
+package sealing
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/airlock-appliance/airlock/internal/benchtab"
+	"github.com/airlock-appliance/airlock/internal/testenv"
+)
+
+// benchTree writes a tree of mixed file sizes totalling about mib MiB: 40% in big files
+// (64-256 MiB, capped at an eighth of the total), 40% in medium ones (1-16 MiB), 20% in small ones
+// (16 KiB-1 MiB). It returns the file paths and the byte count.
+func benchTree(t *testing.T, dir string, mib int) ([]string, int64) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(1, 2))
+	block := make([]byte, 1<<20)
+	for i := range block {
+		block[i] = byte(r.Uint32())
+	}
+	total := int64(mib) << 20
+	var files []string
+	var written int64
+	write := func(size int64) {
+		p := filepath.Join(dir, fmt.Sprintf("d%02d", len(files)%37), fmt.Sprintf("f%05d.bin", len(files)))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for left := size; left > 0; {
+			n := min(left, int64(len(block)))
+			off := int64(len(files)) % 4096
+			if off+n > int64(len(block)) {
+				off = 0
+			}
+			if _, err := f.Write(block[off : off+n]); err != nil {
+				t.Fatal(err)
+			}
+			left -= n
+		}
+		f.Close()
+		files = append(files, p)
+		written += size
+	}
+	bigMax := max(total/8, 1<<20)
+	for written < total*4/10 {
+		write(min(int64(64+r.IntN(193))<<20, bigMax))
+	}
+	for written < total*8/10 {
+		write(int64(1+r.IntN(16)) << 20)
+	}
+	for written < total {
+		write(int64(16<<10 + r.IntN(1<<20-16<<10)))
+	}
+	return files, written
+}
+
+// TestBenchSeal: airlock seal (copy + parallel SHA-256 + signature) over a tree of mixed sizes,
+// against sha256sum over the same files. Size: $AIRLOCK_BENCH_SEAL_MIB (default 2048).
+func TestBenchSeal(t *testing.T) {
+	testenv.Need(t, "sha256sum")
+	mib := 2048
+	if s := os.Getenv("AIRLOCK_BENCH_SEAL_MIB"); s != "" {
+		var err error
+		if mib, err = strconv.Atoi(s); err != nil || mib <= 0 {
+			t.Fatalf("AIRLOCK_BENCH_SEAL_MIB=%q", s)
+		}
+	}
+	airlock := testenv.Airlock(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	files, n := benchTree(t, src, mib)
+	keys := filepath.Join(dir, "keys")
+	if _, err := GenerateKeys(keys, KeygenOptions{Role: RoleApprover, Name: "bench"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	peer, err := benchtab.Run(ctx, "sha256sum", files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	ours, err := benchtab.Run(ctx, airlock, "seal", "--key", filepath.Join(keys, ApproverKeyFile), "--out", out, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The seal must be right, not only fast.
+	if _, err := Verify(ctx, os.DirFS(out), VerifyOptions{Trusted: []*PublicKey{mustLoadPub(t, filepath.Join(keys, ApproverPubFile))}}); err != nil {
+		t.Fatal(err)
+	}
+	benchtab.Report(t, benchtab.Row{What: fmt.Sprintf("seal %d MiB, %d files", n>>20, len(files)), Peer: "sha256sum",
+		Ours: ours, Theirs: peer, Bytes: n, Note: "ours copies too"})
+}
+
+func mustLoadPub(t *testing.T, p string) *PublicKey {
+	k, err := LoadPublicKey(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
