@@ -3,6 +3,7 @@ package appliance
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,89 +32,110 @@ func (k *KeySealer) Seal(dir string, info SealInfo) error {
 	return err
 }
 
-// ImageBurner writes the deterministic ISO image (package burner's layout) to a file: the
-// image-file drive of host mode. Drive "stdio:DIR/" writes DIR/SESSION.iso, "stdio:FILE" writes
-// FILE (which must not exist yet: a write-once disc). Read-back re-reads the file and compares
-// its SHA-256 with what was written.
-type ImageBurner struct {
-	// Drive is the policy's burn.drive, "stdio:..." for this burner.
-	Drive string
+// DriveBurner is the Burner over package burner: the deterministic ISO layout of the spooled
+// tree, streamed through xorriso into an optical drive (/dev/srN) or a stdio: pseudo-drive (the
+// same xorriso code path, for host mode and tests), then read back and compared with the SHA-256
+// of the bytes that were handed to the drive. Drive "stdio:DIR/" burns a fresh DIR/SESSION.iso
+// per session; "stdio:FILE" and /dev/srN need a blank medium each time.
+type DriveBurner struct {
+	Drive  string
+	Policy burner.Policy
+
+	// Set by Burn for ReadBack (the station runs one job at a time).
+	drive  burner.Drive
+	layout *burner.Layout
 }
 
-func (b *ImageBurner) target(session string) string {
-	p := strings.TrimPrefix(b.Drive, "stdio:")
-	if strings.HasSuffix(p, "/") {
-		return filepath.Join(p, session+".iso")
+func (b *DriveBurner) addr(session string) string {
+	p, ok := strings.CutPrefix(b.Drive, "stdio:")
+	if ok && strings.HasSuffix(p, "/") {
+		return "stdio:" + filepath.Join(p, session+".iso")
 	}
-	return p
+	return b.Drive
 }
 
-// Blank implements Burner: the target is blank when it does not exist or is empty.
-func (b *ImageBurner) Blank(ctx context.Context) (bool, error) {
-	p := strings.TrimPrefix(b.Drive, "stdio:")
-	if strings.HasSuffix(p, "/") {
-		return true, os.MkdirAll(p, 0o755)
+// Blank implements Burner.
+func (b *DriveBurner) Blank(ctx context.Context) (bool, error) {
+	if p, ok := strings.CutPrefix(b.Drive, "stdio:"); ok && strings.HasSuffix(p, "/") {
+		return true, os.MkdirAll(p, 0o755) // a new file per session
 	}
-	st, err := os.Stat(p)
-	if os.IsNotExist(err) {
-		return true, nil
-	}
+	d, err := burner.Open(b.Drive)
 	if err != nil {
 		return false, err
 	}
-	return st.Size() == 0, nil
+	st, err := d.Status(ctx)
+	if err != nil {
+		return false, nil // no medium readable yet: keep waiting
+	}
+	return st.State == burner.StateBlank, nil
 }
 
 // Burn implements Burner.
-func (b *ImageBurner) Burn(ctx context.Context, dir, label string, epoch int64, session string, progress Progress) (*BurnResult, error) {
+func (b *DriveBurner) Burn(ctx context.Context, dir, label string, epoch int64, session string, progress Progress) (*BurnResult, error) {
 	l, err := burner.FromDir(dir, burner.Options{Label: label, Epoch: time.Unix(epoch, 0).UTC()})
 	if err != nil {
 		return nil, fmt.Errorf("ISO layout of %s: %w", dir, err)
 	}
-	dst := b.target(session)
-	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	addr := b.addr(session)
+	d, err := burner.Open(addr)
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.New()
-	pw := &progressWriter{w: io.MultiWriter(f, h), total: l.Size(), progress: progress}
-	n, err := l.Write(ctx, pw)
-	if err == nil {
-		err = f.Sync()
+	st, err := d.Status(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err := burner.CheckBurn(st, l.Size(), b.Policy); err != nil {
+		return nil, err
+	}
+	// The image is generated once, streamed to xorriso and hashed on the way.
+	pr, pw := io.Pipe()
+	h := sha256.New()
+	gen := make(chan error, 1)
+	go func() {
+		_, err := l.Write(ctx, io.MultiWriter(pw, h))
+		pw.CloseWithError(err)
+		gen <- err
+	}()
+	err = d.Burn(ctx, pr, l.Size(), b.Policy.Speed, func(done int64) { progress(done, l.Size()) })
+	pr.CloseWithError(errors.New("burn ended"))
+	if gerr := <-gen; err == nil && gerr != nil {
+		err = gerr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("write image %s: %w", dst, err)
+		return nil, err
 	}
-	if n != l.Size() {
-		return nil, fmt.Errorf("write image %s: wrote %d bytes, layout says %d", dst, n, l.Size())
-	}
-	r := &BurnResult{Size: n, Where: dst}
+	b.drive, b.layout = d, l
+	r := &BurnResult{Size: l.Size(), Where: strings.TrimPrefix(addr, "stdio:")}
 	copy(r.SHA256[:], h.Sum(nil))
 	return r, nil
 }
 
-// ReadBack implements Burner.
-func (b *ImageBurner) ReadBack(ctx context.Context, r *BurnResult, progress Progress) error {
-	f, err := os.Open(r.Where)
+// ReadBack implements Burner: the whole image is read from the medium and compared with the
+// burned hash, and sector by sector with the layout written anew (deterministic), so that a
+// mismatch names its first bad sector.
+func (b *DriveBurner) ReadBack(ctx context.Context, r *BurnResult, progress Progress) error {
+	if b.drive == nil {
+		return errors.New("read back: nothing burned")
+	}
+	rc, err := b.drive.OpenRead(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("read back %s: %w", b.drive.Name(), err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(&progressWriter{w: h, total: r.Size, progress: progress, ctx: ctx}, io.LimitReader(f, r.Size))
+	defer rc.Close()
+	ref, pw := io.Pipe()
+	go func() {
+		_, err := b.layout.Write(ctx, pw)
+		pw.CloseWithError(err)
+	}()
+	defer ref.Close()
+	disc := io.TeeReader(rc, &progressWriter{w: io.Discard, total: r.Size, progress: progress, ctx: ctx})
+	res, err := burner.ReadBack(ctx, disc, r.Size, r.SHA256, ref)
 	if err != nil {
-		return fmt.Errorf("read back %s: %w", r.Where, err)
-	}
-	if n != r.Size {
-		return fmt.Errorf("read back %s: %d of %d bytes", r.Where, n, r.Size)
-	}
-	var got [32]byte
-	copy(got[:], h.Sum(nil))
-	if got != r.SHA256 {
-		return fmt.Errorf("read back %s: SHA-256 %x differs from the burned %x", r.Where, got, r.SHA256)
+		if res.FirstBadSector >= 0 {
+			return fmt.Errorf("read back %s: first bad sector %d: %w", b.drive.Name(), res.FirstBadSector, err)
+		}
+		return fmt.Errorf("read back %s: %w", b.drive.Name(), err)
 	}
 	return nil
 }

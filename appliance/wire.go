@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/airlock-appliance/airlock/appliance/policy"
+	"github.com/airlock-appliance/airlock/burner"
 	"github.com/airlock-appliance/airlock/guix"
 	"github.com/airlock-appliance/airlock/media"
 	"github.com/airlock-appliance/airlock/scanner"
@@ -93,11 +94,8 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 		w.closers = append(w.closers, closerFunc(func() error { imp.Rules.Destroy(); return nil }))
 		w.Parts.Importer = imp
 		w.Parts.Sealer = &KeySealer{Key: sealKey}
-		if strings.HasPrefix(pol.Burn.Drive, "stdio:") {
-			w.Parts.Burner = &ImageBurner{Drive: pol.Burn.Drive}
-		} else {
-			w.Missing = append(w.Missing, "optical burner for "+pol.Burn.Drive+" (burner drive not landed)")
-		}
+		w.Parts.Burner = &DriveBurner{Drive: pol.Burn.Drive, Policy: burner.Policy{Speed: pol.Burn.Speed,
+			AllowRewritable: pol.Burn.AllowRewritable, Media: pol.Burn.Media}}
 	}
 	if sealKey != nil {
 		signer, err := sealing.LoadNoteSigner(filepath.Join(pol.Keys.Dir, sealing.LogKeyFile), o.Passphrase)

@@ -126,12 +126,13 @@ type Sanitize struct {
 type Burn struct {
 	// Drive is a device node (/dev/sr0) or stdio:PATH; a PATH ending in "/" is a directory that
 	// gets one image file per session (host mode and tests).
-	Drive           string   `toml:"drive"`
-	Media           []string `toml:"media"`
-	Speed           int      `toml:"speed"`
-	AllowRewritable bool     `toml:"allow_rewritable"`
-	AllowLarger     bool     `toml:"allow_larger"`
-	Label           string   `toml:"label"`
+	Drive string   `toml:"drive"`
+	Media []string `toml:"media"`
+	// Speed is xorriso's speed= value: "" (drive default), "0" (maximum), "4d", "2b", "1385k".
+	Speed           string `toml:"speed"`
+	AllowRewritable bool   `toml:"allow_rewritable"`
+	AllowLarger     bool   `toml:"allow_larger"`
+	Label           string `toml:"label"`
 }
 
 // Audit says where the audit log lives.
@@ -341,6 +342,8 @@ func Parse(name string, b []byte, dir string) (*Policy, error) {
 
 var lastKeyRE = regexp.MustCompile(`last key "([^"]*)"`)
 
+var speedRE = regexp.MustCompile(`^([0-9]{1,6}[cdbk]?)?$`)
+
 var stationRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 func validate(p *Policy) []*Error {
@@ -448,8 +451,8 @@ func validate(p *Policy) []*Error {
 			bad("burn.media", "unknown media type %q", m)
 		}
 	}
-	if p.Burn.Speed < 0 {
-		bad("burn.speed", "negative speed %d", p.Burn.Speed)
+	if !speedRE.MatchString(p.Burn.Speed) {
+		bad("burn.speed", "%q: want xorriso's speed syntax (\"\", \"0\", \"4d\", \"2b\", \"1385k\")", p.Burn.Speed)
 	}
 	if p.Audit.LogDir == "" && p.Audit.LogLabel == "" && p.Audit.LogSerial == "" {
 		bad("audit", "one of log_dir, log_label or log_serial is required")
