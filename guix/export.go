@@ -12,9 +12,9 @@ import (
 
 // Export stream limits.
 const (
-	MaxReferences   = 1 << 16  // references of one item
-	MaxStorePathLen = 4096     // bytes of a store path string
-	MaxSignatureLen = 64 << 10 // bytes of one signature s-expression
+	MaxReferences   = 1 << 14                                      // references of one item
+	MaxStorePathLen = len(StoreDir) + 1 + 32 + 1 + maxStoreNameLen // bytes of a store path string
+	MaxSignatureLen = 64 << 10                                     // bytes of one signature s-expression
 	exportMagic     = 0x4558494e
 )
 

@@ -51,6 +51,7 @@ const (
 	RuleSignatureFlag Rule = "bad signature flag"
 	RuleSignatureLen  Rule = "signature too long"
 	RuleTooManyRefs   Rule = "too many references"
+	RuleTooManyItems  Rule = "too many items or references in the stream"
 )
 
 // FormatError reports where and why a NAR or export stream was refused.

@@ -62,6 +62,13 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
+// Bounds of VerifyExport on one stream: the report grows with the number of items and of
+// references, so a hostile stream must not make it grow without limit.
+const (
+	MaxStreamItems      = 1 << 17
+	MaxStreamReferences = 1 << 18
+)
+
 // VerifyExport judges every item of the export stream r as guix-daemon would importing it into
 // a store that already holds the paths in present, with the keys of acl authorized:
 // per item truncated, unsigned, corrupt-signature, unauthorized-key, invalid-signature,
@@ -79,6 +86,9 @@ func VerifyExport(ctx context.Context, r io.Reader, acl *ACL, present []string) 
 	}
 	rep := &ExportReport{Stream: StreamComplete}
 	er := NewExportReader(ctxReader{ctx, r})
+	// intern shares the strings of references to earlier items with their store paths.
+	intern := make(map[string]string)
+	refs := 0
 	for {
 		it, err := er.Next()
 		if err == io.EOF {
@@ -91,6 +101,19 @@ func VerifyExport(ctx context.Context, r io.Reader, acl *ACL, present []string) 
 		if err != nil {
 			return rep, rep.streamError(err, it.Index())
 		}
+		refs += len(info.References)
+		if len(rep.Items) >= MaxStreamItems || refs > MaxStreamReferences {
+			rep.Stream, rep.Accept = StreamMalformed, false
+			rep.StreamErr = &FormatError{Offset: er.w.off, Item: it.Index(), Rule: RuleTooManyItems,
+				Detail: fmt.Sprintf("more than %d items or %d references", MaxStreamItems, MaxStreamReferences), Err: ErrMalformed}
+			return rep, nil
+		}
+		for i, ref := range info.References {
+			if s, ok := intern[ref]; ok {
+				info.References[i] = s
+			}
+		}
+		intern[info.StorePath] = info.StorePath
 		ir := ItemReport{Index: it.Index(), StorePath: info.StorePath, Info: info}
 		ir.Outcome, ir.Reason = acl.judge(info)
 		if ir.Outcome == OutcomeValid {
