@@ -49,7 +49,7 @@ func guixSubcommands() []command {
 		},
 		{
 			name:    "guix hash",
-			usage:   "[-S none|nar] [-f nix-base32|base16|base64] PATH",
+			usage:   "[-S none|nar] [-f nix-base32|base16|base64] PATH...",
 			summary: "print the hash `guix hash` prints for PATH",
 			run:     runGuixHash,
 		},
@@ -427,64 +427,78 @@ func runGuixHash(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, c)
 	ser := fs.String("S", "none", "serializer: none (the file's bytes) or nar (the NAR of PATH, for directories)")
 	recursive := fs.Bool("r", false, "same as -S nar (deprecated in Guix)")
-	format := fs.String("f", "nix-base32", "output format: nix-base32, base32, base16, hex, hexadecimal, base64")
+	format := fs.String("f", "nix-base32", "output format: nix-base32, base16 (hex, hexadecimal), base64")
+	algo := fs.String("H", "sha256", "hash algorithm (only sha256)")
 	if ok, code := parse(e, fs, args); !ok {
 		return code
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(e.stderr, "airlock guix hash: need exactly one PATH")
+	if fs.NArg() == 0 {
+		fmt.Fprintln(e.stderr, "airlock guix hash: need a PATH (or - for stdin)")
 		fs.Usage()
+		return exitError
+	}
+	if *algo != "sha256" {
+		fmt.Fprintf(e.stderr, "airlock guix hash: unsupported hash algorithm %q (only sha256)\n", *algo)
 		return exitError
 	}
 	if *recursive {
 		*ser = "nar"
 	}
-	path := fs.Arg(0)
-	h := sha256.New()
-	switch *ser {
-	case "nar":
-		if err := guix.DumpPath(h, path); err != nil {
-			fmt.Fprintf(e.stderr, "airlock guix hash: %v\n", err)
-			return exitError
-		}
-	case "none":
-		fi, err := os.Stat(path)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "airlock guix hash: %v\n", err)
-			return exitError
-		}
-		if fi.IsDir() {
-			fmt.Fprintf(e.stderr, "airlock guix hash: %s is a directory (use -S nar)\n", path)
-			return exitError
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "airlock guix hash: %v\n", err)
-			return exitError
-		}
-		_, err = io.Copy(h, ctxReader{ctx, f})
-		f.Close()
-		if err != nil {
-			fmt.Fprintf(e.stderr, "airlock guix hash: %s: %v\n", path, err)
-			return exitError
-		}
-	default:
-		fmt.Fprintf(e.stderr, "airlock guix hash: unsupported serializer %q (none or nar)\n", *ser)
-		return exitError
-	}
-	sum := h.Sum(nil)
-	var out string
+	var encode func([]byte) string
 	switch *format {
-	case "nix-base32", "base32":
-		out = guix.EncodeBase32(sum)
+	case "nix-base32":
+		encode = guix.EncodeBase32
 	case "base16", "hex", "hexadecimal":
-		out = hex.EncodeToString(sum)
+		encode = hex.EncodeToString
 	case "base64":
-		out = base64.StdEncoding.EncodeToString(sum)
+		encode = base64.StdEncoding.EncodeToString
 	default:
 		fmt.Fprintf(e.stderr, "airlock guix hash: unsupported format %q\n", *format)
 		return exitError
 	}
-	fmt.Fprintln(e.stdout, out)
+	if *ser != "none" && *ser != "nar" {
+		fmt.Fprintf(e.stderr, "airlock guix hash: unsupported serializer %q (none or nar)\n", *ser)
+		return exitError
+	}
+	// As guix hash, one line per PATH.
+	for _, path := range fs.Args() {
+		sum, err := hashPath(ctx, e, path, *ser == "nar")
+		if err != nil {
+			fmt.Fprintf(e.stderr, "airlock guix hash: %v\n", err)
+			return exitError
+		}
+		fmt.Fprintln(e.stdout, encode(sum))
+	}
 	return exitOK
+}
+
+// hashPath returns SHA-256 of the file's bytes (or of stdin for "-"), or of the NAR of path.
+func hashPath(ctx context.Context, e *env, path string, nar bool) ([]byte, error) {
+	h := sha256.New()
+	if nar {
+		if err := guix.DumpPath(h, path); err != nil {
+			return nil, err
+		}
+		return h.Sum(nil), nil
+	}
+	var r io.Reader = e.stdin
+	if path != "-" {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, err
+		}
+		if fi.IsDir() {
+			return nil, fmt.Errorf("%s is a directory (use -S nar)", path)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	if _, err := io.Copy(h, ctxReader{ctx, r}); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return h.Sum(nil), nil
 }

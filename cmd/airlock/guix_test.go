@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -248,6 +250,16 @@ func TestGuixHash(t *testing.T) {
 	}
 	if hx, _, _ := runCLI(t, "guix", "hash", "-f", "hex", tarball); hx != "7bda6daa41ba0ba6a981eb167a8f32e08953d291162ad4a9c147914c9e0b6c06\n" {
 		t.Errorf("hex: %q", hx)
+	}
+	// Several files: one line each; "-" is stdin.
+	tb, _ := os.ReadFile(tarball)
+	var sout bytes.Buffer
+	code = dispatch(context.Background(), &env{stdin: bytes.NewReader(tb), stdout: &sout, stderr: io.Discard}, []string{"guix", "hash", tarball, "-"})
+	if code != exitOK || sout.String() != strings.Repeat("01kc1fg4r4a7q6lx8ahnj79572g06a7pl5pbh6lsc2xs86m6vnkv\n", 2) {
+		t.Errorf("file and stdin: %d %q", code, sout.String())
+	}
+	if _, _, code := runCLI(t, "guix", "hash", "-H", "sha512", tarball); code != exitError {
+		t.Errorf("-H sha512: exit %d", code)
 	}
 	// P1 restored from its NAR: -S nar must give the NAR hash the manifest records.
 	p1 := filepath.Join(t.TempDir(), "quux-checkout")
