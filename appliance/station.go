@@ -281,8 +281,8 @@ func (s *Station) onDevice(ctx context.Context, ev DeviceEvent) {
 	}
 	s.view.Show(console.Event{Kind: console.KDevice, Action: action, Dev: id.Dev, Text: id.String()})
 	if s.job != nil {
-		if s.job.dev.Dev == id.Dev {
-			return // the job's own device (a disc inserted while waiting for it)
+		if s.job.dev.Dev == id.Dev || (id.Optical && id.Dev == s.pol.Burn.Drive) {
+			return // the job's own device, or the disc the import is waiting for or burning
 		}
 		if len(s.queue) >= 8 {
 			s.view.Show(console.Event{Kind: console.KDevice, Action: "refused", Dev: id.Dev, Text: "busy and the queue is full; insert it again later"})

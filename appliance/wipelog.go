@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/airlock-appliance/airlock/media"
 	"github.com/airlock-appliance/airlock/sealing"
 	"github.com/airlock-appliance/airlock/sealing/auditlog"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // MediaWiper is the Wiper over package media (wipe + read-back verification, MBR + FAT32
@@ -188,3 +190,42 @@ func (t *TLog) Where() string { return t.Dir }
 
 // Close closes the log.
 func (t *TLog) Close() error { return t.Log.Close() }
+
+// SealChecker is the DiscChecker over package sealing: the seal signature, every hash, the
+// file set, the checkpoint's log signature, and consistency with the last accepted checkpoint
+// (kept in StateDir), so a rolled-back or forked log is caught.
+type SealChecker struct {
+	Trusted  []*sealing.PublicKey
+	LogKey   note.Verifier // may be nil
+	StateDir string        // "" keeps no state
+}
+
+// Check implements DiscChecker.
+func (c *SealChecker) Check(ctx context.Context, id Identity, fsys fs.FS) (string, error) {
+	opts := sealing.VerifyOptions{Trusted: c.Trusted, LogKey: c.LogKey}
+	if c.StateDir != "" {
+		prev, err := sealing.LoadState(c.StateDir)
+		if err != nil {
+			return "", fmt.Errorf("check state: %w", err)
+		}
+		opts.Previous = prev
+	}
+	v, err := sealing.Verify(ctx, fsys, opts)
+	if err != nil {
+		return "", err
+	}
+	if c.StateDir != "" && v.CheckpointMsg != nil {
+		if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
+			return "", err
+		}
+		if err := sealing.SaveState(c.StateDir, v.CheckpointMsg); err != nil {
+			return "", fmt.Errorf("check state: %w", err)
+		}
+	}
+	cp := "no checkpoint"
+	if v.Checkpoint != nil {
+		cp = fmt.Sprintf("checkpoint size %d", v.Checkpoint.Size)
+	}
+	return fmt.Sprintf("VALID: %d files, %d bytes, session %s, station %s, log index %d, %s",
+		v.Files, v.Bytes, v.Info.Session, v.Info.Station, v.Info.LogIndex, cp), nil
+}

@@ -125,7 +125,17 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 			Key: sealKey, Station: pol.Station, Version: o.Version, CertDir: o.CertDir, Devices: devs}
 	}
 	if pol.Has(policy.ModeCheck) {
-		w.Missing = append(w.Missing, "disc checker (sealing verify not landed)")
+		pub, err := sealing.LoadPublicKey(filepath.Join(pol.Keys.Dir, sealing.SealPubFile))
+		if err != nil {
+			return fail(fmt.Errorf("keys.dir: check mode: %w", err))
+		}
+		c := &SealChecker{Trusted: []*sealing.PublicKey{pub}, StateDir: pol.Audit.StateDir}
+		if v, err := sealing.LoadNoteVerifier(filepath.Join(pol.Keys.Dir, sealing.LogVKeyFile)); err == nil {
+			c.LogKey = v
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fail(fmt.Errorf("keys.dir: %w", err))
+		}
+		w.Parts.Checker = c
 	}
 	return w, nil
 }

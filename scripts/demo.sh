@@ -80,6 +80,7 @@ after_import = "ask"
 drive = "stdio:discs/"
 [audit]
 log_dir = "log"
+state_dir = "state"
 [leds]
 ready     = "demo::ready"
 busy      = "demo::busy"

@@ -371,8 +371,8 @@ func validate(p *Policy) []*Error {
 		}
 		seen[m] = true
 	}
-	if p.Keys.Dir == "" && (seen[ModeImport] || seen[ModeSanitize]) {
-		bad("keys.dir", "required for import and sanitize (seal and log keys)")
+	if p.Keys.Dir == "" {
+		bad("keys.dir", "required (seal and log keys; seal.pub for checking discs)")
 	}
 	if seen[ModeImport] {
 		if p.Import.Allowlist == "" && p.Import.GuixACL == "" {
@@ -514,9 +514,7 @@ func checkFiles(p *Policy) error {
 			errs = append(errs, &Error{Key: key, Problem: err.Error()})
 		}
 	}
-	if p.Has(ModeImport) || p.Has(ModeSanitize) {
-		need("keys.dir", p.Keys.Dir)
-	}
+	need("keys.dir", p.Keys.Dir)
 	if p.Has(ModeImport) {
 		need("import.allowlist", p.Import.Allowlist)
 		if p.Import.Allowlist != "" {

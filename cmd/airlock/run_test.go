@@ -100,6 +100,7 @@ verify = "full"
 drive = "stdio:discs/"
 [audit]
 log_dir = "log"
+state_dir = "state"
 [leds]
 ready = %q
 busy = %q
@@ -382,6 +383,39 @@ func TestHWImportPass(t *testing.T) {
 	}
 	if !strings.Contains(recs, `"operator":"alice"`) {
 		t.Errorf("audit log lacks the operator")
+	}
+
+	// Check-disc flow: the burned image as a medium (a loop device carrying the ISO) passes ...
+	hwRun(t, "losetup", "-d", dev)
+	s.expect(`^airlock: device remove ` + dev)
+	disc := s.attach(img)
+	s.expect(`^airlock: device add ` + disc + ` `)
+	s.answer("operator", "dave")
+	s.answer("mode", "check")
+	s.expect(`^airlock: state CHECKING$`)
+	s.expect(`^airlock: PASS disc ` + disc + `: VALID: 6 files, .* log index [0-9]+, checkpoint size [0-9]+$`)
+	s.expect(`^airlock: state READY$`)
+	hwRun(t, "losetup", "-d", disc)
+	s.expect(`^airlock: device remove ` + disc)
+	// ... and a disc whose bundle was altered (rebuilt with airlock iso) fails, naming the file.
+	f, err := os.OpenFile(filepath.Join(x, "bundle", "hello-1.0.tar.gz"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{0})
+	f.Close()
+	bad := filepath.Join(s.root, "sticks", "tampered.iso")
+	os.MkdirAll(filepath.Dir(bad), 0o755)
+	hwRun(t, testenv.Airlock(t), "iso", "--out", bad, x)
+	disc = s.attach(bad)
+	s.expect(`^airlock: device add ` + disc + ` `)
+	s.answer("operator", "dave")
+	s.answer("mode", "check")
+	s.expect(`^airlock: FAIL check ` + disc + `: .*hello-1.0.tar.gz`)
+	s.expect(`^airlock: state READY$`)
+	s.leds(map[leds.Signal]string{leds.Fail: "on", leds.Pass: "off"})
+	if recs := s.logRecords(); !strings.Contains(recs, `"type":"check"`) || !strings.Contains(recs, `"result":"invalid"`) {
+		t.Errorf("audit log lacks the check records:\n%s", recs)
 	}
 }
 
