@@ -56,6 +56,9 @@ var (
 	ErrNoConsistency     = errors.New("no consistency proof from the saved checkpoint")
 )
 
+// MaxManifestSize bounds the SHA256SUMS read from a disc.
+const MaxManifestSize = 64 << 20
+
 // VerifyError is one failure of Verify.
 type VerifyError struct {
 	File   string // path in the verified tree
@@ -119,7 +122,7 @@ func Verify(ctx context.Context, fsys fs.FS, opts VerifyOptions) (*Verified, err
 	if err != nil {
 		return nil, &VerifyError{File: SignatureName, Err: ErrMalformedSignature, Detail: err.Error()}
 	}
-	manifest, err := readFS(fsys, ManifestName, int64(sums.MaxLines)*(64+3+sums.MaxNameLen))
+	manifest, err := readFS(fsys, ManifestName, MaxManifestSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &VerifyError{File: ManifestName, Err: ErrMissingManifest}
 	}
