@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/airlock-appliance/airlock/internal/testenv"
 	"github.com/airlock-appliance/airlock/sealing"
 )
@@ -40,7 +38,11 @@ func loopDev(t *testing.T, mib int64) (string, string) {
 		t.Fatalf("losetup: %v", err)
 	}
 	dev := strings.TrimSpace(string(out))
+	// The kernel's read-only flag (BLKROSET, set by OpenFS) outlives a detach: start and leave
+	// every loop device writable for whoever attaches it next.
+	exec.Command("blockdev", "--setrw", dev).Run()
 	t.Cleanup(func() {
+		exec.Command("blockdev", "--setrw", dev).Run()
 		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
 			t.Logf("losetup -d %s: %v %s", dev, err, out)
 		}
@@ -230,10 +232,14 @@ func TestHWSanitizeReformatCertificate(t *testing.T) {
 	if strings.TrimSpace(string(ro)) != "1" {
 		t.Fatalf("OpenFS did not set BLKROSET: getro=%q", ro)
 	}
-	// Wipe clears the read-only flag again.
-	f, _ := os.Open(dev)
-	unix.IoctlSetPointerInt(int(f.Fd()), unix.BLKROSET, 0)
-	f.Close()
+	// A wipe clears the read-only flag again (it is cleared on cleanup anyway).
+	rep, err := Wipe(context.Background(), dev, WipeOptions{Method: MethodZero, Verify: VerifySample})
+	if err != nil || rep.Result != Passed {
+		t.Fatalf("wipe after OpenFS: %v", err)
+	}
+	if ro, _ := exec.Command("blockdev", "--getro", dev).Output(); strings.TrimSpace(string(ro)) != "0" {
+		t.Fatalf("Wipe left the device read-only")
+	}
 }
 
 func TestHWGuardLoopAndMounts(t *testing.T) {
@@ -284,6 +290,9 @@ func partLoop(t *testing.T, file string, off, size int64) string {
 		t.Fatalf("losetup partition: %v", err)
 	}
 	dev := strings.TrimSpace(string(out))
-	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
+	t.Cleanup(func() {
+		exec.Command("losetup", "-d", dev).Run()
+		exec.Command("blockdev", "--setrw", dev).Run()
+	})
 	return dev
 }

@@ -83,7 +83,7 @@ func TestVerifyDetectsMismatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		rep := &WipeReport{}
-		w := &wiper{d: d, o: WipeOptions{Method: method, Verify: VerifyFull, ChunkSize: 1 << 20}, rep: rep}
+		w := &wiper{d: d, o: WipeOptions{Method: method, Verify: VerifyFull, ChunkSize: 1 << 20}, rep: rep, zeros: make([]byte, 1<<20)}
 		p := &pattern{name: "zero"}
 		if method == MethodRandom {
 			p, _ = newRandomPattern()
