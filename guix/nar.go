@@ -64,6 +64,8 @@ type FormatError struct {
 	Err    error // ErrMalformed, io.ErrUnexpectedEOF or the I/O error
 }
 
+// Error says where (item, offset, NAR path) and which rule, e.g.
+// "item 2, offset 3161784, NAR path \"/share/quux\": truncated: unexpected EOF".
 func (e *FormatError) Error() string {
 	where := fmt.Sprintf("offset %d", e.Offset)
 	if e.Item >= 0 {
@@ -82,6 +84,7 @@ func (e *FormatError) Error() string {
 	return where + ": " + msg
 }
 
+// Unwrap returns ErrMalformed, ErrTrailingData, io.ErrUnexpectedEOF or the I/O error.
 func (e *FormatError) Unwrap() error { return e.Err }
 
 // EntryType is the type of a NAR node.
@@ -94,6 +97,7 @@ const (
 	Symlink
 )
 
+// String returns the NAR type name: regular, directory or symlink.
 func (t EntryType) String() string {
 	switch t {
 	case Regular:
