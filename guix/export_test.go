@@ -333,3 +333,29 @@ func TestPartialClosureWithPresent(t *testing.T) {
 		t.Errorf("with P1 present: %+v", rep.Items)
 	}
 }
+
+// TestExportEveryByteMatters flips each byte of a real signed one-item stream (XOR 0xff): every
+// byte is either inside the signed span, part of the strictly checked framing, or part of the
+// signature, so no single flip may leave the stream accepted.
+func TestExportEveryByteMatters(t *testing.T) {
+	dir := testenv.GuixVectors(t)
+	base, err := os.ReadFile(filepath.Join(dir, "p2-only.export"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acl := loadACL(t, filepath.Join(dir, "two-acl"))
+	if rep := verifyBytes(t, base, acl); !rep.Accept {
+		t.Fatal("base stream not accepted")
+	}
+	kinds := map[string]int{}
+	for i := range base {
+		m := bytes.Clone(base)
+		m[i] ^= 0xff
+		rep := verifyBytes(t, m, acl)
+		if rep.Accept {
+			t.Fatalf("flip at offset %d accepted", i)
+		}
+		kinds[outcomes(rep)]++
+	}
+	t.Logf("verdicts over %d flips: %v", len(base), kinds)
+}
