@@ -43,6 +43,14 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "airlock run: unexpected arguments %q\n", fs.Args())
 		return exitError
 	}
+	// As the appliance's uinit (started by u-root's init, PID 1) the boot duties are implied.
+	if *root == "" && os.Getppid() == 1 {
+		*boot = true
+	}
+	if *root != "" && *boot {
+		fmt.Fprintln(e.stderr, "airlock run: --boot and --root exclude each other")
+		return exitError
+	}
 	if *root == "" && *allowLoop {
 		fmt.Fprintln(e.stderr, "airlock run: --allow-loop needs --root (host mode)")
 		return exitError
@@ -118,16 +126,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 			screenIn = f
 		}
 	}
-	if pol.Keys.Passphrase && *passFile == "" {
-		// The passphrase prompt is answered on the line console before the station starts.
-		fmt.Fprintln(out, "airlock: prompt passphrase: passphrase of the keys in "+pol.Keys.Dir+"?")
-	}
 	passphrase := ""
-	lines := make(chan string)
-	go readLines(in, lines, true)
-	if screenIn != nil {
-		go readLines(screenIn, lines, false)
-	}
 	if *passFile != "" {
 		b, err := os.ReadFile(*passFile)
 		if err != nil {
@@ -136,16 +135,19 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		}
 		passphrase = string(trimNewline(b))
 	} else if pol.Keys.Passphrase {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				fmt.Fprintln(e.stderr, "airlock run: no passphrase given")
-				return exitError
-			}
-			passphrase = l
-		case <-ctx.Done():
+		// Asked on the line console before the station starts, without echo on a terminal.
+		fmt.Fprintln(out, "airlock: prompt passphrase: passphrase of the keys in "+pol.Keys.Dir+"?")
+		p, err := readSecret(in)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "airlock run: passphrase: %v\n", err)
 			return exitError
 		}
+		passphrase = p
+	}
+	lines := make(chan string)
+	go readLines(in, lines, true)
+	if screenIn != nil {
+		go readLines(screenIn, lines, false)
 	}
 	wo.Passphrase = passphrase
 	wo.Version = stationVersion()
@@ -196,6 +198,33 @@ func readLines(r io.Reader, out chan<- string, primary bool) {
 	if primary {
 		close(out)
 	}
+}
+
+// readSecret reads one line without echo when r is a terminal.
+func readSecret(r io.Reader) (string, error) {
+	if f, ok := r.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		b, err := term.ReadPassword(int(f.Fd()))
+		return string(b), err
+	}
+	// Not a terminal (a pipe in tests): one line, read byte by byte so nothing after it is lost.
+	var b []byte
+	one := make([]byte, 1)
+	for len(b) < 4096 {
+		n, err := r.Read(one)
+		if n == 1 {
+			if one[0] == '\n' {
+				return string(trimNewline(b)), nil
+			}
+			b = append(b, one[0])
+		}
+		if err != nil {
+			if len(b) > 0 && errors.Is(err, io.EOF) {
+				return string(b), nil
+			}
+			return "", err
+		}
+	}
+	return "", errors.New("passphrase longer than 4096 bytes")
 }
 
 func trimNewline(b []byte) []byte {

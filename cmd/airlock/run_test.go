@@ -8,6 +8,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -563,6 +564,63 @@ func TestHWSanitize(t *testing.T) {
 	for _, typ := range []string{"insert", "wipe", "certificate"} {
 		if !strings.Contains(recs, `"type":"`+typ+`"`) {
 			t.Errorf("audit log lacks a %s record", typ)
+		}
+	}
+}
+
+// TestHWRunStartup: the station refuses a policy it does not fully understand, naming the key,
+// and asks for the passphrase of protected keys (refusing a wrong one).
+func TestHWRunStartup(t *testing.T) {
+	testenv.NeedRoot(t)
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	if _, err := sealing.GenerateKeys(keys, sealing.KeygenOptions{Role: sealing.RoleAppliance, Guix: hwGuixKeyGen, Passphrase: "s3cret"}); err != nil {
+		t.Fatal(err)
+	}
+	pol := `station = "startup"
+modes = ["sanitize"]
+[keys]
+dir = "keys"
+passphrase = true
+[audit]
+log_dir = "log"
+state_dir = "state"
+`
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.toml", pol)
+	bad := write("bad.toml", strings.Replace(pol, "passphrase = true", "pasphrase = true", 1))
+	runIt := func(config, stdin string, extra ...string) (int, string, string) {
+		var out, errb strings.Builder
+		args := append([]string{"run", "--config", config, "--root", dir, "--allow-loop"}, extra...)
+		code := dispatch(context.Background(), &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb}, args)
+		return code, out.String(), errb.String()
+	}
+	if code, _, stderr := runIt(bad, ""); code != exitError || !strings.Contains(stderr, "keys.pasphrase: unknown key") || !strings.Contains(stderr, "refusing to start") {
+		t.Errorf("bad policy: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := runIt(good, "", "--boot"); code != exitError || !strings.Contains(stderr, "exclude") {
+		t.Errorf("--boot with --root: exit %d, stderr %q", code, stderr)
+	}
+	if code, out, stderr := runIt(good, "wrong\n"); code != exitError || !strings.Contains(out, "airlock: prompt passphrase: ") || strings.Contains(out, "state READY") {
+		t.Errorf("wrong passphrase: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	// Right passphrase: the station starts, and stops at the end of its input.
+	code, out, stderr := runIt(good, "s3cret\n")
+	if code != exitOK || !strings.Contains(out, "airlock: state READY") {
+		t.Errorf("right passphrase: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if !strings.HasPrefix(out, "airlock: prompt passphrase: ") {
+		t.Errorf("the passphrase prompt is not first: %q", out)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.HasPrefix(strings.TrimPrefix(l, "\a"), "airlock: ") {
+			t.Errorf("line outside the contract: %q", l)
 		}
 	}
 }
