@@ -29,9 +29,9 @@ func TestWipeMethodsOnImage(t *testing.T) {
 	for _, method := range []string{MethodZero, MethodRandom, MethodDoD3, MethodDiscard} {
 		for _, verify := range []string{VerifyFull, VerifySample} {
 			t.Run(method+"-"+verify, func(t *testing.T) {
-				img := imageFile(t, 9, 0x5a) // 9 MiB: not a multiple of the 4 MiB chunk
+				img := imageFile(t, 9, 0x5a) // 9 MiB: not a multiple of the 2 MiB chunk
 				var phases []string
-				rep, err := Wipe(context.Background(), img, WipeOptions{Method: method, Verify: verify, SampleSeed: 42,
+				rep, err := Wipe(context.Background(), img, WipeOptions{Method: method, Verify: verify, SampleSeed: 42, ChunkSize: 2 << 20,
 					Progress: func(p Progress) {
 						if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
 							phases = append(phases, p.Phase)
@@ -40,7 +40,7 @@ func TestWipeMethodsOnImage(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if rep.Result != Passed || rep.VerifyResult != Passed || rep.Size != 9<<20 {
+				if rep.Result != Passed || rep.VerifyResult != Passed || rep.Size != 9<<20 || (method != MethodDiscard && rep.BytesWritten != int64(rep.Passes)*rep.Size) {
 					t.Fatalf("report %+v", rep)
 				}
 				b, _ := os.ReadFile(img)
