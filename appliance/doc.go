@@ -5,11 +5,23 @@
 // # Using it
 //
 // cmd/airlock's `run` subcommand loads the policy (package appliance/policy), performs the boot
-// duties when it is the appliance's uinit (Boot), wires the real parts (media, scanner, guix,
-// sealing, burner) into a Parts value and calls Station.Run. Everything the station needs from
-// those packages is a small interface in this package (Devices, Importer, Sealer, AuditLog,
-// Burner, Wiper, DiscChecker), so the state machine is tested on its own and the real parts are
-// exercised end to end by the hwtest suite.
+// duties when it is the appliance's uinit (BootDuties: with --boot, or implied when its parent is
+// PID 1), wires the real parts with Wire (MediaDevices, ScanImporter, KeySealer, TLog,
+// DriveBurner, MediaWiper, SealChecker over media, scanner, guix, sealing, sealing/auditlog and
+// burner) and calls Station.Run. Everything the station needs from those packages is a small
+// interface in this package (Devices, Importer, Sealer, AuditLog, Burner, Wiper, DiscChecker), so
+// the state machine is unit-tested on its own and the real parts are exercised end to end by the
+// hwtest suite (cmd/airlock/run_test.go).
+//
+// Host mode, for tests and `make demo`:
+//
+//	airlock run --config POLICY --root SYSROOT --allow-loop [--loop-dir DIR]
+//
+// runs the same station on a normal host: loop devices whose backing file lies under DIR
+// (default SYSROOT) are the sticks, SYSROOT/sys/class/leds is a fake LED tree (created for the
+// policy's LED names), burn.drive = "stdio:DIR/" burns through xorriso into DIR/SESSION.iso, the
+// line view goes to stdout and answers come from stdin (end of input stops the station), and
+// sanitization certificates are also copied to SYSROOT/certificates.
 //
 // # Operator flows
 //
@@ -54,13 +66,45 @@
 //
 // Prompt ids and their answers (one line on stdin or the serial line, surrounding blanks ignored):
 //
-//	operator               any non-empty ID of at most 64 printable characters
-//	mode                   import | sanitize | check (only the modes the policy allows)
-//	confirm-wipe           the last 4 characters of the serial (or size); anything else cancels
-//	sanitize-after-import  yes | no
-//	insert-disc            empty line once a blank disc is in (only for drives without media events)
-//	passphrase             the key passphrase (boot, when the keys are protected; not echoed)
+//	operator               any non-empty ID of at most 64 printable characters without spaces
+//	                       (3 tries, then FAIL)
+//	mode                   import | sanitize | check (asked only when the policy allows several;
+//	                       an optical disc is always checked)
+//	confirm-wipe           the last 4 characters of the serial (or of the size in bytes when the
+//	                       device has no serial); anything else cancels the wipe (FAIL)
+//	sanitize-after-import  yes | no (after an import's PASS or FAIL, when sanitize.after_import =
+//	                       "ask" and the stick is still in)
+//	passphrase             the key passphrase, before the station starts (keys.passphrase = true;
+//	                       not echoed on a terminal)
 //
+// Waiting for a blank disc is not a prompt: in INSERT-DISC the station polls the drive every
+// second and prints `airlock: info insert a blank disc` once. The order of one import, as the
+// QEMU and hwtest suites expect it:
+//
+//	airlock: device add /dev/sdb bus=usb id=0781:5567 vendor=... serial=... size=...
+//	airlock: prompt operator: operator ID for /dev/sdb?
+//	airlock: prompt mode: mode for /dev/sdb? (import | sanitize | check)
+//	airlock: state READING
+//	airlock: progress ...
+//	airlock: state VERDICT
+//	airlock: approved <path> <sha256>          (or: airlock: rejected <path>: <reason>)
+//	airlock: verdict APPROVED 2 approved 0 rejected
+//	airlock: state SEALING
+//	airlock: state INSERT-DISC
+//	airlock: state BURNING
+//	airlock: state READBACK
+//	airlock: state PASS
+//	airlock: output image <path or drive>
+//	airlock: output log <log dir>
+//	airlock: PASS disc <session>: <n> file(s), <bytes> bytes, sha256 <hex>, log index <i>; remove the disc
+//	airlock: prompt sanitize-after-import: sanitize /dev/sdb now? (yes/no)
+//	airlock: state READY
+//
+// A rejected import prints its rejected lines and verdict, then `airlock: state FAIL` and
+// `airlock: FAIL rejected: <m> of <n> file(s) not approved`. A stick pulled mid-read ends in
+// `airlock: FAIL reading <dev>: <dev>: device removed ...`. The `device` line's identity is
+// space-separated key=value pairs (bus, id, vendor, model, serial, size, optical, fs; spaces
+// inside values become '_').
 // An answer given while no prompt is pending is reported as `airlock: info ignored input` and
 // dropped. The bell (BEL, 0x07) is written on attention (a prompt) and on FAIL; it is a separate
 // byte before the line, never inside it.
@@ -80,5 +124,9 @@
 //	pass       on: the job succeeded; take the disc or stick
 //	fail       on: the job failed; the reason is on the console; destroy the disc if one was burned
 //
-// Several LEDs may share one sysfs LED; the station then drives it with the last state written.
+// After a job, ready comes back on and pass or fail stays lit beside it until the next device is
+// inserted, so an operator who looked away still sees the outcome. Several signals may share one
+// physical LED (the keyboard has three): it is lit when any of its signals is, and blinks when
+// busy is one of them. In VERDICT, INSERT-DISC and CONFIRM-WIPE busy blinks together with
+// attention. Every change is also printed as `airlock: led <signal> <on|off|blink>`.
 package appliance
