@@ -37,8 +37,8 @@ func parityCorpus(t *testing.T, seed uint64) (tree, archives string) {
 		[]byte("your files have been encrypted"),
 	}
 	var entries []entry
-	for i := range 60 {
-		size := rng.IntN(200 << 10)
+	for i := range 40 {
+		size := rng.IntN(120 << 10)
 		if i%10 == 0 {
 			size = 300<<10 + rng.IntN(300<<10) // larger than the block-scan budget below
 		}

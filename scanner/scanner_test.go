@@ -227,3 +227,30 @@ func mapFS(m map[string][]byte) fstest.MapFS {
 	}
 	return fsys
 }
+
+// TestBlockScanOverlap checks the memory-block policy the package doc describes: a string in
+// the overlap of two blocks is counted once, and one straddling a block edge is found.
+func TestBlockScanOverlap(t *testing.T) {
+	r, err := CompileString("b", `
+rule once { strings: $a = "NEEDLE-0123456789" condition: #a == 1 and @a[1] == 13312 }
+rule straddle { strings: $b = "STRADDLE-abcdefgh" condition: $b }
+rule size_and_offset { condition: filesize == 102400 and uint32(50000) == 0x41424344 }
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Destroy()
+	data := bytes.Repeat([]byte{'.'}, 100<<10)
+	copy(data[13<<10:], "NEEDLE-0123456789")     // in blocks 0 [0,16K) and 1 [12K,28K)
+	copy(data[(28<<10)-8:], "STRADDLE-abcdefgh") // across block 1's end, inside block 2
+	copy(data[50000:], "DCBA")
+	s := New(r, Options{MemoryBudget: 8 << 10, BlockSize: 16 << 10, BlockOverlap: 4 << 10, TempDir: t.TempDir()})
+	res := scanOne(t, s, "big", data)
+	var got []string
+	for _, m := range res.Rules {
+		got = append(got, m.Rule)
+	}
+	if strings.Join(got, " ") != "once straddle size_and_offset" {
+		t.Fatalf("block scan matched %q; %v", got, res.Problems())
+	}
+}
