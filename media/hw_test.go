@@ -5,6 +5,7 @@ package media
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -296,3 +297,85 @@ func partLoop(t *testing.T, file string, off, size int64) string {
 	})
 	return dev
 }
+
+// airlockCmd runs the real binary and returns its stdout, stderr and exit code.
+func airlockCmd(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(testenv.Airlock(t), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// TestHWCLIOnLoop drives `airlock devices`, `wipe` and `ls` on a loop device, as an operator would.
+func TestHWCLIOnLoop(t *testing.T) {
+	testenv.Need(t, "minisign")
+	dir := t.TempDir()
+	run(t, "minisign", "-G", "-W", "-s", filepath.Join(dir, "seal.key"), "-p", filepath.Join(dir, "seal.pub"))
+	dev, _ := loopDev(t, 80)
+	name := filepath.Base(dev)
+
+	out, errOut, code := airlockCmd(t, "devices", "--allow-loop")
+	if code != 0 || !strings.Contains(out, dev) {
+		t.Fatalf("devices: exit %d %s\n%s", code, errOut, out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, dev+" ") && !strings.HasSuffix(strings.TrimSpace(l), "allowed") {
+			t.Fatalf("loop device not allowed with --allow-loop: %q", l)
+		}
+	}
+	if _, errOut, code := airlockCmd(t, "wipe", "--yes", dev); code != 1 || !strings.Contains(errOut, "rule loop-not-allowed") {
+		t.Fatalf("wipe without --allow-loop: exit %d %s", code, errOut)
+	}
+	out, errOut, code = airlockCmd(t, "wipe", "--allow-loop", "--yes", "--method", "dod3", "--verify", "sample",
+		"--key", filepath.Join(dir, "seal.key"), "--cert-out", filepath.Join(dir, "cert"), dev)
+	if code != 0 || !strings.Contains(out, "Result: PASSED") || !strings.Contains(out, "loop device") {
+		t.Fatalf("wipe: exit %d %s\n%s", code, errOut, out)
+	}
+	run(t, "minisign", "-Vm", filepath.Join(dir, "cert", CertJSON), "-p", filepath.Join(dir, "seal.pub"))
+	out, errOut, code = airlockCmd(t, "ls", "--hash", "--allow-loop", dev)
+	if code != 0 || !strings.Contains(out, CertSig+"\t") {
+		t.Fatalf("ls: exit %d %s\n%s", code, errOut, out)
+	}
+	js, _ := os.ReadFile(filepath.Join(dir, "cert", CertJSON))
+	sum := fmt.Sprintf("%x", sha256sum(js))
+	if !strings.Contains(out, CertJSON+"\t"+fmt.Sprint(len(js))+"\t"+sum) {
+		t.Fatalf("ls hash of %s differs from the certificate written:\n%s", CertJSON, out)
+	}
+	if _, errOut, code := airlockCmd(t, "ls", dev); code != 1 || !strings.Contains(errOut, "loop-not-allowed") {
+		t.Fatalf("ls without --allow-loop: exit %d %s", code, errOut)
+	}
+	_ = name
+}
+
+// TestHWCLIPulledStick: the CLI reports a stick pulled mid-wipe with exit 1 and a FAILED certificate.
+func TestHWCLIPulledStick(t *testing.T) {
+	dev, backing := loopDev(t, 1024)
+	cmd := exec.Command(testenv.Airlock(t), "wipe", "--allow-loop", "--yes", "--quiet", "--method", "dod3", dev)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	os.Truncate(backing, 8<<20)
+	exec.Command("losetup", "-c", dev).Run()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v\n%s\n%s", err, errb.String(), out.String())
+	}
+	if !strings.Contains(errb.String(), "device removed at offset") || !strings.Contains(out.String(), "Result: FAILED") {
+		t.Fatalf("stderr %s\nstdout %s", errb.String(), out.String())
+	}
+}
+
+func sha256sum(b []byte) [32]byte { return sha256.Sum256(b) }
