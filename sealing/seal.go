@@ -3,6 +3,7 @@ package sealing
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -307,10 +308,36 @@ func bundlePath(input string) string {
 	return path.Join(BundleDir, filepath.Base(abs))
 }
 
-// CopyAndSeal copies the inputs (files or directory trees) under out/bundle/, hashing each file
-// while copying it (parallel over files), then hashes whatever out/AIRLOCK/ holds and writes the
-// signed manifest. out must not hold a bundle/ yet. Symlinks and special files are refused.
+// CopyAndSeal copies the inputs under out/bundle/ (CopyBundle), then seals out (SealCopied).
 func CopyAndSeal(ctx context.Context, out string, inputs []string, key *SealKey, info SealInfo) ([]File, error) {
+	files, err := CopyBundle(ctx, out, inputs)
+	if err != nil {
+		return nil, err
+	}
+	return SealCopied(ctx, out, files, key, info)
+}
+
+// SealCopied hashes whatever out/AIRLOCK/ holds and writes the signed manifest over it and the
+// already-hashed bundle files (CopyBundle's result).
+func SealCopied(ctx context.Context, out string, bundle []File, key *SealKey, info SealInfo) ([]File, error) {
+	files := append([]File(nil), bundle...)
+	if st, err := os.Stat(filepath.Join(out, AirlockDir)); err == nil && st.IsDir() {
+		extra, err := HashFS(ctx, os.DirFS(filepath.Join(out, AirlockDir)), 0)
+		if err != nil {
+			return nil, fmt.Errorf("seal %s: %w", filepath.Join(out, AirlockDir), err)
+		}
+		for _, f := range extra {
+			f.Path = path.Join(AirlockDir, f.Path)
+			files = append(files, f)
+		}
+	}
+	return files, writeSeal(out, files, key, info)
+}
+
+// CopyBundle copies the inputs (files or directory trees) under out/bundle/, hashing each file
+// while copying it (parallel over files). out must not hold a bundle/ yet. Symlinks and special
+// files are refused.
+func CopyBundle(ctx context.Context, out string, inputs []string) ([]File, error) {
 	if _, err := os.Lstat(filepath.Join(out, BundleDir)); err == nil {
 		return nil, fmt.Errorf("seal: %s already exists", filepath.Join(out, BundleDir))
 	}
@@ -374,17 +401,22 @@ func CopyAndSeal(ctx context.Context, out string, inputs []string, key *SealKey,
 	if err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(filepath.Join(out, AirlockDir)); err == nil && st.IsDir() {
-		extra, err := HashFS(ctx, os.DirFS(filepath.Join(out, AirlockDir)), 0)
-		if err != nil {
-			return nil, fmt.Errorf("seal %s: %w", filepath.Join(out, AirlockDir), err)
-		}
-		for _, f := range extra {
-			f.Path = path.Join(AirlockDir, f.Path)
-			files = append(files, f)
-		}
+	return files, nil
+}
+
+// BundleDigest is the SHA-256 of the SHA256SUMS-format listing of files (sorted): what a seal
+// record in the audit log names, so the log pins the exact bundle.
+func BundleDigest(files []File) (string, error) {
+	es := make([]sums.Entry, len(files))
+	for i, f := range files {
+		es[i] = sums.Entry{Name: f.Path, Sum: f.Sum}
 	}
-	return files, writeSeal(out, files, key, info)
+	b, err := sums.Format(es)
+	if err != nil {
+		return "", err
+	}
+	d := sha256.Sum256(b)
+	return hex.EncodeToString(d[:]), nil
 }
 
 // copyHash copies src to dst (created, never overwritten), hashing the bytes it writes. The copy

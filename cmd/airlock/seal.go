@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/airlock-appliance/airlock/sealing"
+	"github.com/airlock-appliance/airlock/sealing/auditlog"
 )
 
 var sealCommand = command{
@@ -32,6 +35,9 @@ func runSeal(ctx context.Context, e *env, args []string) int {
 	policy := fs.String("policy", "", "policy file whose SHA-256 goes into the trusted comment (instead of --policy-hash)")
 	logIndex := fs.String("log-index", "", "audit log index of the seal record (empty: none)")
 	when := fs.String("time", "now", `seal time, RFC 3339 ("now", or "" for none)`)
+	logDir := fs.String("log", "", "audit log directory: append a seal record, and write AIRLOCK/checkpoint, record.json and proofs (sets the log index)")
+	logKey := fs.String("log-key", "", "audit log signer key (log.key), with --log")
+	prevSize := fs.Int64("prev-size", -1, "tree size of the previous disc's checkpoint, to prove consistency from (default: remembered in the log directory)")
 	if ok, code := parse(e, fs, args); !ok {
 		return code
 	}
@@ -84,10 +90,24 @@ func runSeal(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail("key: %v", err)
 	}
+	if *logDir != "" && (*logKey == "" || *logIndex != "") {
+		return fail("--log needs --log-key, and sets the log index itself (no --log-index)")
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fail("%v", err)
 	}
-	files, err := sealing.CopyAndSeal(ctx, *out, fs.Args(), key, info)
+	bundle, err := sealing.CopyBundle(ctx, *out, fs.Args())
+	if err != nil {
+		return fail("%v", err)
+	}
+	if *logDir != "" {
+		idx, err := logSeal(ctx, *out, *logDir, *logKey, pass, *prevSize, bundle, info)
+		if err != nil {
+			return fail("audit log %s: %v", *logDir, err)
+		}
+		info.LogIndex = idx
+	}
+	files, err := sealing.SealCopied(ctx, *out, bundle, key, info)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -98,4 +118,67 @@ func runSeal(ctx context.Context, e *env, args []string) int {
 	fmt.Fprintf(e.stdout, "sealed %d files (%d bytes) in %s\n", len(files), total, *out)
 	fmt.Fprintf(e.stdout, "check: minisign -Vm %s/SHA256SUMS -p seal.pub && (cd %s && sha256sum -c SHA256SUMS)\n", *out, *out)
 	return exitOK
+}
+
+// lastDiscSizeFile remembers, in the log directory, the tree size of the last sealed disc's
+// checkpoint, so the next disc carries a consistency proof from it (the appliance keeps the same
+// file).
+const lastDiscSizeFile = "airlock-last-disc-size"
+
+// logSeal appends the seal record for bundle to the log, signs a checkpoint, and writes the
+// audit files under out/AIRLOCK/. It returns the record's index.
+func logSeal(ctx context.Context, out, dir, keyPath, pass string, prev int64, bundle []sealing.File, info sealing.SealInfo) (int64, error) {
+	signer, err := sealing.LoadNoteSigner(keyPath, pass)
+	if err != nil {
+		return 0, err
+	}
+	l, err := auditlog.Open(dir, signer)
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	digest, err := sealing.BundleDigest(bundle)
+	if err != nil {
+		return 0, err
+	}
+	var bytes int64
+	for _, f := range bundle {
+		bytes += f.Size
+	}
+	rec := map[string]any{"type": "seal", "session": info.Session, "station": info.Station,
+		"policy_sha256": info.PolicyHash, "bundle_files": len(bundle), "bundle_bytes": bytes, "bundle_sha256sums": digest}
+	if !info.Time.IsZero() {
+		rec["time"] = info.Time.Format(time.RFC3339)
+	}
+	idx, err := l.Append(ctx, rec)
+	if err != nil {
+		return 0, err
+	}
+	cp, err := l.Checkpoint()
+	if err != nil {
+		return 0, err
+	}
+	if prev < 0 {
+		if b, err := os.ReadFile(filepath.Join(dir, lastDiscSizeFile)); err == nil {
+			prev, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		}
+	}
+	files, err := sealing.DiscAudit(l, cp, idx, prev)
+	if err != nil {
+		return 0, err
+	}
+	for name, b := range files {
+		p := filepath.Join(out, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return 0, err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return 0, err
+		}
+	}
+	size := strconv.FormatInt(l.Size(), 10) + "\n"
+	if err := os.WriteFile(filepath.Join(dir, lastDiscSizeFile), []byte(size), 0o644); err != nil {
+		return 0, err
+	}
+	return idx, nil
 }

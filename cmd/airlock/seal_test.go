@@ -91,3 +91,54 @@ func TestSealCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestSealCLIWithLog: airlock seal --log appends the seal record and writes the audit files, so
+// that verify --state follows the discs and catches a rollback.
+func TestSealCLIWithLog(t *testing.T) {
+	keys := keysFor(t, "appliance")
+	logDir := filepath.Join(t.TempDir(), "log")
+	state := t.TempDir()
+	seal := func(session string) string {
+		out := filepath.Join(t.TempDir(), session)
+		if _, errOut, code := runCLI(t, "seal", "--key", filepath.Join(keys, "seal.key"), "--out", out, "--session", session,
+			"--log", logDir, "--log-key", filepath.Join(keys, "log.key"), sealInputs(t, false)); code != exitOK {
+			t.Fatalf("seal %s: %s", session, errOut)
+		}
+		return out
+	}
+	verify := func(d string) (string, string, int) {
+		return runCLI(t, "verify", "--pub", filepath.Join(keys, "seal.pub"), "--log-vkey", filepath.Join(keys, "log.vkey"), "--state", state, d)
+	}
+	d1 := seal("one")
+	for _, f := range []string{"AIRLOCK/checkpoint", "AIRLOCK/record.json", "AIRLOCK/proofs/inclusion"} {
+		if _, err := os.Stat(filepath.Join(d1, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if out, errOut, code := verify(d1); code != exitOK || !strings.Contains(out, "audit log index 0, checkpoint airlock-appliance size 1") {
+		t.Fatalf("verify one: exit %d %q %q", code, out, errOut)
+	}
+	d2 := seal("two")
+	if b, err := os.ReadFile(filepath.Join(d2, "AIRLOCK/proofs/previous-size")); err != nil || string(b) != "1\n" {
+		t.Fatalf("previous-size: %q %v", b, err)
+	}
+	testenv.Need(t, "sha256sum")
+	cmd := exec.Command("sha256sum", "--strict", "-c", "SHA256SUMS")
+	cmd.Dir = d2
+	if o, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(o), "AIRLOCK/checkpoint: OK") {
+		t.Fatalf("sha256sum -c: %v\n%s", err, o)
+	}
+	if out, errOut, code := verify(d2); code != exitOK || !strings.Contains(out, "size 2") {
+		t.Fatalf("verify two: exit %d %q %q", code, out, errOut)
+	}
+	if _, errOut, code := verify(d1); code != exitVerdict || !strings.Contains(errOut, "rollback") {
+		t.Errorf("rollback: exit %d %q", code, errOut)
+	}
+	if out, errOut, code := runCLI(t, "log", "verify", "--dir", logDir, "--vkey", filepath.Join(keys, "log.vkey")); code != exitOK || !strings.Contains(out, "VALID: 2 records") {
+		t.Errorf("log verify: exit %d %q %q", code, out, errOut)
+	}
+	rec, _, _ := runCLI(t, "log", "show", "--dir", logDir, "--json", "--from", "1")
+	if !strings.Contains(rec, `"bundle_files":3`) || !strings.Contains(rec, `"session":"two"`) || !strings.Contains(rec, `"type":"seal"`) {
+		t.Errorf("seal record: %s", rec)
+	}
+}
