@@ -3,9 +3,11 @@
 package media
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -379,3 +381,78 @@ func TestHWCLIPulledStick(t *testing.T) {
 }
 
 func sha256sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// TestHWCLIDevicesWatch: `airlock devices --watch --json` reports a loop device attached and
+// detached while it runs.
+func TestHWCLIDevicesWatch(t *testing.T) {
+	testenv.NeedRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testenv.Airlock(t), "devices", "--watch", "--json", "--allow-loop")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	time.Sleep(500 * time.Millisecond) // socket bound, coldplug done
+	backing := filepath.Join(t.TempDir(), "w.img")
+	os.WriteFile(backing, make([]byte, 4<<20), 0o644)
+	out, err := exec.Command("losetup", "-f", "--show", backing).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := strings.TrimSpace(string(out))
+	name := filepath.Base(dev)
+	detached := false
+	defer func() {
+		if !detached {
+			exec.Command("losetup", "-d", dev).Run()
+		}
+	}()
+	want := func(kind EventKind) {
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("watch ended before %s of %s", kind, name)
+				}
+				var ev struct {
+					Kind     EventKind
+					Name     string
+					Coldplug bool
+					Identity *struct {
+						Bus     string
+						Allowed bool `json:"allowed"`
+					}
+				}
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatalf("not JSON: %q", l)
+				}
+				if ev.Name != name || ev.Kind != kind || ev.Coldplug {
+					continue
+				}
+				if kind == DiskAdded && (ev.Identity == nil || ev.Identity.Bus != "loop" || !ev.Identity.Allowed) {
+					t.Fatalf("insert event %s", l)
+				}
+				return
+			case <-ctx.Done():
+				t.Fatalf("no %s event for %s", kind, name)
+			}
+		}
+	}
+	want(DiskAdded)
+	exec.Command("losetup", "-d", dev).Run()
+	detached = true
+	want(DiskRemoved)
+}
