@@ -38,17 +38,19 @@ func FuzzOpenISO(f *testing.F) {
 		if err != nil {
 			return
 		}
-		n := 0
+		// Bounded work per input: entries may alias one another's data at will.
+		n, budget := 0, int64(4<<20)
 		fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return nil // keep walking what can be read
 			}
-			if n++; n > 5000 {
+			if n++; n > 2000 || budget <= 0 {
 				return fs.SkipAll
 			}
 			if !d.IsDir() {
 				if f, err := fsys.Open(p); err == nil {
-					io.Copy(io.Discard, io.LimitReader(f.(io.Reader), 1<<20))
+					k, _ := io.Copy(io.Discard, io.LimitReader(f.(io.Reader), min(budget, 64<<10)))
+					budget -= k
 					f.Close()
 				}
 			}
@@ -85,14 +87,39 @@ func FuzzLayout(f *testing.F) {
 		if err := os.WriteFile(img, a.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		multiSector := false
+		for _, d := range l.dirs {
+			multiSector = multiSector || d.extSize > SectorSize
+		}
 		for _, r := range readers[:3] { // ours, kdomanski, go-diskfs: in-process, fast
+			if r.name == "kdomanski" && multiSector {
+				// Its reused-buffer bug (see readers) can make it take a file for a directory
+				// and fail the walk outright.
+				continue
+			}
 			got, err := r.list(nil, img)
+			if err != nil && r.lossy != nil && hasLossy(r, l.root) {
+				// The peer trips over a name it is documented to mangle (go-diskfs strips
+				// dots, and a stripped name can become invalid for io/fs).
+				t.Logf("%s: %v (tree has names it mangles)", r.name, err)
+				continue
+			}
 			if err != nil {
 				t.Fatalf("%s: %v", r.name, err)
 			}
-			compareListing(t, r, l, got, want)
+			compareListing(t, r, l, got, want, false)
 		}
 	})
+}
+
+// hasLossy reports whether any entry under d has a name r is known to mangle.
+func hasLossy(r reader, d *node) bool {
+	for _, c := range d.children {
+		if r.lossy(d, c.name) || (c.dir && hasLossy(r, c)) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestRandomTreesAllReaders runs a few random trees through every reader, peers included.
@@ -139,8 +166,8 @@ func randomTree(rnd *rand.Rand, n int) []File {
 		for !utf8Valid(s) {
 			s = s[:len(s)-1]
 		}
-		if s == "" || s == "." || s == ".." {
-			s = "x"
+		if strings.Trim(s, ".") == "" {
+			s = "x" // go-diskfs strips dots and cannot reach a name made only of dots
 		}
 		return s
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -264,6 +265,8 @@ func (f *isoFS) readDir(p string, e *isoEntry) ([]*isoEntry, error) {
 		}
 		f.owner[c.extents[0].off] = cp
 	}
+	// Sorted by name: lookups binary-search, listings need no sorting.
+	sort.Slice(ents, func(i, j int) bool { return ents[i].name < ents[j].name })
 	if f.ncache+len(ents) <= maxCachedEntries {
 		f.cache[ext.off] = ents
 		f.ncache += len(ents)
@@ -345,6 +348,15 @@ func (f *isoFS) parseRecord(p string, rec, id []byte) (ent *isoEntry, hidden boo
 	}
 	ent.extents = []extent{{lba * SectorSize, n}}
 	return ent, hidden, nil
+}
+
+// findEntry finds name in ents, which readDir sorted by name.
+func findEntry(ents []*isoEntry, name string) *isoEntry {
+	i := sort.Search(len(ents), func(i int) bool { return ents[i].name >= name })
+	if i < len(ents) && ents[i].name == name {
+		return ents[i]
+	}
+	return nil
 }
 
 func checkName(name string) error {
@@ -503,13 +515,7 @@ func (f *isoFS) lookup(op, name string) (*isoEntry, error) {
 		if err != nil {
 			return nil, &fs.PathError{Op: op, Path: name, Err: err}
 		}
-		var next *isoEntry
-		for _, x := range ents {
-			if x.name == c {
-				next = x
-				break
-			}
-		}
+		next := findEntry(ents, c)
 		if next == nil {
 			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
@@ -551,7 +557,6 @@ func (f *isoFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	for i, x := range ents {
 		out[i] = fs.FileInfoToDirEntry(info{x})
 	}
-	sortDirEntries(out)
 	return out, nil
 }
 
@@ -562,14 +567,6 @@ func (f *isoFS) Stat(name string) (fs.FileInfo, error) {
 		return nil, err
 	}
 	return info{e}, nil
-}
-
-func sortDirEntries(d []fs.DirEntry) {
-	for i := 1; i < len(d); i++ {
-		for j := i; j > 0 && d[j].Name() < d[j-1].Name(); j-- {
-			d[j], d[j-1] = d[j-1], d[j]
-		}
-	}
 }
 
 type info struct{ e *isoEntry }
@@ -595,14 +592,12 @@ func (d *isoDir) Close() error { return nil }
 
 // ReadDir lists the directory in name order, n entries at a time as fs.ReadDirFile specifies.
 func (d *isoDir) ReadDir(n int) ([]fs.DirEntry, error) {
-	all := make([]fs.DirEntry, len(d.ents))
-	for i, x := range d.ents {
-		all[i] = fs.FileInfoToDirEntry(info{x})
+	rest := make([]fs.DirEntry, 0, len(d.ents)-d.pos)
+	for _, x := range d.ents[d.pos:] {
+		rest = append(rest, fs.FileInfoToDirEntry(info{x}))
 	}
-	sortDirEntries(all)
-	rest := all[d.pos:]
 	if n <= 0 {
-		d.pos = len(all)
+		d.pos = len(d.ents)
 		return rest, nil
 	}
 	if len(rest) == 0 {

@@ -289,14 +289,17 @@ func checkReaders(t *testing.T, img string, l *Layout, want listing) {
 			if err != nil {
 				t.Fatalf("%s: %v", r.name, err)
 			}
-			compareListing(t, r, l, got, want)
+			compareListing(t, r, l, got, want, true)
 		})
 	}
 }
 
 // compareListing checks got against want: exactly, except for entries under names the reader is
 // known to mangle, which must still all be there with their contents.
-func compareListing(t *testing.T, r reader, l *Layout, got, want listing) {
+//
+// With strict unset (random trees), two mangled names may collide in the peer and one shadow the
+// other: then every file shown under a mangled name must still have contents from the tree.
+func compareListing(t *testing.T, r reader, l *Layout, got, want listing, strict bool) {
 	t.Helper()
 	lossy := func(p string) bool {
 		if r.lossy == nil {
@@ -338,11 +341,32 @@ func compareListing(t *testing.T, r reader, l *Layout, got, want listing) {
 			restPaths = append(restPaths, p)
 		}
 	}
+	if !strict {
+		// A mangled name may have become an existing name and shadowed it.
+		shadow := map[string]bool{}
+		for _, h := range restWant {
+			shadow[h] = true
+		}
+		for p, h := range exactGot {
+			if h != exactWant[p] && shadow[h] {
+				delete(exactGot, p)
+				delete(exactWant, p)
+			}
+		}
+		for p := range exactWant {
+			if _, ok := exactGot[p]; !ok && shadow[want[p]] {
+				delete(exactWant, p)
+			}
+		}
+	}
 	if d := exactGot.diff(exactWant); d != "" {
 		t.Errorf("%s disagrees with the source tree (%d entries, want %d):\n%s", r.name, len(got), len(want), d)
 	}
 	sort.Strings(restGot)
 	sort.Strings(restWant)
+	if !strict && isSubset(restGot, restWant) {
+		return
+	}
 	if strings.Join(restGot, ",") != strings.Join(restWant, ",") {
 		sort.Strings(restPaths)
 		t.Errorf("%s: entries under names it is known to mangle: %d, want %d, or their contents differ: %q",
@@ -351,4 +375,19 @@ func compareListing(t *testing.T, r reader, l *Layout, got, want listing) {
 	if len(restWant) > 0 {
 		t.Logf("%s: %d entries under names it is known to show differently; contents all present", r.name, len(restWant))
 	}
+}
+
+// isSubset reports whether the sorted multiset a is contained in the sorted multiset b.
+func isSubset(a, b []string) bool {
+	j := 0
+	for _, x := range a {
+		for j < len(b) && b[j] < x {
+			j++
+		}
+		if j == len(b) || b[j] != x {
+			return false
+		}
+		j++
+	}
+	return true
 }
