@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Kind says what an Event reports.
@@ -113,19 +114,19 @@ func Line(e Event) string {
 	p := "airlock: "
 	switch e.Kind {
 	case KStation:
-		return p + "station " + clean(e.Text) + " modes " + strings.Join(e.Modes, ",")
+		return p + "station " + clean(e.Text) + " modes " + clean(strings.Join(e.Modes, ","))
 	case KState:
-		return p + "state " + e.State
+		return p + "state " + clean(e.State)
 	case KPrompt:
-		return p + "prompt " + e.ID + ": " + clean(e.Text)
+		return p + "prompt " + clean(e.ID) + ": " + clean(e.Text)
 	case KDevice:
-		return p + "device " + e.Action + " " + clean(e.Dev) + " " + clean(e.Text)
+		return p + "device " + clean(e.Action) + " " + clean(e.Dev) + " " + clean(e.Text)
 	case KUSB:
 		return p + "usb unauthorized " + clean(e.Dev) + " " + clean(e.Text)
 	case KProgress:
 		return p + "progress " + ProgressText(e.Done, e.Total, e.Rate)
 	case KApproved:
-		return p + "approved " + clean(e.Path) + " " + e.Text
+		return p + "approved " + clean(e.Path) + " " + clean(e.Text)
 	case KRejected:
 		return p + "rejected " + clean(e.Path) + ": " + clean(e.Text)
 	case KVerdict:
@@ -135,11 +136,11 @@ func Line(e Event) string {
 		}
 		return fmt.Sprintf("%sverdict %s %d approved %d rejected", p, v, e.N, e.M)
 	case KOutput:
-		return p + "output " + e.Action + " " + clean(e.Path)
+		return p + "output " + clean(e.Action) + " " + clean(e.Path)
 	case KInfo:
 		return p + "info " + clean(e.Text)
 	case KLED:
-		return p + "led " + e.Dev + " " + e.Action
+		return p + "led " + clean(e.Dev) + " " + clean(e.Action)
 	case KPass:
 		return p + "PASS " + clean(e.Text)
 	case KFail:
@@ -149,25 +150,25 @@ func Line(e Event) string {
 }
 
 // clean makes hostile text (file names from a stick, device strings) safe for one line on a
-// terminal: control characters, including newlines and escapes, become \xNN.
+// terminal: control characters (C0, DEL, C1), line and paragraph separators, bidirectional
+// overrides and invalid UTF-8 become \xNN or \u{NNNN}, so no escape sequence or fake line
+// reaches the operator's screen or an expect script.
 func clean(s string) string {
-	ok := true
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0xfffd {
-			ok = false
-			break
-		}
-	}
-	if ok {
-		return s
-	}
 	var b strings.Builder
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0xfffd {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x20 || r == 0x7f:
 			fmt.Fprintf(&b, `\x%02x`, r)
-			continue
+		case r >= 0x80 && r < 0xa0, r == 0x2028, r == 0x2029, r >= 0x202a && r <= 0x202e,
+			r >= 0x2066 && r <= 0x2069, r == 0xfeff:
+			fmt.Fprintf(&b, `\u{%04x}`, r)
+		default:
+			b.WriteString(s[i : i+size])
 		}
-		b.WriteRune(r)
+		i += size
 	}
 	return b.String()
 }

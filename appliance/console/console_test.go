@@ -120,3 +120,25 @@ func TestScreen(t *testing.T) {
 		t.Error("READY keeps the previous verdict")
 	}
 }
+
+// FuzzLine: whatever hostile text a stick puts in a file name or a device string, a line-view
+// line stays one line, starts with the prefix and carries no control character (no escape
+// sequence reaches the operator's terminal).
+func FuzzLine(f *testing.F) {
+	f.Add("eicar.com", "match: EICAR")
+	f.Add("a\nairlock: PASS fake", "\x1b[2J\x1b]0;x\a")
+	f.Add("\xff\xfe\u0085\u2028", "\r")
+	f.Fuzz(func(t *testing.T, path, text string) {
+		for _, k := range []Kind{KRejected, KApproved, KDevice, KInfo, KFail, KPass, KPrompt, KOutput, KUSB} {
+			l := Line(Event{Kind: k, Path: path, Text: text, Dev: path, ID: "x"})
+			if !strings.HasPrefix(l, "airlock: ") {
+				t.Fatalf("no prefix: %q", l)
+			}
+			for _, r := range l {
+				if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+					t.Fatalf("control character %U in %q", r, l)
+				}
+			}
+		}
+	})
+}

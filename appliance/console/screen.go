@@ -53,9 +53,9 @@ func (s *Screen) Show(e Event) {
 	ring := false
 	switch e.Kind {
 	case KStation:
-		s.station, s.modes = e.Text, e.Modes
+		s.station, s.modes = clean(e.Text), e.Modes
 	case KJob:
-		s.job = e.Text
+		s.job = clean(e.Text)
 	case KState:
 		s.state = e.State
 		s.progress = false
@@ -68,7 +68,7 @@ func (s *Screen) Show(e Event) {
 			s.verdict, s.rejected, s.approved = "", nil, 0
 		}
 	case KPrompt:
-		s.prompt = e.Text
+		s.prompt = clean(e.Text)
 		ring = true
 	case KProgress:
 		s.done, s.total, s.rate, s.progress = e.Done, e.Total, e.Rate, true

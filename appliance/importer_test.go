@@ -1,0 +1,136 @@
+package appliance
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/airlock-appliance/airlock/guix"
+	"github.com/airlock-appliance/airlock/internal/testenv"
+	"github.com/airlock-appliance/airlock/scanner"
+)
+
+// The importer with the real scanner (libyara), the real Guix verifier and the shared vectors.
+
+const testRule = `rule EICAR_test_file {
+  strings: $eicar = "EICAR-STANDARD-ANTIVIRUS-TEST-FILE"
+  condition: $eicar
+}
+`
+
+type setAllow map[[32]byte]int64
+
+func (s setAllow) Allowed(sum [32]byte, size int64) bool { n, ok := s[sum]; return ok && n == size }
+
+func newTestImporter(t *testing.T) *ScanImporter {
+	t.Helper()
+	rules, err := scanner.CompileString("test", testRule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rules.Destroy)
+	b, err := os.ReadFile(filepath.Join(testenv.GuixVectors(t), "one-acl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acl, err := guix.ParseACL(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &ScanImporter{Rules: rules, ACL: acl, SpoolMax: 64 << 20, MaxFiles: 10,
+		Options: scanner.Options{Limits: scanner.DefaultLimits(), Workers: 1}}
+}
+
+func TestScanImporter(t *testing.T) {
+	vec := testenv.GuixVectors(t)
+	export, err := os.ReadFile(filepath.Join(vec, "p2-only.export"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unauth, _ := os.ReadFile(filepath.Join(vec, "unauthorized.export"))
+	src := []byte("a source tarball, allowlisted\n")
+	im := newTestImporter(t)
+	im.Allowlist = setAllow{sha256.Sum256(src): int64(len(src))}
+	eicar := `X5O!P%@AP[4\PZX54(P^)7CC)7}$` + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+	fsys := fstest.MapFS{
+		"quux.export":         {Data: export},
+		"dir/src.tar":         {Data: src},
+		"eicar.com":           {Data: []byte(eicar)},
+		"unknown.txt":         {Data: []byte("nobody approved me\n")},
+		"unauthorized.export": {Data: unauth},
+	}
+	spool := t.TempDir()
+	var last int64
+	dec, err := im.Read(context.Background(), fsys, spool, func(done, total int64) { last = done })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{ // path -> "" approved, or a piece of the reason
+		"quux.export": "", "dir/src.tar": "", "eicar.com": "EICAR_test_file",
+		"unknown.txt": "allowlist", "unauthorized.export": "unauthorized",
+	}
+	if len(dec.Files) != len(want) {
+		t.Fatalf("%d verdicts, want %d: %+v", len(dec.Files), len(want), dec.Files)
+	}
+	for _, f := range dec.Files {
+		w, ok := want[f.Path]
+		if !ok {
+			t.Errorf("unexpected file %q", f.Path)
+			continue
+		}
+		if w == "" && !f.Approved {
+			t.Errorf("%s rejected: %v", f.Path, f.Reasons)
+		}
+		if w != "" && (f.Approved || !strings.Contains(strings.Join(f.Reasons, "; "), w)) {
+			t.Errorf("%s: approved=%v reasons %v, want rejected for %q", f.Path, f.Approved, f.Reasons, w)
+		}
+		// The spool holds exactly the bytes read, hashed in the same read.
+		b, err := os.ReadFile(filepath.Join(spool, f.Path))
+		if err != nil {
+			t.Errorf("spool: %v", err)
+			continue
+		}
+		sum := sha256.Sum256(b)
+		if hex.EncodeToString(sum[:]) != f.SHA256 || string(b) != string(fsys[f.Path].Data) {
+			t.Errorf("%s: spooled copy differs from what was read", f.Path)
+		}
+	}
+	if dec.Approved() {
+		t.Error("a stick with rejected files approved")
+	}
+	var total int64
+	for _, f := range fsys {
+		total += int64(len(f.Data))
+	}
+	if last != total {
+		t.Errorf("progress ended at %d of %d", last, total)
+	}
+	if !strings.Contains(string(dec.Report), `"decisions"`) {
+		t.Errorf("report.json lacks the decisions: %.200s", dec.Report)
+	}
+}
+
+func TestScanImporterBounds(t *testing.T) {
+	im := newTestImporter(t)
+	im.SpoolMax = 10
+	fsys := fstest.MapFS{"big": {Data: make([]byte, 11)}}
+	if _, err := im.Read(context.Background(), fsys, t.TempDir(), func(int64, int64) {}); err == nil || !strings.Contains(err.Error(), "spool_max") {
+		t.Errorf("spool bound: %v", err)
+	}
+	im.SpoolMax = 1 << 20
+	im.MaxFiles = 2
+	fsys = fstest.MapFS{"a": {Data: []byte("a")}, "b": {Data: []byte("b")}, "c": {Data: []byte("c")}}
+	if _, err := im.Read(context.Background(), fsys, t.TempDir(), func(int64, int64) {}); err == nil || !strings.Contains(err.Error(), "max_stick_files") {
+		t.Errorf("file count bound: %v", err)
+	}
+	// An empty stick is never approved.
+	dec, err := im.Read(context.Background(), fstest.MapFS{}, t.TempDir(), func(int64, int64) {})
+	if err != nil || dec.Approved() {
+		t.Errorf("empty stick: %v, approved %v", err, dec.Approved())
+	}
+}
