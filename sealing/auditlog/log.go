@@ -81,6 +81,8 @@ type Log struct {
 	dir    string
 	signer note.Signer // nil: read-only
 
+	cpMu sync.Mutex // serializes Checkpoint: one temp file, and never an older head over a newer
+
 	mu        sync.Mutex
 	f         *os.File
 	offsets   []int64     // start offset of each record, plus the end
@@ -395,6 +397,8 @@ func (l *Log) Checkpoint() ([]byte, error) {
 	if l.signer == nil {
 		return nil, ErrReadOnly
 	}
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
 	c, err := l.Head()
 	if err != nil {
 		return nil, err
