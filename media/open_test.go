@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/airlock-appliance/airlock/internal/testenv"
 )
@@ -162,6 +163,9 @@ func TestFATImages(t *testing.T) {
 				t.Fatalf("volumes %+v", m.Volumes)
 			}
 			sameFiles(t, readAll(t, m), want)
+			if err := fstest.TestFS(m, "README.TXT", "sub/deeper/third/cluster-edge"); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
 }
@@ -227,4 +231,7 @@ func TestISOImage(t *testing.T) {
 		t.Fatalf("volumes %+v", m.Volumes)
 	}
 	sameFiles(t, readAll(t, m), want)
+	if err := fstest.TestFS(m, "README.TXT", "sub/deeper/third/cluster-edge"); err != nil {
+		t.Fatal(err)
+	}
 }

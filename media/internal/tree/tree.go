@@ -198,9 +198,10 @@ func (d *dir) ReadDir(count int) ([]fs.DirEntry, error) {
 
 // File is an open regular file; it also implements io.ReaderAt and io.Seeker.
 type File struct {
-	n   *Node
-	r   io.ReaderAt
-	off int64
+	n      *Node
+	r      io.ReaderAt
+	off    int64
+	starts []int64 // file offset of each extent, built on the first read
 }
 
 // Stat describes the file.
@@ -246,9 +247,25 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		p = p[:rem]
 	}
 	total := 0
-	// Find the extent holding off; extents are few (runs of contiguous clusters).
+	// Find the extent holding off by binary search over the extents' file offsets (a badly
+	// fragmented FAT file has one extent per cluster).
+	if f.starts == nil {
+		f.starts = make([]int64, len(f.n.Extents))
+		pos := int64(0)
+		for i, e := range f.n.Extents {
+			f.starts[i] = pos
+			pos += e.Len
+		}
+	}
+	k := sort.Search(len(f.starts), func(i int) bool { return f.starts[i] > off }) - 1
+	if k < 0 {
+		k = 0
+	}
 	pos := int64(0)
-	for _, e := range f.n.Extents {
+	if k < len(f.starts) {
+		pos = f.starts[k]
+	}
+	for _, e := range f.n.Extents[k:] {
 		if len(p) == 0 {
 			break
 		}
