@@ -72,12 +72,20 @@ func TestKill9(t *testing.T) {
 	verifier, _ := note.NewVerifier(vkey)
 	signer, _ := note.NewSigner(skey)
 	acked := map[int64]string{}
-	recovered := 0
+	recovered, survived := 0, 0
 	// The run stops early after 20 s (race detector, loaded machine), but never below 20 kills.
 	deadline := time.Now().Add(20 * time.Second)
 	run := 0
 	var tWait, tCheck time.Duration
 	for ; run < kills && time.Now().Before(deadline); run++ {
+		if run > 0 && run%50 == 0 {
+			// A fresh log every 50 kills keeps re-reading it cheap (the race detector makes
+			// JSON slow), so the run fits hundreds of kills.
+			if _, err := VerifyDir(dir, verifier); err != nil && !strings.Contains(err.Error(), "no checkpoint for") {
+				t.Fatalf("verify at run %d: %v", run, err)
+			}
+			dir, acked = t.TempDir(), map[int64]string{}
+		}
 		tStart := time.Now()
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashChildEnv+"_KEY="+skey, crashChildEnv+"_RUN="+strconv.Itoa(run))
@@ -139,6 +147,7 @@ func TestKill9(t *testing.T) {
 		if l.Recovered() > 0 {
 			recovered++
 		}
+		survived = len(acked)
 		for idx, token := range acked {
 			if idx >= l.Size() {
 				t.Fatalf("run %d: acknowledged record %d lost (log has %d)", run, idx, l.Size())
@@ -162,11 +171,11 @@ func TestKill9(t *testing.T) {
 	if _, err := VerifyDir(dir, verifier); err != nil && !strings.Contains(err.Error(), "no checkpoint for") {
 		t.Fatalf("verify at the end: %v", err)
 	}
-	t.Logf("%d kills: %d acknowledged records survived; %d torn tails recovered", kills, len(acked), recovered)
+	t.Logf("%d kills: every acknowledged record survived each (%d in the last log); %d torn tails recovered", kills, survived, recovered)
 	if kills < 20 {
 		t.Fatalf("only %d kills in the time allowed", kills)
 	}
-	if len(acked) == 0 {
+	if survived == 0 {
 		t.Fatal("no append was ever acknowledged")
 	}
 }
