@@ -35,6 +35,7 @@ const (
 	MaxEntries      = 1 << 18 // files and directories in the whole volume
 	MaxDepth        = 64
 	MaxDirBytes     = 65536 * 32 // the specification's limit on one directory
+	MaxAllDirBytes  = 64 << 20   // directory data of the whole volume
 )
 
 // BPB is the decoded BIOS parameter block of a FAT boot sector.

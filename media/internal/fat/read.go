@@ -29,6 +29,7 @@ type reader struct {
 	owner   map[uint32]string
 	entries int
 	csize   int64
+	dirData int64
 }
 
 // Open validates the FAT volume of size bytes at the start of r and returns its tree. Every
@@ -168,6 +169,9 @@ func (rd *reader) readDirChain(first uint32, name string) ([]byte, error) {
 	}
 	if count*rd.csize > MaxDirBytes {
 		return nil, mediaerr.Corrupt("%v: directory %s has %d bytes (limit %d)", rd.p.Type, name, count*rd.csize, MaxDirBytes)
+	}
+	if rd.dirData += count * rd.csize; rd.dirData > MaxAllDirBytes {
+		return nil, mediaerr.Corrupt("%v: more than %d bytes of directories", rd.p.Type, MaxAllDirBytes)
 	}
 	buf := make([]byte, 0, count*rd.csize)
 	for _, e := range ext {

@@ -24,8 +24,11 @@ const (
 	MaxEntries  = 1 << 18
 	MaxDepth    = 64
 	MaxDirBytes = 16 << 20
-	maxCE       = 16
-	maxSUSP     = 1 << 16
+	// MaxAllDirBytes bounds the directory data of the whole volume (a deep tree of huge
+	// directories would otherwise hold depth x MaxDirBytes at once).
+	MaxAllDirBytes = 64 << 20
+	maxCE          = 16
+	maxSUSP        = 1 << 16
 )
 
 const sector = 2048
@@ -55,6 +58,7 @@ type reader struct {
 	skip    int
 	seen    map[uint32]bool
 	entries int
+	dirData int64
 }
 
 // Open validates the ISO9660 volume of size bytes at r.
@@ -139,6 +143,9 @@ func (rd *reader) readDir(lba, n uint32, where string) ([]byte, error) {
 	rd.seen[lba] = true
 	if n > MaxDirBytes {
 		return nil, mediaerr.Corrupt("ISO9660: directory %s has %d bytes (limit %d)", where, n, MaxDirBytes)
+	}
+	if rd.dirData += int64(n); rd.dirData > MaxAllDirBytes {
+		return nil, mediaerr.Corrupt("ISO9660: more than %d bytes of directories", MaxAllDirBytes)
 	}
 	if !rd.inside(lba, int64(n)) {
 		return nil, mediaerr.Corrupt("ISO9660: directory %s at block %d (%d bytes) past the end of the volume", where, lba, n)
