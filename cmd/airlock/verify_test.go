@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/airlock-appliance/airlock/internal/testenv"
 	"github.com/airlock-appliance/airlock/sealing"
 	"github.com/airlock-appliance/airlock/sealing/auditlog"
 )
@@ -154,5 +156,20 @@ func TestVerifyCLIState(t *testing.T) {
 	// The state did not move on failures: disc two again is fine.
 	if _, errOut, code := runCLI(t, append(args, d2)...); code != exitOK {
 		t.Errorf("disc two again: %q", errOut)
+	}
+}
+
+// TestVerifyCLIXorrisoImage: a sealed tree packed by xorriso (a peer ISO writer, Rock Ridge)
+// verifies from the image file.
+func TestVerifyCLIXorrisoImage(t *testing.T) {
+	testenv.Need(t, "xorriso")
+	keys := keysFor(t, "appliance")
+	d := sealedDir(t, keys, false)
+	img := filepath.Join(t.TempDir(), "x.iso")
+	if out, err := exec.Command("xorriso", "-as", "mkisofs", "-quiet", "-R", "-o", img, d).CombinedOutput(); err != nil {
+		t.Fatalf("xorriso: %v\n%s", err, out)
+	}
+	if out, errOut, code := runCLI(t, "verify", "--pub", filepath.Join(keys, "seal.pub"), img); code != exitOK || !strings.Contains(out, "VALID: 3 files") {
+		t.Fatalf("verify xorriso image: exit %d %q %q", code, out, errOut)
 	}
 }
