@@ -274,6 +274,7 @@ func (s *Station) onDevice(ctx context.Context, ev DeviceEvent) {
 	if _, seen := s.present[id.Dev]; seen && ev.Kind == DeviceAdded {
 		return // a repeated add (coldplug + event) of a device already handled
 	}
+	_, wasPresent := s.present[id.Dev]
 	s.present[id.Dev] = id
 	action := "add"
 	if ev.Kind == MediaChanged {
@@ -281,8 +282,15 @@ func (s *Station) onDevice(ctx context.Context, ev DeviceEvent) {
 	}
 	s.view.Show(console.Event{Kind: console.KDevice, Action: action, Dev: id.Dev, Text: id.String()})
 	if s.job != nil {
+		if s.job.dev.Dev == id.Dev && !id.Optical && ev.Kind == MediaChanged && id.Size != s.job.dev.Size && s.job.usesDevice.Load() {
+			s.job.cancel(fmt.Errorf("%s: changed during the job (size %d, was %d): %w", id.Dev, id.Size, s.job.dev.Size, ErrDeviceRemoved))
+			return
+		}
 		if s.job.dev.Dev == id.Dev || (id.Optical && id.Dev == s.pol.Burn.Drive) {
 			return // the job's own device, or the disc the import is waiting for or burning
+		}
+		if ev.Kind == MediaChanged && wasPresent && !id.Optical {
+			return // a stick that changed (resized, repartitioned): a notice, not a new session
 		}
 		if len(s.queue) >= 8 {
 			s.view.Show(console.Event{Kind: console.KDevice, Action: "refused", Dev: id.Dev, Text: "busy and the queue is full; insert it again later"})
@@ -291,6 +299,9 @@ func (s *Station) onDevice(ctx context.Context, ev DeviceEvent) {
 		s.queue = append(s.queue, id)
 		s.view.Show(console.Event{Kind: console.KDevice, Action: "queued", Dev: id.Dev, Text: "busy: it will be taken when the current job ends"})
 		return
+	}
+	if ev.Kind == MediaChanged && wasPresent && !id.Optical {
+		return // a stick that changed (resized, repartitioned): a notice, not a new session
 	}
 	s.startJob(ctx, id)
 }

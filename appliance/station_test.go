@@ -444,3 +444,24 @@ func TestBadReadback(t *testing.T) {
 		t.Errorf("LEDs after FAIL: %s", got)
 	}
 }
+
+func TestChangedStick(t *testing.T) {
+	r := newRig(t, "import")
+	r.imp.block = true
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "gina")
+	r.wait("airlock: state READING")
+	ev := stick("/dev/sdb")
+	ev.Kind = MediaChanged
+	ev.ID.Size = 1 << 20
+	r.devs.ch <- ev
+	r.wait("airlock: FAIL reading /dev/sdb: /dev/sdb: changed during the job (size 1048576, was 1073741824): device removed")
+	r.waitN("airlock: state READY", 2)
+	// A change of a present stick at READY is a notice, not a session.
+	r.devs.ch <- ev
+	r.wait("airlock: device change /dev/sdb")
+	time.Sleep(50 * time.Millisecond)
+	if strings.Count(r.out.String(), "prompt operator") != 1 {
+		t.Errorf("a changed stick started a session:\n%s", r.out.String())
+	}
+}
