@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/airlock-appliance/airlock/internal/testenv"
@@ -223,5 +224,25 @@ func TestBurnArgs(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("%q, want %q", got, want)
 		}
+	}
+}
+
+// TestStatusNotADrive: a device that is no optical drive fails natively and through xorriso,
+// and the error says both.
+func TestStatusNotADrive(t *testing.T) {
+	testenv.Need(t, "xorriso")
+	d, err := Open("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Status(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "native status") || !strings.Contains(err.Error(), "xorriso") {
+		t.Fatalf("status of /dev/null: %v", err)
+	}
+	if _, err := Open("sr0"); err == nil {
+		t.Error("relative drive name accepted")
+	}
+	if _, err := Open("stdio:"); err == nil {
+		t.Error("empty stdio path accepted")
 	}
 }

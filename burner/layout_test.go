@@ -2,6 +2,7 @@ package burner
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"io"
@@ -232,5 +233,17 @@ func TestISONamesUnique(t *testing.T) {
 		if base, ext, _ := splitID(id); len(base)+len(ext) > maxFileID {
 			t.Errorf("%q -> %q too long", n, id)
 		}
+	}
+}
+
+func TestWriteCancelled(t *testing.T) {
+	l, err := NewLayout([]File{{Path: "f", Size: 5, Open: constOpener("hello")}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := l.Write(ctx, io.Discard); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled write: %v", err)
 	}
 }
