@@ -15,7 +15,6 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 )
 
 // Formats the walker descends into, as File.Format reports them.
@@ -153,75 +152,13 @@ func (w *worker) decompressor(kind string, r io.Reader) (io.Reader, func(), erro
 		}
 		return z, z.Close, nil
 	case FormatXz:
-		br := bufio.NewReaderSize(r, 4096)
-		head, _ := br.Peek(12 + 1024)
-		if dict, ok := xzDictSize(head); ok && dict > lim.MaxDecoderMemory {
-			return nil, nil, &limitError{limit: LimitDictionary,
-				msg: fmt.Sprintf("xz dictionary of %d bytes exceeds %d", dict, lim.MaxDecoderMemory)}
-		}
-		z, err := xz.ReaderConfig{SingleStream: false}.NewReader(br)
+		z, err := newXZReader(r, lim.MaxDecoderMemory)
 		if err != nil {
 			return nil, nil, err
 		}
-		return z, nil, nil
+		return z, z.Close, nil
 	}
 	return nil, nil, fmt.Errorf("no decompressor for %s", kind)
-}
-
-// xzDictSize reads the LZMA2 dictionary size from the first block header of an xz stream
-// (xz file format 1.0.4 §3.1). The decoder allocates it up front, so it is checked first.
-func xzDictSize(h []byte) (int64, bool) {
-	if len(h) < 14 || h[12] == 0 {
-		return 0, false
-	}
-	hsize := (int(h[12]) + 1) * 4
-	if len(h) < 12+hsize {
-		return 0, false
-	}
-	b := h[13 : 12+hsize]
-	flags := b[0]
-	nfilters := int(flags&3) + 1
-	p := 1
-	varint := func() (uint64, bool) {
-		v, n := binary.Uvarint(b[p:])
-		if n <= 0 {
-			return 0, false
-		}
-		p += n
-		return v, true
-	}
-	if flags&0x40 != 0 {
-		if _, ok := varint(); !ok {
-			return 0, false
-		}
-	}
-	if flags&0x80 != 0 {
-		if _, ok := varint(); !ok {
-			return 0, false
-		}
-	}
-	for range nfilters {
-		id, ok := varint()
-		if !ok {
-			return 0, false
-		}
-		psize, ok := varint()
-		if !ok || p+int(psize) > len(b) {
-			return 0, false
-		}
-		if id == 0x21 && psize == 1 {
-			c := int64(b[p] & 0x3f)
-			if c > 40 {
-				return 1 << 62, true
-			}
-			if c == 40 {
-				return 1<<32 - 1, true
-			}
-			return (2 | c&1) << (c/2 + 11), true
-		}
-		p += int(psize)
-	}
-	return 0, false
 }
 
 func (w *worker) walkTar(st *walkState, f *File, tr *tar.Reader, depth int) error {

@@ -48,8 +48,3 @@ func FuzzWalk(f *testing.F) {
 	})
 }
 
-// FuzzXzDictSize checks the xz header peek never panics on any header.
-func FuzzXzDictSize(f *testing.F) {
-	f.Add(xzc(f, []byte("x")))
-	f.Fuzz(func(t *testing.T, b []byte) { xzDictSize(b) })
-}

@@ -74,6 +74,10 @@ type Options struct {
 	// BlockSize and BlockOverlap shape libyara memory-block scans of files larger than the
 	// budget (defaults 16 MiB and 1 MiB; see the package doc for why blocks overlap).
 	BlockSize, BlockOverlap int64
+	// ScanCompressed also runs the rules over the compressed bytes of gzip, xz, bzip2 and zstd
+	// files (by default only what they decompress to is scanned: string rules cannot see
+	// through compression). Set it for rule sets that match whole archives, e.g. by hash.
+	ScanCompressed bool
 	// Spool, if set, receives every top-level file's bytes (see Spooler).
 	Spool Spooler
 	// Guix, if set, judges every item of every top-level Guix export stream in the same read

@@ -285,29 +285,13 @@ func (w *worker) examine(st *walkState, f *File, src io.ReaderAt, size int64, de
 		f.Verdict, f.Reason = Unscannable, "cancelled"
 		return err
 	}
-	var (
-		matches []RuleMatch
-		err     error
-	)
-	if m, ok := src.(memSource); ok {
-		matches, err = w.e.scanMem(m[:size])
-	} else {
-		matches, err = w.e.scanBlocks(src, size, w.s.opt.BlockSize, w.s.opt.BlockOverlap)
-	}
-	f.Rules = matches
-	switch {
-	case err != nil && errors.Is(err, errScanTimeout):
-		f.Verdict, f.Limit, f.Reason = LimitHit, LimitTimeout, fmt.Sprintf("yara scan exceeded %v", w.s.opt.Timeout)
-	case err != nil:
-		f.Verdict, f.Reason = Unscannable, "yara: "+err.Error()
-	case len(matches) > 0:
-		f.Verdict = Match
-	default:
-		f.Verdict = Clean
-	}
 	head := make([]byte, 512)
 	hn, _ := src.ReadAt(head[:min(size, 512)], 0)
 	kind := detect(head[:hn])
+	f.Verdict = Clean
+	if !compressed(kind) || w.s.opt.ScanCompressed {
+		w.yara(f, src, size)
+	}
 	if kind == "" {
 		return nil
 	}
@@ -317,7 +301,7 @@ func (w *worker) examine(st *walkState, f *File, src io.ReaderAt, size int64, de
 		f.Limit = LimitDepth
 		return nil
 	}
-	err = w.descend(st, f, kind, src, size, depth)
+	err := w.descend(st, f, kind, src, size, depth)
 	var le *limitError
 	switch {
 	case err == nil:
@@ -339,6 +323,39 @@ func (w *worker) examine(st *walkState, f *File, src io.ReaderAt, size int64, de
 		w.worsen(f, Unscannable, fmt.Sprintf("corrupt or unsupported %s: %v", kind, err))
 		return nil
 	}
+}
+
+// yara scans one file's bytes: whole from memory, or in overlapping blocks from a copy that did
+// not fit the memory budget (see the package doc).
+func (w *worker) yara(f *File, src io.ReaderAt, size int64) {
+	var (
+		matches []RuleMatch
+		err     error
+	)
+	if m, ok := src.(memSource); ok {
+		matches, err = w.e.scanMem(m[:size])
+	} else {
+		matches, err = w.e.scanBlocks(src, size, w.s.opt.BlockSize, w.s.opt.BlockOverlap)
+	}
+	f.Rules = matches
+	switch {
+	case err != nil && errors.Is(err, errScanTimeout):
+		f.Verdict, f.Limit, f.Reason = LimitHit, LimitTimeout, fmt.Sprintf("yara scan exceeded %v", w.s.opt.Timeout)
+	case err != nil:
+		f.Verdict, f.Reason = Unscannable, "yara: "+err.Error()
+	case len(matches) > 0:
+		f.Verdict = Match
+	}
+}
+
+// compressed reports whether kind is a compression format: its bytes are noise to string rules,
+// and what they decompress to is scanned instead.
+func compressed(kind string) bool {
+	switch kind {
+	case FormatGzip, FormatXz, FormatBzip2, FormatZstd:
+		return true
+	}
+	return false
 }
 
 // worsen sets f's verdict to v unless it is already as bad, keeping every reason.

@@ -1,0 +1,132 @@
+//go:build bench
+
+package scanner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/airlock-appliance/airlock/internal/benchtab"
+	"github.com/airlock-appliance/airlock/internal/testenv"
+)
+
+// benchCorpus builds two trees of the same content, about mib MiB: packed (what a stick holds:
+// text files, binaries from /usr, and tarballs .tar.gz/.tar.zst/.tar.xz) and extracted (the same
+// with every tarball unpacked), for airlock and yara -r respectively. It returns the trees and
+// the bytes of content in extracted.
+func benchCorpus(t *testing.T, mib int) (packed, extracted string, content int64) {
+	t.Helper()
+	dir := os.Getenv("AIRLOCK_BENCH_SCAN_DIR") // keep the corpus there (for profiling)
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	packed, extracted = filepath.Join(dir, "packed"), filepath.Join(dir, "extracted")
+	target := int64(mib) << 20
+	rng := rand.New(rand.NewPCG(1, 2))
+	// The pool of real binaries.
+	var bins []string
+	for _, root := range []string{"/usr/bin", "/usr/lib/x86_64-linux-gnu", "/usr/libexec"} {
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				if fi, err := d.Info(); err == nil && fi.Size() > 4096 && fi.Size() < 32<<20 {
+					bins = append(bins, p)
+				}
+			}
+			return nil
+		})
+	}
+	next := 0
+	// fill writes about n bytes of text files and binaries under dir (both trees when both).
+	fill := func(n int64, dirs ...string) int64 {
+		var done int64
+		for i := 0; done < n; i++ {
+			var data []byte
+			name := fmt.Sprintf("f%05d", i)
+			if i%3 == 0 {
+				data = make([]byte, 4<<10+rng.IntN(512<<10))
+				words := []string{"the ", "quick ", "brown ", "fox ", "jumps ", "over ", "lazy ", "dog\n", "fn main() {", "return 0;\n"}
+				for j := 0; j < len(data); {
+					j += copy(data[j:], words[rng.IntN(len(words))])
+				}
+				name += ".txt"
+			} else {
+				b, err := os.ReadFile(bins[next%len(bins)])
+				next++
+				if err != nil {
+					continue
+				}
+				data = b
+				name += ".bin"
+			}
+			for _, d := range dirs {
+				writeFile(t, filepath.Join(d, fmt.Sprintf("d%02d", i%16), name), data)
+			}
+			done += int64(len(data))
+		}
+		return done
+	}
+	content += fill(target*55/100, packed, extracted)
+	// Tarballs: 30% of the content, in pieces of ~16 MiB, three compressors.
+	comps := [][]string{{"-z", ".tar.gz"}, {"--zstd", ".tar.zst"}, {"-J", ".tar.xz"}}
+	for i := 0; content < target; i++ {
+		src := filepath.Join(extracted, fmt.Sprintf("tarball%02d", i))
+		content += fill(16<<20, src)
+		c := comps[i%len(comps)]
+		env := append(os.Environ(), "XZ_OPT=-1 -T1", "ZSTD_CLEVEL=3", "GZIP=-6")
+		cmd := exec.Command("tar", "-C", src, c[0], "-cf", filepath.Join(packed, fmt.Sprintf("tarball%02d%s", i, c[1])), ".")
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("tar: %v %s", err, out)
+		}
+	}
+	return packed, extracted, content
+}
+
+// TestBenchScan: airlock scan (hash + scan + recursion) of the packed corpus vs yara -r -p 2 on
+// the extracted corpus, same rules. Size: AIRLOCK_BENCH_SCAN_MIB (default 1024).
+func TestBenchScan(t *testing.T) {
+	testenv.Need(t, "yara", "tar", "xz", "zstd", "gzip")
+	mib := 1024
+	if v := os.Getenv("AIRLOCK_BENCH_SCAN_MIB"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			t.Fatalf("AIRLOCK_BENCH_SCAN_MIB=%q", v)
+		}
+		mib = n
+	}
+	packed, extracted, content := benchCorpus(t, mib)
+	rules := filepath.Join(testenv.RepoRoot(), "scanner", "rules", "airlock.yar")
+	airlock := testenv.Airlock(t)
+	ctx := context.Background()
+	// Warm the page cache for both trees the same way.
+	for _, d := range []string{packed, extracted} {
+		exec.Command("sh", "-c", "find "+d+" -type f -exec cat {} + > /dev/null").Run()
+	}
+	peer, err := benchtab.Run(ctx, "yara", "-r", "-p", "2", rules, extracted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := benchtab.Run(ctx, airlock, "scan", "--rules", rules, packed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := benchtab.Row{What: fmt.Sprintf("scan %d MiB mixed", mib), Peer: "yara -r -p 2", Ours: ours, Theirs: peer, Bytes: content,
+		Note: fmt.Sprintf("yara %.1f MB/s", float64(content)/peer.Wall.Seconds()/1e6)}
+	benchtab.Report(t, row)
+	if ours.PeakRSS > 128<<20 {
+		t.Errorf("peak RSS %d MiB > 128 MiB", ours.PeakRSS>>20)
+	}
+	if r := row.Ratio(); r > 1.0 {
+		t.Errorf("ratio %.2f > 1.0 (target)", r)
+	}
+}
+
+var _ = io.EOF
