@@ -91,6 +91,8 @@ func TestUSBAuthorization(t *testing.T) {
 	stick := fs.usbStick("1-1", "sdb", "8:16", true, 0x08)
 	badusb := fs.usbStick("1-2", "sdc", "8:32", true, 0x08, 0x03)
 	netdev := fs.usbStick("1-4", "sde", "8:64", true, 0xff)
+	keyboard := fs.usbStick("1-5", "sdf", "8:80", true, 0x03)
+	fs.write("devices/pci0000:00/0000:00:14.0/usb1/1-5/authorized", "1\n") // present at boot
 	a := &USBAuthorizer{SysfsRoot: fs.root}
 	if err := a.LockDown(); err != nil {
 		t.Fatal(err)
@@ -98,7 +100,7 @@ func TestUSBAuthorization(t *testing.T) {
 	if got := readAttr(filepath.Join(fs.root, "bus/usb/devices/usb1"), "authorized_default"); got != "0" {
 		t.Fatalf("authorized_default = %q", got)
 	}
-	vs, err := a.AuthorizeAll()
+	vs, err := a.AuthorizePending()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func TestUSBAuthorization(t *testing.T) {
 	if !strings.Contains(got[badusb].Reason, "hid") || !strings.Contains(got[netdev].Reason, "vendor") {
 		t.Errorf("reasons %q, %q", got[badusb].Reason, got[netdev].Reason)
 	}
-	for dev, want := range map[string]string{stick: "1", badusb: "0", netdev: "0"} {
+	for dev, want := range map[string]string{stick: "1", badusb: "0", netdev: "0", keyboard: "1"} {
 		if a := readAttr(dev, "authorized"); a != want {
 			t.Errorf("%s authorized=%s, want %s", dev, a, want)
 		}

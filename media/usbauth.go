@@ -42,8 +42,9 @@ func (a *USBAuthorizer) LockDown() error {
 	return nil
 }
 
-// Authorize inspects the USB device at sysfs directory dev (e.g. /sys/bus/usb/devices/1-1) and,
-// when every interface is mass storage, writes 1 to its authorized attribute.
+// Authorize inspects the USB device at sysfs directory dev (e.g. /sys/bus/usb/devices/1-1, or
+// Event.SysPath of a USBAdded event) and, when every interface is mass storage, writes 1 to its
+// authorized attribute; otherwise it writes 0. Call it for devices that arrive after LockDown.
 func (a *USBAuthorizer) Authorize(dev string) (*USBVerdict, error) {
 	v := &USBVerdict{Device: dev, Interfaces: USBInterfaces(dev)}
 	v.USBID = strings.ToLower(readAttr(dev, "idVendor")) + ":" + strings.ToLower(readAttr(dev, "idProduct"))
@@ -70,8 +71,10 @@ func (a *USBAuthorizer) Authorize(dev string) (*USBVerdict, error) {
 	return v, nil
 }
 
-// AuthorizeAll applies Authorize to every USB device (not root hubs, not interfaces) present.
-func (a *USBAuthorizer) AuthorizeAll() ([]*USBVerdict, error) {
+// AuthorizePending applies Authorize to every USB device (not root hubs, not interfaces) that is
+// currently unauthorized: the devices plugged in since LockDown. Devices authorized before (the
+// operator's keyboard at boot) are left alone.
+func (a *USBAuthorizer) AuthorizePending() ([]*USBVerdict, error) {
 	devs, err := filepath.Glob(filepath.Join(a.SysfsRoot, "bus", "usb", "devices", "*"))
 	if err != nil {
 		return nil, err
@@ -79,7 +82,7 @@ func (a *USBAuthorizer) AuthorizeAll() ([]*USBVerdict, error) {
 	var out []*USBVerdict
 	for _, d := range devs {
 		base := filepath.Base(d)
-		if strings.HasPrefix(base, "usb") || strings.Contains(base, ":") {
+		if strings.HasPrefix(base, "usb") || strings.Contains(base, ":") || readAttr(d, "authorized") != "0" {
 			continue
 		}
 		if real, err := filepath.EvalSymlinks(d); err == nil {
@@ -93,3 +96,8 @@ func (a *USBAuthorizer) AuthorizeAll() ([]*USBVerdict, error) {
 	}
 	return out, nil
 }
+
+// AuthorizeAll is AuthorizePending (kept for callers of the first API): it inspects only devices
+// that are still unauthorized, so a device admitted before (the operator's keyboard) is never
+// switched off.
+func (a *USBAuthorizer) AuthorizeAll() ([]*USBVerdict, error) { return a.AuthorizePending() }

@@ -25,6 +25,10 @@ const (
 	PartitionRemoved EventKind = "partition-removed"
 	MediaChanged     EventKind = "media-changed" // optical disc inserted/removed, loop resized, ...
 	EjectRequest     EventKind = "eject-request" // the drive's eject button
+	// USB device events (WatchOptions.USB): a device plugged in after USBAuthorizer.LockDown
+	// stays unauthorized, and so never shows up as a disk, until USBAuthorizer.Authorize admits it.
+	USBAdded   EventKind = "usb-added"
+	USBRemoved EventKind = "usb-removed"
 )
 
 // Event is one debounced device event.
@@ -34,6 +38,7 @@ type Event struct {
 	Disk     string    // the disk of a partition; Name for disks
 	Identity *Identity // disks on add and change, when sysfs could describe them
 	Coldplug bool      // found by the walk at start, not by a uevent
+	SysPath  string    // USB events: the device's sysfs directory, for USBAuthorizer.Authorize
 	Time     time.Time
 }
 
@@ -49,6 +54,8 @@ type WatchOptions struct {
 	UEvents <-chan []byte
 	// NoColdplug skips the initial walk.
 	NoColdplug bool
+	// USB also reports USB devices (not interfaces) being added and removed.
+	USB bool
 }
 
 // Watch reports block devices as they come and go. It binds the kernel uevent socket first, then
@@ -127,7 +134,23 @@ func (w *watcher) run(ctx context.Context, src <-chan []byte) {
 				return
 			}
 			e, err := ParseUEvent(msg)
-			if err != nil || e.Env["SUBSYSTEM"] != "block" {
+			if err != nil {
+				continue
+			}
+			if w.opts.USB && e.Env["SUBSYSTEM"] == "usb" && e.Env["DEVTYPE"] == "usb_device" &&
+				(e.Action == "add" || e.Action == "remove") {
+				ev := Event{Kind: USBAdded, Name: filepath.Base(e.DevPath), SysPath: filepath.Join(w.opts.SysfsRoot, e.DevPath), Time: time.Now()}
+				if e.Action == "remove" {
+					ev.Kind = USBRemoved
+				}
+				select {
+				case w.out <- ev:
+				case <-ctx.Done():
+					return
+				}
+				continue
+			}
+			if e.Env["SUBSYSTEM"] != "block" {
 				continue
 			}
 			name := e.Env["DEVNAME"]

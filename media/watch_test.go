@@ -113,3 +113,23 @@ func TestWatchFakeSysfs(t *testing.T) {
 	for range ch {
 	}
 }
+
+func TestWatchUSBDevices(t *testing.T) {
+	fs := newFakeSys(t)
+	src := make(chan []byte, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := Watch(ctx, WatchOptions{SysfsRoot: fs.root, UEvents: src, USB: true, NoColdplug: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src <- []byte("add@/devices/pci0000:00/0000:00:14.0/usb1/1-3\x00ACTION=add\x00SUBSYSTEM=usb\x00DEVTYPE=usb_device\x00")
+	src <- []byte("add@/devices/pci0000:00/0000:00:14.0/usb1/1-3/1-3:1.0\x00ACTION=add\x00SUBSYSTEM=usb\x00DEVTYPE=usb_interface\x00")
+	src <- []byte("remove@/devices/pci0000:00/0000:00:14.0/usb1/1-3\x00ACTION=remove\x00SUBSYSTEM=usb\x00DEVTYPE=usb_device\x00")
+	if e := next(t, ch); e.Kind != USBAdded || e.Name != "1-3" || e.SysPath != filepath.Join(fs.root, "devices/pci0000:00/0000:00:14.0/usb1/1-3") {
+		t.Fatalf("%+v", e)
+	}
+	if e := next(t, ch); e.Kind != USBRemoved {
+		t.Fatalf("%+v", e)
+	}
+}
