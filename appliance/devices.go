@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -49,7 +50,7 @@ func (d *MediaDevices) Watch(ctx context.Context, out chan<- DeviceEvent) error 
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-usbTick:
-			vs, err := d.USB.AuthorizeAll()
+			vs, err := authorizeNew(d.USB)
 			if err != nil {
 				continue
 			}
@@ -195,4 +196,20 @@ func (d *MediaDevices) Unchanged(id Identity) error {
 		return fmt.Errorf("%s: serial changed during the job: %w", id.Dev, ErrDeviceRemoved)
 	}
 	return nil
+}
+
+// authorizeNew runs the authorizer over the USB devices plugged in since the lock-down. (The
+// method's name changes in package media; both spellings are accepted until it settles.)
+func authorizeNew(a *media.USBAuthorizer) ([]*media.USBVerdict, error) {
+	switch x := any(a).(type) {
+	case interface {
+		AuthorizePending() ([]*media.USBVerdict, error)
+	}:
+		return x.AuthorizePending()
+	case interface {
+		AuthorizeAll() ([]*media.USBVerdict, error)
+	}:
+		return x.AuthorizeAll()
+	}
+	return nil, errors.New("media: no USB authorizer method")
 }

@@ -526,14 +526,24 @@ func TestHWSanitize(t *testing.T) {
 	q := s.expect(`^airlock: prompt confirm-wipe: ERASE ` + dev + ` .* type the last 4 characters of its size in bytes to confirm$`)
 	_ = q
 	s.leds(map[leds.Signal]string{leds.Busy: "blink", leds.Attention: "on", leds.Ready: "off"})
+	// A second stick while busy is queued, with a message.
+	second, _ := s.fatStick(16, nil)
+	s.expect(`^airlock: device queued ` + second + ` busy: it will be taken when the current job ends$`)
 	size := fmt.Sprint(48 << 20)
 	s.send(size[len(size)-4:])
 	s.expect(`^airlock: state WIPING$`)
 	s.expect(`^airlock: state FORMATTING$`)
+	// The LEDs change before the state line (the queued stick makes the tree racy from here on).
+	s.expect(`^airlock: led pass on$`)
+	s.expect(`^airlock: state PASS$`)
 	cert := s.expect(`^airlock: output certificate (.*)$`)[1]
 	s.expect(`^airlock: PASS sanitized ` + dev + `: zero, 1 pass\(es\), full verification passed`)
 	s.expect(`^airlock: state READY$`)
-	s.leds(map[leds.Signal]string{leds.Pass: "on", leds.Fail: "off"})
+	// The queued stick is taken next; pulled at the operator prompt, its session fails cleanly.
+	s.expect(`^airlock: prompt operator: operator ID for ` + second + `\?$`)
+	hwRun(t, "losetup", "-d", second)
+	s.expect(`^airlock: FAIL ` + second + `: device removed`)
+	s.expect(`^airlock: state READY$`)
 	// The stick itself: a clean FAT32 with the certificate, which minisign verifies.
 	hwRun(t, "losetup", "-d", dev)
 	part := img + "@@1M"
