@@ -382,7 +382,9 @@ func (w *wiper) discard() error {
 // write runs one pass: a generator goroutine fills free buffers while this one writes.
 func (w *wiper) write(ctx context.Context, phase string, p *pattern, bufs [][]byte) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	genDone := make(chan struct{})
+	// The buffers are unmapped after this returns: the generator must have stopped touching them.
+	defer func() { cancel(); <-genDone }()
 	free := make(chan []byte, len(bufs))
 	full := make(chan chunk, len(bufs))
 	filled := map[*byte]bool{} // constant patterns: a buffer filled once stays valid
@@ -392,6 +394,7 @@ func (w *wiper) write(ctx context.Context, phase string, p *pattern, bufs [][]by
 	size := w.d.size
 	cs := int64(w.o.ChunkSize)
 	go func() {
+		defer close(genDone)
 		defer close(full)
 		for off := int64(0); off < size; off += cs {
 			var b []byte
@@ -523,7 +526,8 @@ func (w *wiper) ranges() []chunk {
 // regenerated pattern.
 func (w *wiper) verify(ctx context.Context, p *pattern, bufs [][]byte) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	readDone := make(chan struct{})
+	defer func() { cancel(); <-readDone }() // as in write: no read into an unmapped buffer
 	want := bufs[len(bufs)-1]
 	rbufs := bufs[:len(bufs)-1]
 	rs := w.ranges()
@@ -541,6 +545,7 @@ func (w *wiper) verify(ctx context.Context, p *pattern, bufs [][]byte) error {
 	}
 	full := make(chan result, len(rbufs))
 	go func() {
+		defer close(readDone)
 		defer close(full)
 		for _, r := range rs {
 			var b []byte

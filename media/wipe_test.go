@@ -177,3 +177,13 @@ func mustPub(t testing.TB, p string) *sealing.PublicKey {
 }
 
 var _ = io.EOF
+
+// TestWipeCancelled: a cancelled job stops, reports FAILED and leaves no goroutine writing.
+func TestWipeCancelled(t *testing.T) {
+	img := imageFile(t, 16, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	rep, err := Wipe(ctx, img, WipeOptions{Method: MethodRandom, ChunkSize: 1 << 20, Progress: func(Progress) { cancel() }})
+	if !errors.Is(err, context.Canceled) || rep == nil || rep.Result != Failed || rep.BytesWritten >= rep.Size {
+		t.Fatalf("cancelled wipe: %v %+v", err, rep)
+	}
+}
