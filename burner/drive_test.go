@@ -246,3 +246,29 @@ func TestStatusNotADrive(t *testing.T) {
 		t.Error("empty stdio path accepted")
 	}
 }
+
+// TestBurnLayoutStream burns a Layout streamed straight into xorriso (as the appliance does from
+// its spool), with the image hash taken from the stream, and reads it back.
+func TestBurnLayoutStream(t *testing.T) {
+	testenv.Need(t, "xorriso")
+	ctx := context.Background()
+	l, err := FromDir(makeTree(t), Options{Epoch: testEpoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := Open("stdio:" + filepath.Join(t.TempDir(), "disc.iso"))
+	res, err := BurnImage(ctx, d, l.Source(), l.Size(), [32]byte{}, Policy{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	l.WriteTo(&buf)
+	if res.SHA256 != sha256.Sum256(buf.Bytes()) || res.Size != l.Size() {
+		t.Fatalf("read-back %x, image %x", res.SHA256, sha256.Sum256(buf.Bytes()))
+	}
+	// A sealed hash that the stream does not match stops before read-back.
+	d2, _ := Open("stdio:" + filepath.Join(t.TempDir(), "disc2.iso"))
+	if _, err := BurnImage(ctx, d2, l.Source(), l.Size(), [32]byte{1}, Policy{}, nil); !errors.Is(err, ErrMismatch) {
+		t.Errorf("wrong sealed hash: %v", err)
+	}
+}

@@ -476,6 +476,22 @@ func (l *Layout) writeFile(ctx context.Context, sw *sectorWriter, f *node, buf [
 	return nil
 }
 
+// Stream returns the image as a reader, written by WriteTo in a goroutine: the form Drive.Burn
+// and BurnImage take. Closing the reader early stops the writer.
+func (l *Layout) Stream(ctx context.Context) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := l.Write(ctx, pw)
+		pw.CloseWithError(err)
+	}()
+	return pr
+}
+
+// Source is Stream as an ImageSource.
+func (l *Layout) Source() ImageSource {
+	return func(ctx context.Context) (io.ReadCloser, error) { return l.Stream(ctx), nil }
+}
+
 // sectorWriter counts bytes and keeps the first error.
 type sectorWriter struct {
 	w   io.Writer

@@ -6,11 +6,13 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -245,5 +247,38 @@ func TestWriteCancelled(t *testing.T) {
 	cancel()
 	if _, err := l.Write(ctx, io.Discard); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled write: %v", err)
+	}
+}
+
+func TestFromFS(t *testing.T) {
+	fsys := fstest.MapFS{
+		"a/b.txt":    {Data: []byte("b")},
+		"a/c/d.json": {Data: []byte("{}")},
+		"e":          {Data: nil},
+		"emptydir":   {Mode: fs.ModeDir | 0o755},
+	}
+	l, err := FromFS(fsys, Options{Epoch: testEpoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := l.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	iso, err := OpenISO(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := listFS(iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := listFS(fsys)
+	if d := got.diff(want); d != "" {
+		t.Fatalf("FromFS round trip:\n%s", d)
+	}
+	bad := fstest.MapFS{"link": {Mode: fs.ModeSymlink, Data: []byte("target")}}
+	if _, err := FromFS(bad, Options{}); err == nil {
+		t.Error("symlink accepted")
 	}
 }

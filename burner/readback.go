@@ -70,10 +70,24 @@ func ReadBack(ctx context.Context, disc io.Reader, size int64, want [32]byte, re
 	return res, nil
 }
 
-// BurnAndVerify checks the medium against the policy, burns size bytes from image, and reads
-// them back from the drive. image is read twice: once to burn, once (from the start) as the
-// reference for read-back; want is the sealed SHA-256 of the image.
+// ImageSource opens an image from its first byte. BurnImage calls it twice: once to burn, once
+// as the reference for read-back.
+type ImageSource func(ctx context.Context) (io.ReadCloser, error)
+
+// BurnAndVerify burns the image held by an io.ReaderAt (an image file): see BurnImage.
 func BurnAndVerify(ctx context.Context, d Drive, image io.ReaderAt, size int64, want [32]byte, p Policy,
+	progress func(done int64)) (ReadBackResult, error) {
+	src := func(context.Context) (io.ReadCloser, error) {
+		return io.NopCloser(io.NewSectionReader(image, 0, size)), nil
+	}
+	return BurnImage(ctx, d, src, size, want, p, progress)
+}
+
+// BurnImage checks the medium against the policy, burns size bytes from src, and reads them back
+// from the drive, comparing them with the image sector by sector and with want, the sealed
+// SHA-256 of the image. A zero want means "the SHA-256 of the bytes that were burned", for
+// images streamed from a Layout whose hash is not known beforehand.
+func BurnImage(ctx context.Context, d Drive, src ImageSource, size int64, want [32]byte, p Policy,
 	progress func(done int64)) (ReadBackResult, error) {
 	st, err := d.Status(ctx)
 	if err != nil {
@@ -82,15 +96,35 @@ func BurnAndVerify(ctx context.Context, d Drive, image io.ReaderAt, size int64, 
 	if err := CheckBurn(st, size, p); err != nil {
 		return ReadBackResult{}, fmt.Errorf("burn %s: %w", d.Name(), err)
 	}
-	if err := d.Burn(ctx, io.NewSectionReader(image, 0, size), size, p.Speed, progress); err != nil {
+	img, err := src(ctx)
+	if err != nil {
+		return ReadBackResult{}, fmt.Errorf("burn %s: open image: %w", d.Name(), err)
+	}
+	h := sha256.New()
+	err = d.Burn(ctx, io.TeeReader(img, h), size, p.Speed, progress)
+	img.Close()
+	if err != nil {
 		return ReadBackResult{}, err
+	}
+	var burned [32]byte
+	copy(burned[:], h.Sum(nil))
+	if want == ([32]byte{}) {
+		want = burned
+	} else if burned != want {
+		return ReadBackResult{}, fmt.Errorf("burn %s: the image fed to the drive has SHA-256 %x, sealed %x: %w",
+			d.Name(), burned, want, ErrMismatch)
 	}
 	r, err := d.OpenRead(ctx)
 	if err != nil {
 		return ReadBackResult{}, fmt.Errorf("read back %s: %w", d.Name(), err)
 	}
 	defer r.Close()
-	res, err := ReadBack(ctx, r, size, want, io.NewSectionReader(image, 0, size))
+	ref, err := src(ctx)
+	if err != nil {
+		return ReadBackResult{}, fmt.Errorf("read back %s: open image: %w", d.Name(), err)
+	}
+	defer ref.Close()
+	res, err := ReadBack(ctx, r, size, want, ref)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", d.Name(), err)
 	}
