@@ -47,4 +47,3 @@ func FuzzWalk(f *testing.F) {
 		}
 	})
 }
-

@@ -123,7 +123,8 @@ func (s *Scanner) ScanReader(ctx context.Context, name string, r io.Reader, size
 type worker struct {
 	s      *Scanner
 	e      *engine
-	budget int64 // bytes of file contents this worker may still hold in memory
+	arena  []byte // Options.MemoryBudget bytes for file contents, used as a stack
+	used   int
 	buf    []byte
 }
 
@@ -132,7 +133,7 @@ func (s *Scanner) newWorker() (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &worker{s: s, e: e, budget: s.opt.MemoryBudget, buf: make([]byte, 256<<10)}, nil
+	return &worker{s: s, e: e, arena: make([]byte, s.opt.MemoryBudget), buf: make([]byte, 256<<10)}, nil
 }
 
 func (w *worker) close() { w.e.destroy() }
@@ -239,40 +240,41 @@ func (w *worker) copyBuf(dst io.Writer, src io.Reader) (int64, error) {
 	return io.CopyBuffer(dst, src, w.buf)
 }
 
-// memSource is contents held in memory.
+// memSource is contents held in the arena.
 type memSource []byte
 
 func (m memSource) ReadAt(p []byte, off int64) (int, error) {
 	return bytes.NewReader(m).ReadAt(p, off)
 }
 
-// store copies at most max bytes of r into a random-access copy: memory while the worker's
-// budget allows, else a temporary file. release frees it. Reading stops at max, so the caller
-// detects "more than expected" as n == max.
+// store copies at most max bytes of r into a random-access copy: the worker's memory arena
+// while it has room, else an unlinked temporary file. release frees it; copies are released in
+// the reverse order they were made (a nested file's before its archive's), so the arena is a
+// stack and file contents cost neither allocation nor zeroing. Reading stops at max, so the
+// caller detects "more than expected" as n == max.
 func (w *worker) store(r io.Reader, max int64) (src io.ReaderAt, n int64, release func(), err error) {
-	if max <= w.budget {
-		buf := make([]byte, 0, max)
-		b := bytes.NewBuffer(buf)
-		n, err = b.ReadFrom(io.LimitReader(r, max))
-		w.budget -= max
-		return memSource(b.Bytes()), n, func() { w.budget += max }, err
+	free := w.arena[w.used:]
+	if int64(len(free)) > max {
+		free = free[:max]
 	}
-	// Unknown or large size: take what fits the budget in memory, spill the rest.
-	first := make([]byte, 0, min(w.budget, max))
-	b := bytes.NewBuffer(first)
-	n, err = b.ReadFrom(io.LimitReader(r, int64(cap(first))))
-	if err != nil || n < int64(cap(first)) {
-		c := int64(cap(first))
-		w.budget -= c
-		return memSource(b.Bytes()), n, func() { w.budget += c }, err
+	k, err := io.ReadFull(r, free)
+	n = int64(k)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil
 	}
+	if err != nil || n < int64(len(free)) || n == max {
+		// Everything (or all there was before an error) is in the arena.
+		w.used += k
+		return memSource(free[:k]), n, func() { w.used -= k }, err
+	}
+	// The arena is full and more is coming: spill to a temporary file.
 	f, ferr := os.CreateTemp(w.s.opt.TempDir, "airlock-scan-")
 	if ferr != nil {
 		return nil, n, func() {}, fmt.Errorf("spill to temporary file: %w", ferr)
 	}
 	os.Remove(f.Name()) // unlinked: gone when closed, whatever happens
 	rel := func() { f.Close() }
-	if _, err := f.Write(b.Bytes()); err != nil {
+	if _, err := f.Write(free); err != nil {
 		return nil, n, rel, fmt.Errorf("spill: %w", err)
 	}
 	m, err := w.copyBuf(f, io.LimitReader(r, max-n))
