@@ -53,6 +53,9 @@ type hwStation struct {
 	lines []string
 	seen  int // lines consumed by expect
 	done  chan struct{}
+
+	screenMu sync.Mutex
+	screen   strings.Builder // everything drawn on the full-screen view (a second pty)
 }
 
 var hwLEDs = map[leds.Signal]string{leds.Ready: "input9::numlock", leds.Busy: "input9::capslock",
@@ -130,8 +133,27 @@ func hwGuixKeyGen(r io.Reader) (sec, pub []byte, err error) {
 
 func (s *hwStation) start() {
 	t := s.t
+	// The full-screen view goes to a second pty, standing in for tty1.
+	scr, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pty.Setsize(scr, &pty.Winsize{Rows: 30, Cols: 100})
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := scr.Read(b)
+			s.screenMu.Lock()
+			s.screen.Write(b[:n])
+			s.screenMu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { tty.Close(); scr.Close() })
 	cmd := exec.Command(testenv.Airlock(t), "run", "--config", filepath.Join(s.root, "policy.toml"),
-		"--root", s.root, "--allow-loop")
+		"--root", s.root, "--allow-loop", "--screen", tty.Name())
 	f, err := pty.Start(cmd)
 	if err != nil {
 		t.Fatal(err)
@@ -153,6 +175,18 @@ func (s *hwStation) start() {
 		}
 	})
 	s.expect(`^airlock: state READY$`)
+}
+
+// lastFrame is the last full redraw of the full-screen view, escapes removed.
+func (s *hwStation) lastFrame() string {
+	s.screenMu.Lock()
+	defer s.screenMu.Unlock()
+	all := s.screen.String()
+	i := strings.LastIndex(all, "\x1b[H\x1b[2J")
+	if i < 0 {
+		return ""
+	}
+	return strings.ReplaceAll(all[i+len("\x1b[H\x1b[2J"):], "\a", "")
 }
 
 func (s *hwStation) read() {
@@ -335,6 +369,18 @@ func TestHWImportPass(t *testing.T) {
 	s.expect(`^airlock: PASS disc .* ` + fmt.Sprint(n) + ` file\(s\), [0-9]+ bytes, sha256 [0-9a-f]{64}, log index [0-9]+; remove the disc$`)
 	s.expect(`^airlock: state READY$`)
 	s.leds(map[leds.Signal]string{leds.Ready: "on", leds.Pass: "on", leds.Fail: "off", leds.Busy: "off"})
+	// The full-screen view shows the station, the state and the result.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f := s.lastFrame()
+		if strings.Contains(f, "station hwtest") && strings.Contains(f, "STATE  READY") && strings.Contains(f, ">>> PASS disc ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("full-screen view's last frame:\n%s", f)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 
 	// The image, checked with stock tools after a mount-free extraction.
 	testenv.Need(t, "xorriso")
