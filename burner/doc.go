@@ -43,11 +43,13 @@
 // libarchive, 7-Zip, kdomanski/iso9660, go-diskfs and OpenISO) reads them in place, whereas
 // relocation would show readers without Rock Ridge a different tree.
 //
-// There is no Joliet tree: Rock Ridge carries the names.
+// There is no Joliet tree: Rock Ridge carries the names. Joliet caps names at 64 UCS-2
+// characters, and readers that prefer it (7-Zip) would then show long names truncated.
 //
 // # Reading images and discs
 //
-// OpenISO returns an fs.FS over any io.ReaderAt (an image file or an optical drive), using Rock
+// OpenISO returns an fs.FS over any io.ReaderAt (OpenFile opens an image file or disc device;
+// VolumeSize tells how many bytes of a disc the image occupies) (an image file or an optical drive), using Rock
 // Ridge names when present, else Joliet, else ISO9660 names. Its input is hostile: every
 // address and length is checked against the image size and fixed bounds, a directory listed
 // under two paths (a loop) and two entries of one name are errors wrapping ErrBadImage, and

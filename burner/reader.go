@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -671,4 +672,42 @@ func (f *isoFile) Seek(offset int64, whence int) (int64, error) {
 	}
 	f.pos = offset
 	return offset, nil
+}
+
+// VolumeSize reads the volume space size recorded in the primary volume descriptor of the image
+// or disc in r: the number of bytes the image occupies, which is what a read-back of a disc must
+// read (a disc or its device may be larger than the image burned onto it).
+func VolumeSize(r io.ReaderAt) (int64, error) {
+	pvd := make([]byte, SectorSize)
+	if _, err := r.ReadAt(pvd, 16*SectorSize); err != nil {
+		return 0, fmt.Errorf("read primary volume descriptor: %w", err)
+	}
+	if pvd[0] != 1 || string(pvd[1:6]) != "CD001" {
+		return 0, badf("sector 16 is not a primary volume descriptor")
+	}
+	if bs := binary.LittleEndian.Uint16(pvd[128:]); bs != SectorSize {
+		return 0, badf("logical block size %d, only %d supported", bs, SectorSize)
+	}
+	return int64(binary.LittleEndian.Uint32(pvd[80:])) * SectorSize, nil
+}
+
+// OpenFile opens an image file or a disc device read-only and returns its file system; close
+// the returned file when done. The size used is the device's or file's, so a disc read through
+// its device is bounded by the medium.
+func OpenFile(path string) (fs.FS, *os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: size: %w", path, err)
+	}
+	fsys, err := OpenISO(f, size)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return fsys, f, nil
 }

@@ -126,3 +126,29 @@ func TestOpenISOHostile(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+func TestVolumeSizeAndOpenFile(t *testing.T) {
+	img, l := buildImage(t, makeTree(t), Options{Epoch: testEpoch})
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n, err := VolumeSize(f); err != nil || n != l.Size() {
+		t.Fatalf("VolumeSize %d %v, want %d", n, err, l.Size())
+	}
+	fsys, g, err := OpenFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if _, err := fs.Stat(fsys, "d1/d2/d3/d4/d5/d6/d7/d8/d9/d10/deep.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VolumeSize(bytes.NewReader(make([]byte, 20*SectorSize))); !errors.Is(err, ErrBadImage) {
+		t.Errorf("zeros: %v", err)
+	}
+	if _, _, err := OpenFile(filepath.Join(t.TempDir(), "missing.iso")); err == nil {
+		t.Error("missing file opened")
+	}
+}
