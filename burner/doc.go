@@ -48,9 +48,9 @@
 //
 // # Reading images and discs
 //
-// OpenISO returns an fs.FS over any io.ReaderAt (OpenFile opens an image file or disc device;
-// VolumeSize tells how many bytes of a disc the image occupies) (an image file or an optical drive), using Rock
-// Ridge names when present, else Joliet, else ISO9660 names. Its input is hostile: every
+// OpenISO returns an fs.FS over any io.ReaderAt (an image file or an optical drive; OpenFile
+// opens either by path, and VolumeSize tells how many bytes of a disc the image occupies), using
+// Rock Ridge names when present, else Joliet, else ISO9660 names. Its input is hostile: every
 // address and length is checked against the image size and fixed bounds, a directory listed
 // under two paths (a loop) and two entries of one name are errors wrapping ErrBadImage, and
 // nothing panics (FuzzOpenISO).
