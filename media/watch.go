@@ -230,6 +230,7 @@ func (w *watcher) diskOf(name string) string {
 func (w *watcher) device(ctx context.Context, name string, partition, known bool, ch chan string) {
 	defer w.wg.Done()
 	disk := name
+	var last *Identity // as last reported
 	for {
 		var flags []string
 		select {
@@ -284,12 +285,22 @@ func (w *watcher) device(ctx context.Context, name string, partition, known bool
 			}
 		}
 		known = now
+		var id *Identity
+		if now && !partition && len(kinds) > 0 {
+			id, _ = Identify(w.opts.SysfsRoot, name)
+		}
+		// Opening an optical drive (Identify does) makes the kernel send media-change events of
+		// its own: a change that leaves drive status and size as last reported is that echo.
+		if len(kinds) > 0 && kinds[len(kinds)-1] == MediaChanged && id != nil && id.Optical && last != nil &&
+			id.DriveStatus == last.DriveStatus && id.Size == last.Size {
+			kinds = kinds[:len(kinds)-1]
+		}
+		if id != nil {
+			last = id
+		}
 		for _, k := range kinds {
 			ev.Kind = k
-			ev.Identity = nil
-			if now && !partition {
-				ev.Identity, _ = Identify(w.opts.SysfsRoot, name)
-			}
+			ev.Identity = id
 			select {
 			case w.out <- ev:
 			case <-ctx.Done():

@@ -133,3 +133,33 @@ func TestWatchUSBDevices(t *testing.T) {
 		t.Fatalf("%+v", e)
 	}
 }
+
+// TestWatchOpticalEcho: media-change events that change nothing on an optical drive (the echo of
+// opening it) are dropped; a real change (size) is reported.
+func TestWatchOpticalEcho(t *testing.T) {
+	fs := newFakeSys(t)
+	dir := "devices/pci0000:00/0000:00:1f.2/ata2/host1/target1:0:0/1:0:0:0"
+	fs.write(dir+"/type", "5\n")
+	fs.disk(dir+"/block/sr0", "11:0", true, "2")
+	src := make(chan []byte, 8)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := Watch(ctx, WatchOptions{SysfsRoot: fs.root, UEvents: src, Debounce: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, ch); e.Kind != DiskAdded || !e.Identity.Optical {
+		t.Fatalf("%+v", e)
+	}
+	src <- uevent("change", "sr0", "disk", "DISK_MEDIA_CHANGE=1")
+	if e := next(t, ch); e.Kind != MediaChanged {
+		t.Fatalf("%+v", e)
+	}
+	src <- uevent("change", "sr0", "disk", "DISK_MEDIA_CHANGE=1") // echo: nothing changed
+	time.Sleep(100 * time.Millisecond)
+	os.WriteFile(filepath.Join(fs.root, dir, "block/sr0/size"), []byte("9000\n"), 0o644)
+	src <- uevent("change", "sr0", "disk", "DISK_MEDIA_CHANGE=1")
+	if e := next(t, ch); e.Kind != MediaChanged || e.Identity.Size != 9000*512 {
+		t.Fatalf("after a disc was inserted: %+v", e)
+	}
+}
