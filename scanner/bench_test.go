@@ -5,7 +5,6 @@ package scanner
 import (
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -129,4 +128,3 @@ func TestBenchScan(t *testing.T) {
 	}
 }
 
-var _ = io.EOF

@@ -175,7 +175,7 @@ func (w *worker) walkTar(st *walkState, f *File, tr *tar.Reader, depth int) erro
 		}
 		switch hdr.Typeflag {
 		case tar.TypeReg, tar.TypeGNUSparse:
-			if err := w.entry(st, f, hdr.Name, tr, hdr.Size, depth+1); err != nil {
+			if err := w.entry(st, f, hdr.Name, &expansion{r: tr, st: st, l: w.s.opt.Limits, tar: true}, hdr.Size, depth+1); err != nil {
 				return err
 			}
 		case tar.TypeDir:

@@ -6,13 +6,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ulikunitz/xz"
+
+	"github.com/airlock-appliance/airlock/internal/testenv"
 )
 
 // zeroTar returns a tar stream holding one file of n zero bytes, written to w as it is made.
@@ -244,5 +248,30 @@ func TestCancel(t *testing.T) {
 	_ = fsys
 	if _, err := s.ScanAll(ctx, mapFS(map[string][]byte{"a": []byte("x")}), "."); err == nil {
 		t.Fatal("no error after cancel")
+	}
+}
+
+// TestSparseTarBomb: a GNU sparse entry whose holes make a few hundred bytes of tar declare a
+// 1 GiB file must stop at the ratio limit, not be unpacked.
+func TestSparseTarBomb(t *testing.T) {
+	testenv.Need(t, "tar")
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "holes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(1 << 30)
+	f.WriteAt([]byte("end"), 1<<30-3)
+	f.Close()
+	out, err := exec.Command("tar", "-C", dir, "--sparse", "-cf", "-", "holes").Output()
+	if err != nil {
+		t.Fatalf("tar --sparse: %v", err)
+	}
+	s := testScanner(t, Options{TempDir: t.TempDir()})
+	var r Result
+	d, alloc := measure(func() { r = scanOne(t, s, "sparse.tar", out) })
+	t.Logf("%d-byte tar refused in %v, %d MiB allocated", len(out), d, alloc>>20)
+	if r.Worst() != LimitHit || !strings.Contains(strings.Join(r.Problems(), " "), "(limit "+LimitRatio+")") {
+		t.Fatalf("%v", r.Problems())
 	}
 }

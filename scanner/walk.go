@@ -176,6 +176,7 @@ type walkState struct {
 	ctx      context.Context
 	top      int64 // top-level size, for the ratio
 	expanded int64 // bytes produced by decompressors
+	unpacked int64 // bytes of tar entries (more than the tar holds when it has sparse holes)
 	entries  int
 	inner    []File
 	guix     *GuixResult
@@ -439,12 +440,20 @@ type expansion struct {
 	r  io.Reader
 	st *walkState
 	l  Limits
+	// tar: count into unpacked rather than expanded. Tar entry bytes are not expansion, except
+	// for sparse files, whose holes a few header bytes can make gigabytes long; the limits
+	// apply to the larger of the two counts, so nothing is counted twice.
+	tar bool
 }
 
 func (x *expansion) Read(p []byte) (int, error) {
 	n, err := x.r.Read(p)
-	x.st.expanded += int64(n)
-	e := x.st.expanded
+	if x.tar {
+		x.st.unpacked += int64(n)
+	} else {
+		x.st.expanded += int64(n)
+	}
+	e := max(x.st.expanded, x.st.unpacked)
 	if e > x.l.MaxExpanded {
 		return n, &limitError{limit: LimitExpanded, global: true,
 			msg: fmt.Sprintf("decompressed more than %d bytes", x.l.MaxExpanded)}
