@@ -127,4 +127,3 @@ func TestBenchScan(t *testing.T) {
 		t.Errorf("ratio %.2f > 1.0 (target)", r)
 	}
 }
-

@@ -121,11 +121,11 @@ func (s *Scanner) ScanReader(ctx context.Context, name string, r io.Reader, size
 
 // worker owns one libyara scanner and a memory budget.
 type worker struct {
-	s      *Scanner
-	e      *engine
-	arena  []byte // Options.MemoryBudget bytes for file contents, used as a stack
-	used   int
-	buf    []byte
+	s     *Scanner
+	e     *engine
+	arena []byte // Options.MemoryBudget bytes for file contents, used as a stack
+	used  int
+	buf   []byte
 }
 
 func (s *Scanner) newWorker() (*worker, error) {
