@@ -73,6 +73,9 @@ type Policy struct {
 	AllowRewritable bool
 	// Media, when not empty, lists the accepted media types (e.g. "DVD-R", "BD-R").
 	Media []string
+	// MaxMediaBytes, when positive, refuses media whose free space exceeds it, so that a small
+	// image does not use up a large (costly) disc unless the policy allows that size.
+	MaxMediaBytes int64
 }
 
 // Refusals of CheckBurn; callers branch on them to tell the operator what to insert.
@@ -82,6 +85,7 @@ var (
 	ErrRewritable   = errors.New("rewritable media not allowed by policy")
 	ErrMediaType    = errors.New("media type not allowed by policy")
 	ErrTooSmall     = errors.New("image larger than the free space of the medium")
+	ErrMediaTooBig  = errors.New("medium larger than the policy allows")
 	ErrNotWritable  = errors.New("medium is not writable")
 	ErrUnknownState = errors.New("disc state unknown")
 )
@@ -107,6 +111,9 @@ func CheckBurn(st Status, size int64, p Policy) error {
 	}
 	if st.Capacity > 0 && size > st.Capacity {
 		return fmt.Errorf("%w: %d bytes, %d free on %s", ErrTooSmall, size, st.Capacity, st.Media)
+	}
+	if p.MaxMediaBytes > 0 && st.Capacity > p.MaxMediaBytes && !st.Pseudo {
+		return fmt.Errorf("%w: %s with %d bytes free, limit %d", ErrMediaTooBig, st.Media, st.Capacity, p.MaxMediaBytes)
 	}
 	if st.Capacity <= 0 && !st.Pseudo {
 		return fmt.Errorf("%w: capacity of the %s unknown", ErrTooSmall, st.Media)

@@ -141,6 +141,8 @@ func TestCheckBurn(t *testing.T) {
 		{Status{State: StateBlank, Media: "DVD-RW", Rewritable: true, Capacity: 1 << 32}, 1, Policy{AllowRewritable: true}, nil},
 		{blank, 1, Policy{Media: []string{"BD-R"}}, ErrMediaType},
 		{blank, 1, Policy{Media: []string{"BD-R", "DVD-R"}}, nil},
+		{blank, 1, Policy{MaxMediaBytes: 1 << 30}, ErrMediaTooBig},
+		{blank, 1, Policy{MaxMediaBytes: 5 << 30}, nil},
 		{Status{}, 1, Policy{}, ErrUnknownState},
 	} {
 		if err := CheckBurn(tc.st, tc.size, tc.p); !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
