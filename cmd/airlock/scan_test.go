@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -97,5 +98,26 @@ func TestScanDecisionCLI(t *testing.T) {
 	out, _, code = runCLI(t, "scan", "--rules", rules, "--acl", filepath.Join(vec, "one-acl"), filepath.Join(vec, "unauthorized.export"))
 	if code != exitVerdict || !strings.Contains(out, "unauthorized-key") {
 		t.Fatalf("unauthorized: exit %d %q", code, out)
+	}
+}
+
+// TestScanImageCLI scans a FAT image read in userspace through media (nothing mounted).
+func TestScanImageCLI(t *testing.T) {
+	testenv.Need(t, "mkfs.fat", "mcopy")
+	rules, _, infected := scanFixture(t)
+	img := filepath.Join(t.TempDir(), "stick.img")
+	if out, err := exec.Command("mkfs.fat", "-C", img, "4096").CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.fat: %v %s", err, out)
+	}
+	tgz := filepath.Join(t.TempDir(), "pkg.tar.gz")
+	if out, err := exec.Command("tar", "-C", infected, "-czf", tgz, "e.com").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	if out, err := exec.Command("mcopy", "-i", img, tgz, "::PKG.TGZ").CombinedOutput(); err != nil {
+		t.Fatalf("mcopy: %v %s", err, out)
+	}
+	out, errOut, code := runCLI(t, "scan", "--rules", rules, "--image", img)
+	if code != exitVerdict || !strings.Contains(out, img+"/PKG.TGZ!e.com: match: test:eicar") {
+		t.Fatalf("image: exit %d %q %q", code, out, errOut)
 	}
 }
