@@ -62,7 +62,10 @@
 //
 // STATE is one of BOOT, READY, READING, VERDICT, SEALING, INSERT-DISC, BURNING, READBACK, PASS,
 // FAIL, CONFIRM-WIPE, WIPING, FORMATTING, CHECKING. A job's end is always `airlock: PASS ...` or
-// `airlock: FAIL ...`, followed by `airlock: state READY` once the station takes the next device.
+// `airlock: FAIL ...`, followed by `airlock: state READY`; after an import (PASS or FAIL) the
+// `sanitize-after-import` prompt comes between them when the policy offers it, and a "yes" runs
+// the sanitize flow (CONFIRM-WIPE ...) on the same stick, ending in its own PASS or FAIL. <dev> is
+// always the device node (/dev/sdb, /dev/loop3, /dev/sr0).
 //
 // Prompt ids and their answers (one line on stdin or the serial line, surrounding blanks ignored):
 //
