@@ -576,9 +576,16 @@ func (w *wiper) verify(ctx context.Context, p *pattern, bufs [][]byte) error {
 		}
 		got := r.buf[:r.n]
 		if p.stream != nil {
-			// XOR the keystream out of what was read in place: a correct read leaves zeros,
-			// and one pass over memory is saved compared with generating and comparing.
-			p.xor(got, got, r.off)
+			// XOR the keystream out of what was read, in place and in cache-sized pieces, each
+			// checked for zeros while it is still in cache.
+			const piece = 64 << 10
+			for k := 0; k < r.n; k += piece {
+				m := min(piece, r.n-k)
+				p.xor(got[k:k+m], got[k:k+m], r.off+int64(k))
+				if !bytes.Equal(got[k:k+m], w.zeros[:m]) {
+					break // reported below
+				}
+			}
 			want = w.zeros
 		} else if !constFilled {
 			p.fill(want, 0, w.zeros)
