@@ -74,10 +74,14 @@ func runBurn(ctx context.Context, e *env, args []string) int {
 		p.Media = strings.Split(*media, ",")
 	}
 	size := st.Size()
+	progressed := false
 	res, err := burner.BurnAndVerify(ctx, d, f, size, want, p, func(n int64) {
+		progressed = true
 		fmt.Fprintf(e.stderr, "\rairlock burn: %s: %d / %d MiB", d.Name(), n>>20, size>>20)
 	})
-	fmt.Fprintln(e.stderr)
+	if progressed {
+		fmt.Fprintln(e.stderr)
+	}
 	if errors.Is(err, burner.ErrMismatch) {
 		fmt.Fprintf(e.stderr, "airlock burn: %s: FAIL: %v\n", img, err)
 		return exitVerdict
