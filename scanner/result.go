@@ -140,9 +140,16 @@ type Summary struct {
 // Report is the JSON form of a scan: {"files":[...], "summary":{...}} plus, when an import
 // decision was made, "decisions".
 type Report struct {
-	Files     []File     `json:"files"`
-	Summary   Summary    `json:"summary"`
-	Decisions []Decision `json:"decisions,omitempty"`
+	Files     []File       `json:"files"`
+	Summary   Summary      `json:"summary"`
+	Guix      []GuixReport `json:"guix,omitempty"`
+	Decisions []Decision   `json:"decisions,omitempty"`
+}
+
+// GuixReport is the Guix verdict on one top-level export, as the report lists it.
+type GuixReport struct {
+	Path string `json:"path"`
+	GuixResult
 }
 
 // NewReport flattens results (top-level file first, then its inner files) and counts them.
@@ -152,6 +159,9 @@ func NewReport(results []Result, decisions []Decision) Report {
 	for i := range results {
 		r := &results[i]
 		rep.Summary.TopLevel++
+		if r.Guix != nil {
+			rep.Guix = append(rep.Guix, GuixReport{Path: r.Path, GuixResult: *r.Guix})
+		}
 		rep.Summary.Bytes += r.Size
 		for _, f := range append([]File{r.File}, r.Inner...) {
 			rep.Files = append(rep.Files, f)

@@ -99,6 +99,22 @@ func TestScanDecisionCLI(t *testing.T) {
 	if code != exitVerdict || !strings.Contains(out, "unauthorized-key") {
 		t.Fatalf("unauthorized: exit %d %q", code, out)
 	}
+	out, _, code = runCLI(t, "scan", "--rules", rules, "--json", "--acl", filepath.Join(vec, "one-acl"), filepath.Join(vec, "bundle.export"))
+	var rep struct {
+		Guix []struct {
+			Path     string
+			Accepted bool
+			Items    []struct{ StorePath, Outcome string } `json:"items"`
+		}
+		Decisions []struct {
+			Approved bool
+			Reasons  []string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitVerdict || len(rep.Guix) != 1 || len(rep.Guix[0].Items) != 4 ||
+		rep.Guix[0].Items[3].Outcome != "unauthorized-key" || rep.Guix[0].Accepted || len(rep.Decisions) != 1 || rep.Decisions[0].Approved {
+		t.Fatalf("bundle with one-acl: exit %d %v %+v", code, err, rep)
+	}
 }
 
 // TestScanImageCLI scans a FAT image read in userspace through media (nothing mounted).
