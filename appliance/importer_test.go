@@ -13,6 +13,7 @@ import (
 	"github.com/airlock-appliance/airlock/guix"
 	"github.com/airlock-appliance/airlock/internal/testenv"
 	"github.com/airlock-appliance/airlock/scanner"
+	"github.com/airlock-appliance/airlock/sealing"
 )
 
 // The importer with the real scanner (libyara), the real Guix verifier and the shared vectors.
@@ -132,5 +133,26 @@ func TestScanImporterBounds(t *testing.T) {
 	dec, err := im.Read(context.Background(), fstest.MapFS{}, t.TempDir(), func(int64, int64) {})
 	if err != nil || dec.Approved() {
 		t.Errorf("empty stick: %v, approved %v", err, dec.Approved())
+	}
+}
+
+func TestCheckSealed(t *testing.T) {
+	a := sealing.File{Path: "bundle/a", Sum: sha256.Sum256([]byte("a"))}
+	meta := sealing.File{Path: "AIRLOCK/report.json", Sum: sha256.Sum256([]byte("{}"))}
+	ha := hex.EncodeToString(a.Sum[:])
+	if err := checkSealed([]sealing.File{a, meta}, map[string]string{"bundle/a": ha}); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		files []sealing.File
+		want  map[string]string
+	}{
+		"extra":   {[]sealing.File{a, {Path: "bundle/b"}}, map[string]string{"bundle/a": ha}},
+		"missing": {[]sealing.File{meta}, map[string]string{"bundle/a": ha}},
+		"changed": {[]sealing.File{a}, map[string]string{"bundle/a": hex.EncodeToString(make([]byte, 32))}},
+	} {
+		if err := checkSealed(tc.files, tc.want); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

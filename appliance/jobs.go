@@ -250,7 +250,11 @@ func (j *job) importFlow() (string, error) {
 	}
 	info := SealInfo{Session: j.session, Station: s.pol.Station, Operator: j.operator,
 		Time: j.start.UTC().Format(time.RFC3339), PolicyHash: hex.EncodeToString(s.pol.SHA256[:]), LogIndex: idx}
-	if err := p.Sealer.Seal(spoolRoot, info); err != nil {
+	want := map[string]string{}
+	for _, f := range dec.Files {
+		want["bundle/"+f.Path] = f.SHA256
+	}
+	if err := p.Sealer.Seal(spoolRoot, info, want); err != nil {
 		return "", fmt.Errorf("seal: %w", err)
 	}
 

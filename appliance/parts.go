@@ -153,9 +153,12 @@ type SealInfo struct {
 }
 
 // Sealer is what the station needs of package sealing: write SHA256SUMS and SHA256SUMS.minisig
-// into dir, covering every file under dir.
+// into dir, covering every file under dir. want maps every file under dir/bundle/ ("bundle/a")
+// to the SHA-256 (hex) the import computed in its one read: the seal fails unless the files it
+// hashes under bundle/ are exactly those, with those hashes, so a disc can only carry the bytes
+// that were scanned and approved.
 type Sealer interface {
-	Seal(dir string, info SealInfo) error
+	Seal(dir string, info SealInfo, want map[string]string) error
 }
 
 // Record is one audit record: its type and fields (canonical JSON is the log's business).

@@ -22,14 +22,39 @@ type KeySealer struct {
 }
 
 // Seal implements Sealer.
-func (k *KeySealer) Seal(dir string, info SealInfo) error {
+func (k *KeySealer) Seal(dir string, info SealInfo, want map[string]string) error {
 	t, err := time.Parse(time.RFC3339, info.Time)
 	if err != nil {
 		return fmt.Errorf("seal time %q: %w", info.Time, err)
 	}
-	_, err = sealing.SealDir(context.Background(), dir, k.Key, sealing.SealInfo{
+	files, err := sealing.SealDir(context.Background(), dir, k.Key, sealing.SealInfo{
 		Session: info.Session, Station: info.Station, Time: t.UTC(), PolicyHash: info.PolicyHash, LogIndex: info.LogIndex})
-	return err
+	if err != nil {
+		return err
+	}
+	return checkSealed(files, want)
+}
+
+// checkSealed compares the sealed bundle/ files with the hashes of the import's read.
+func checkSealed(files []sealing.File, want map[string]string) error {
+	seen := 0
+	for _, f := range files {
+		if !strings.HasPrefix(f.Path, sealing.BundleDir+"/") {
+			continue
+		}
+		w, ok := want[f.Path]
+		if !ok {
+			return fmt.Errorf("seal: %s is in the spool but was not approved", f.Path)
+		}
+		if got := fmt.Sprintf("%x", f.Sum); got != w {
+			return fmt.Errorf("seal: %s hashes to %s in the spool, but %s when it was scanned", f.Path, got, w)
+		}
+		seen++
+	}
+	if seen != len(want) {
+		return fmt.Errorf("seal: %d approved files, %d in the spool", len(want), seen)
+	}
+	return nil
 }
 
 // DriveBurner is the Burner over package burner: the deterministic ISO layout of the spooled

@@ -119,7 +119,7 @@ func (f *fakeImporter) Read(ctx context.Context, fsys fs.FS, spool string, progr
 
 type fakeSealer struct{}
 
-func (fakeSealer) Seal(dir string, info SealInfo) error {
+func (fakeSealer) Seal(dir string, info SealInfo, want map[string]string) error {
 	return os.WriteFile(filepath.Join(dir, "SHA256SUMS"), []byte(info.Session), 0o600)
 }
 
