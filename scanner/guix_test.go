@@ -184,6 +184,26 @@ func TestGuixVectors(t *testing.T) {
 			if strings.Join(got, " ") != c.outcomes || r.Guix.Stream != c.stream {
 				t.Fatalf("outcomes %q stream %q, want %q %q", got, r.Guix.Stream, c.outcomes, c.stream)
 			}
+			// The same verdicts as guix.VerifyExport reading the file on its own.
+			fh, err := os.Open(filepath.Join(vec, c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fh.Close()
+			vr, err := guix.VerifyExport(context.Background(), fh, loadACL(t, c.acl), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for i, it := range vr.Items {
+				want = append(want, string(it.Outcome))
+				if it.StorePath != "" && it.StorePath != r.Guix.Items[i].StorePath {
+					t.Errorf("item %d: store path %q, VerifyExport %q", i, r.Guix.Items[i].StorePath, it.StorePath)
+				}
+			}
+			if strings.Join(want, " ") != c.outcomes || vr.Accept != r.Guix.Accepted {
+				t.Fatalf("VerifyExport: %q accept %v; scan: %q accept %v", want, vr.Accept, got, r.Guix.Accepted)
+			}
 			d := Decide(res, nil)[0]
 			if d.Approved != c.approved {
 				t.Fatalf("decision %+v", d)
