@@ -26,7 +26,7 @@ const (
 	maxContBytes         = 8192     // one continuation area
 	maxRRName            = 1024     // a Rock Ridge name assembled from NM entries
 	maxDepth             = 128      // path components of a name passed to Open
-	maxCachedEntries     = 1 << 20  // directory entries kept parsed in memory
+	maxCachedEntries     = 1 << 16  // directory entries kept parsed in memory (hostile names: up to 1 KiB each)
 )
 
 // ErrBadImage is wrapped by every error about malformed ISO9660 bytes.
