@@ -199,10 +199,22 @@ func (d *xorrisoDrive) Eject(ctx context.Context) error {
 	return ejectDevice(d.addr)
 }
 
-// OpenRead opens the medium for read-back.
+// OpenRead opens the medium for read-back. A physical drive is reloaded (eject, close tray, wait
+// for the disc) only when the kernel does not yet see the whole new image: the sr driver keeps
+// the capacity it read before the burn.
 func (d *xorrisoDrive) OpenRead(ctx context.Context) (io.ReadCloser, error) {
 	if d.stdioPath != "" {
 		return os.Open(d.stdioPath)
+	}
+	if f, err := os.Open(d.addr); err == nil {
+		vs, verr := VolumeSize(f)
+		end, serr := f.Seek(0, io.SeekEnd)
+		if verr == nil && serr == nil && end >= vs {
+			if _, err := f.Seek(0, io.SeekStart); err == nil {
+				return f, nil
+			}
+		}
+		f.Close()
 	}
 	if err := reloadDevice(ctx, d.addr); err != nil {
 		return nil, err
