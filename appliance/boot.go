@@ -86,15 +86,34 @@ func BootDuties(ctx context.Context, pol *policy.Policy) (*BootResult, error) {
 	return res, nil
 }
 
+// mountOnce mounts fstype on dir unless something is mounted there already (u-root's init
+// mounts proc, sys and dev itself; mounting again would stack a second instance).
 func mountOnce(src, dir, fstype, data string) error {
+	if mounted(dir) {
+		return nil
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	err := unix.Mount(src, dir, fstype, unix.MS_NOSUID|unix.MS_NODEV*b2u(fstype != "devtmpfs"), data)
 	if errors.Is(err, unix.EBUSY) {
-		return nil // already mounted (u-root's init mounts proc, sys, dev)
+		return nil
 	}
 	return err
+}
+
+// mounted reports whether dir is a mount point: its device differs from its parent's, or, for
+// /proc before anything is known, /proc/self exists.
+func mounted(dir string) bool {
+	if dir == "/proc" {
+		_, err := os.Stat("/proc/self")
+		return err == nil
+	}
+	var st, pst unix.Stat_t
+	if unix.Stat(dir, &st) != nil || unix.Stat(filepath.Dir(dir), &pst) != nil {
+		return false
+	}
+	return st.Dev != pst.Dev
 }
 
 func b2u(b bool) uintptr {
