@@ -95,9 +95,15 @@ type SanitizeResult struct {
 // filesystem's root. A failed wipe still yields its FAILED certificate (and signature) in the
 // result, together with the error; it is never written to the stick.
 func Sanitize(ctx context.Context, dev string, o SanitizeOptions) (*SanitizeResult, error) {
-	if o.Format {
+	if err := o.Wipe.check(); err != nil {
+		return nil, fmt.Errorf("sanitize %s: %w", dev, err)
+	}
+	if o.Format { // refuse what cannot be reformatted before destroying anything
 		if _, err := fat.CleanLabel(o.Label); err != nil {
-			return nil, fmt.Errorf("sanitize %s: %w", dev, err) // before destroying anything
+			return nil, fmt.Errorf("sanitize %s: %w", dev, err)
+		}
+		if err := CheckFormat(dev); err != nil {
+			return nil, fmt.Errorf("sanitize %s: %w (use no reformat)", dev, err)
 		}
 	}
 	rep, werr := Wipe(ctx, dev, o.Wipe)

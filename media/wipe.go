@@ -138,6 +138,24 @@ func newRandomPattern() (*pattern, error) {
 	return &pattern{name: "random", stream: blk, nonce: binary.BigEndian.Uint64(n[:])}, nil
 }
 
+// check validates the options (with defaults applied).
+func (o WipeOptions) check() error {
+	switch o.Method {
+	case "", MethodZero, MethodRandom, MethodDoD3, MethodDiscard:
+	default:
+		return fmt.Errorf("unknown method %q (zero, random, dod3, discard)", o.Method)
+	}
+	switch o.Verify {
+	case "", VerifyFull, VerifySample:
+	default:
+		return fmt.Errorf("unknown verification %q (full, sample)", o.Verify)
+	}
+	if o.ChunkSize < 0 || o.ChunkSize%(1<<20) != 0 {
+		return fmt.Errorf("chunk size %d is not a multiple of 1 MiB", o.ChunkSize)
+	}
+	return nil
+}
+
 // Wipe overwrites the whole device dev (a block device or, for tests, a regular file) and reads
 // it back. Writes are large aligned O_DIRECT I/O with the pattern of the next chunk generated
 // while the previous one is written. A device that goes away (ENODEV, EIO, ENXIO, a shrinking
@@ -155,8 +173,8 @@ func Wipe(ctx context.Context, dev string, o WipeOptions) (*WipeReport, error) {
 	if o.ChunkSize <= 0 {
 		o.ChunkSize = 4 << 20
 	}
-	if o.ChunkSize%(1<<20) != 0 {
-		return nil, fmt.Errorf("wipe %s: chunk size %d is not a multiple of 1 MiB", dev, o.ChunkSize)
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("wipe %s: %w", dev, err)
 	}
 	rep := &WipeReport{Device: dev, Method: o.Method, Verify: o.Verify, RemovedAt: -1, Start: time.Now().UTC(), Result: Failed}
 	var passes []*pattern
@@ -175,12 +193,6 @@ func Wipe(ctx context.Context, dev string, o WipeOptions) (*WipeReport, error) {
 			return nil, err
 		}
 		passes = []*pattern{{name: "zero"}, {name: "ones", constant: 0xff}, p}
-	case MethodDiscard:
-	default:
-		return nil, fmt.Errorf("wipe %s: unknown method %q (zero, random, dod3, discard)", dev, o.Method)
-	}
-	if o.Verify != VerifyFull && o.Verify != VerifySample {
-		return nil, fmt.Errorf("wipe %s: unknown verification %q (full, sample)", dev, o.Verify)
 	}
 	d, err := openWrite(dev)
 	if err != nil {

@@ -187,3 +187,14 @@ func TestWipeCancelled(t *testing.T) {
 		t.Fatalf("cancelled wipe: %v %+v", err, rep)
 	}
 }
+
+func TestSanitizeTooSmallRefusedBeforeWiping(t *testing.T) {
+	img := imageFile(t, 20, 0x33)
+	_, err := Sanitize(context.Background(), img, SanitizeOptions{Format: true})
+	if err == nil || !strings.Contains(err.Error(), "too small for FAT32") {
+		t.Fatalf("got %v", err)
+	}
+	if b, _ := os.ReadFile(img); bytes.Count(b, []byte{0x33}) != len(b) {
+		t.Fatal("refused sanitize wrote to the device")
+	}
+}
