@@ -89,6 +89,16 @@ func (b *DriveBurner) Blank(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	st, err := d.Status(ctx)
+	if strings.HasPrefix(b.Drive, "stdio:") {
+		// Nobody inserts a disc into a file: a written target fails the job instead of waiting.
+		if err != nil {
+			return false, err
+		}
+		if st.State != burner.StateBlank {
+			return false, fmt.Errorf("%s is not blank (%s)", b.Drive, st.State)
+		}
+		return true, nil
+	}
 	if err != nil {
 		return false, nil // no medium readable yet: keep waiting
 	}
@@ -100,6 +110,11 @@ func (b *DriveBurner) Burn(ctx context.Context, dir, label string, epoch int64, 
 	l, err := burner.FromDir(dir, burner.Options{Label: label, Epoch: time.Unix(epoch, 0).UTC()})
 	if err != nil {
 		return nil, fmt.Errorf("ISO layout of %s: %w", dir, err)
+	}
+	if p, ok := strings.CutPrefix(b.Drive, "stdio:"); ok && strings.HasSuffix(p, "/") {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	addr := b.addr(session)
 	d, err := burner.Open(addr)
