@@ -31,6 +31,7 @@ type Refusal struct {
 	Reason string
 }
 
+// Error names the device, the rule and the reason.
 func (r *Refusal) Error() string {
 	return fmt.Sprintf("%s: %v: rule %s: %s", r.Device, ErrRefused, r.Rule, r.Reason)
 }

@@ -26,6 +26,7 @@ const (
 	FAT32 Type = 32
 )
 
+// String gives "FAT12", "FAT16" or "FAT32".
 func (t Type) String() string { return fmt.Sprintf("FAT%d", int(t)) }
 
 // Limits on what Open accepts, so that a hostile volume cannot make it allocate without bound.

@@ -25,6 +25,7 @@ type Error struct {
 	Detail string // what and where, e.g. "FAT32: cluster 77 cross-linked (/a and /b)"
 }
 
+// Error gives "class: detail".
 func (e *Error) Error() string { return e.Class.Error() + ": " + e.Detail }
 
 // Unwrap lets errors.Is match the class.
