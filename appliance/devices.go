@@ -2,14 +2,12 @@ package appliance
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/airlock-appliance/airlock/media"
 )
@@ -24,8 +22,9 @@ type MediaDevices struct {
 	// LoopDir, when set (host mode), admits only loop devices whose backing file lies under it,
 	// so a station on a shared host never touches another program's loop devices.
 	LoopDir string
-	// USB, when set, is polled for newly plugged USB devices, which are authorized only when
-	// every interface is mass storage; the others are reported as USBUnauthorized.
+	// USB, when set, judges every USB device plugged in (after the boot's lock-down): it is
+	// authorized only when every interface is mass storage; the others are reported as
+	// USBUnauthorized.
 	USB *media.USBAuthorizer
 
 	mu  sync.Mutex
@@ -34,52 +33,68 @@ type MediaDevices struct {
 
 // Watch implements Devices.
 func (d *MediaDevices) Watch(ctx context.Context, out chan<- DeviceEvent) error {
-	ch, err := media.Watch(ctx, media.WatchOptions{SysfsRoot: d.SysfsRoot, AllowLoop: d.Guard_.AllowLoop})
+	ch, err := media.Watch(ctx, media.WatchOptions{SysfsRoot: d.SysfsRoot, AllowLoop: d.Guard_.AllowLoop, USB: d.USB != nil})
 	if err != nil {
 		return fmt.Errorf("watch devices: %w", err)
 	}
-	var usbTick <-chan time.Time
-	reported := map[string]bool{}
+	send := func(ev DeviceEvent) error {
+		select {
+		case out <- ev:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	if d.USB != nil {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		usbTick = t.C
+		// Devices plugged in between the lock-down and the watch: judged once now.
+		vs, err := d.USB.AuthorizePending()
+		if err != nil {
+			return fmt.Errorf("USB authorization: %w", err)
+		}
+		for _, v := range vs {
+			if !v.Authorized {
+				if err := send(unauthorized(v)); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-usbTick:
-			vs, err := authorizeNew(d.USB)
-			if err != nil {
-				continue
-			}
-			for _, v := range vs {
-				if v.Authorized || reported[v.Device] {
-					continue
-				}
-				reported[v.Device] = true
-				var cls []string
-				for _, i := range v.Interfaces {
-					cls = append(cls, fmt.Sprintf("%02x(%s)", i.Class, media.ClassName(i.Class)))
-				}
-				out <- DeviceEvent{Kind: USBUnauthorized, ID: Identity{VIDPID: v.USBID}, Classes: strings.Join(cls, ",")}
-			}
 		case ev, ok := <-ch:
 			if !ok {
 				return ctx.Err()
+			}
+			if ev.Kind == media.USBAdded && d.USB != nil {
+				// The BadUSB defense: a device is admitted only if every interface is mass storage.
+				v, err := d.USB.Authorize(ev.SysPath)
+				if err != nil || v.Authorized {
+					continue
+				}
+				if err := send(unauthorized(v)); err != nil {
+					return err
+				}
+				continue
 			}
 			de, ok := d.convert(ev)
 			if !ok {
 				continue
 			}
-			select {
-			case out <- de:
-			case <-ctx.Done():
-				return ctx.Err()
+			if err := send(de); err != nil {
+				return err
 			}
 		}
 	}
+}
+
+func unauthorized(v *media.USBVerdict) DeviceEvent {
+	var cls []string
+	for _, i := range v.Interfaces {
+		cls = append(cls, fmt.Sprintf("%02x(%s)", i.Class, media.ClassName(i.Class)))
+	}
+	return DeviceEvent{Kind: USBUnauthorized, ID: Identity{VIDPID: v.USBID}, Classes: strings.Join(cls, ",")}
 }
 
 func (d *MediaDevices) convert(ev media.Event) (DeviceEvent, bool) {
@@ -196,20 +211,4 @@ func (d *MediaDevices) Unchanged(id Identity) error {
 		return fmt.Errorf("%s: serial changed during the job: %w", id.Dev, ErrDeviceRemoved)
 	}
 	return nil
-}
-
-// authorizeNew runs the authorizer over the USB devices plugged in since the lock-down. (The
-// method's name changes in package media; both spellings are accepted until it settles.)
-func authorizeNew(a *media.USBAuthorizer) ([]*media.USBVerdict, error) {
-	switch x := any(a).(type) {
-	case interface {
-		AuthorizePending() ([]*media.USBVerdict, error)
-	}:
-		return x.AuthorizePending()
-	case interface {
-		AuthorizeAll() ([]*media.USBVerdict, error)
-	}:
-		return x.AuthorizeAll()
-	}
-	return nil, errors.New("media: no USB authorizer method")
 }
