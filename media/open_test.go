@@ -235,3 +235,24 @@ func TestISOImage(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestISODeepRelocated reads a Rock Ridge image whose deep directories genisoimage relocated
+// (CL/RE/PL entries, rr_moved): the files appear at their real depth and once only.
+func TestISODeepRelocated(t *testing.T) {
+	testenv.Need(t, "genisoimage")
+	dir := t.TempDir()
+	deep := filepath.Join(dir, "src", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j")
+	os.MkdirAll(deep, 0o755)
+	os.WriteFile(filepath.Join(deep, "file.txt"), []byte("deep\n"), 0o644)
+	img := filepath.Join(dir, "deep.iso")
+	run(t, "genisoimage", "-quiet", "-R", "-o", img, filepath.Join(dir, "src"))
+	m, err := Open(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	got := readAll(t, m)
+	if len(got) != 1 || got["a/b/c/d/e/f/g/h/i/j/file.txt"] != sha256.Sum256([]byte("deep\n")) {
+		t.Fatalf("files %v", got)
+	}
+}
