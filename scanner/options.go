@@ -67,12 +67,12 @@ type Options struct {
 	// Workers scanning top-level files concurrently (default runtime.NumCPU()).
 	Workers int
 	// MemoryBudget is how many bytes of file contents one worker may hold in memory at once
-	// (default 24 MiB). A file that does not fit is copied to a temporary file in TempDir
+	// (default 16 MiB). A file that does not fit is copied to a temporary file in TempDir
 	// (the appliance's tmpfs) and scanned from there in blocks.
 	MemoryBudget int64
 	TempDir      string
 	// BlockSize and BlockOverlap shape libyara memory-block scans of files larger than the
-	// budget (defaults 16 MiB and 1 MiB; see the package doc for why blocks overlap).
+	// budget (defaults 8 MiB and 1 MiB; see the package doc for why blocks overlap).
 	BlockSize, BlockOverlap int64
 	// ScanCompressed also runs the rules over the compressed bytes of gzip, xz, bzip2 and zstd
 	// files (by default only what they decompress to is scanned: string rules cannot see
@@ -117,10 +117,10 @@ func (o Options) withDefaults() Options {
 		o.Workers = runtime.NumCPU()
 	}
 	if o.MemoryBudget <= 0 {
-		o.MemoryBudget = 24 << 20
+		o.MemoryBudget = 16 << 20
 	}
 	if o.BlockSize <= 0 {
-		o.BlockSize = 16 << 20
+		o.BlockSize = 8 << 20
 	}
 	if o.BlockOverlap <= 0 || o.BlockOverlap >= o.BlockSize {
 		o.BlockOverlap = min(1<<20, o.BlockSize/4)

@@ -61,7 +61,7 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The scanner bounds what it holds; this keeps the garbage collector near that bound.
-		debug.SetMemoryLimit(96 << 20)
+		debug.SetMemoryLimit(64 << 20)
 	}
 	rs, err := loadRules(rules, *compiled)
 	if err != nil {
