@@ -39,9 +39,9 @@
 // records, which no area crosses a sector boundary of.
 //
 // Directories deeper than ECMA-119's 8 levels are written where they are, without Rock Ridge
-// relocation (as xorriso does by default, its -D): every reader tested (isoinfo, xorriso,
-// libarchive, 7-Zip, kdomanski/iso9660, go-diskfs and OpenISO) reads them in place, whereas
-// relocation would show readers without Rock Ridge a different tree.
+// relocation (as xorriso does by default, its -D): every reader tested (Linux isofs in QEMU,
+// isoinfo, xorriso, libarchive, 7-Zip, kdomanski/iso9660, go-diskfs and OpenISO) reads them in
+// place, whereas relocation would show readers without Rock Ridge a different tree.
 //
 // There is no Joliet tree: Rock Ridge carries the names. Joliet caps names at 64 UCS-2
 // characters, and readers that prefer it (7-Zip) would then show long names truncated.
