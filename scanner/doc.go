@@ -51,7 +51,7 @@
 // from the random-access copy, in blocks of Options.BlockSize, so memory stays bounded whatever
 // the file size. libyara 4.2 matches strings within one block only, so a string split across
 // a block boundary would be missed: the blocks therefore overlap by Options.BlockOverlap
-// (1 MiB by default), and every string shorter than that lies whole in some block; libyara
+// (1 MiB by default, blocks of 8 MiB), and every string shorter than that lies whole in some block; libyara
 // drops the duplicate of a match found twice in an overlap (same absolute offset).
 // TestParityWithYaraCLI checks both modes against the real yara CLI, with strings placed
 // across block boundaries. What block scanning cannot give, and why that is accepted:

@@ -275,3 +275,18 @@ func TestSparseTarBomb(t *testing.T) {
 		t.Fatalf("%v", r.Problems())
 	}
 }
+
+// TestTimeout: a file on which the rules run longer than Options.Timeout is a limit verdict.
+func TestTimeout(t *testing.T) {
+	r, err := CompileString("slow", `rule slow { condition: for all i in (0..filesize-1) : ( for all j in (0..filesize-1) : ( uint8(i) != 0x100 or uint8(j) == 0 ) ) }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Destroy()
+	s := New(r, Options{Timeout: time.Second})
+	start := time.Now()
+	res := scanOne(t, s, "slow.bin", bytes.Repeat([]byte{1}, 64<<10))
+	if res.Verdict != LimitHit || res.Limit != LimitTimeout || time.Since(start) > 30*time.Second {
+		t.Fatalf("%+v after %v", res.File, time.Since(start))
+	}
+}
