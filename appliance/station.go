@@ -259,10 +259,14 @@ func (s *Station) onDevice(ctx context.Context, ev DeviceEvent) {
 		}
 		return
 	}
-	// Added, or a medium changed (a disc went in or out).
-	if ev.Kind == MediaChanged && id.Size == 0 {
+	// Added, or a medium changed (a disc went in or out). An empty drive is only a notice.
+	if (ev.Kind == MediaChanged || id.Optical) && id.Size == 0 {
 		delete(s.present, id.Dev)
-		s.view.Show(console.Event{Kind: console.KDevice, Action: "change", Dev: id.Dev, Text: id.String()})
+		action := "change"
+		if ev.Kind == DeviceAdded {
+			action = "add"
+		}
+		s.view.Show(console.Event{Kind: console.KDevice, Action: action, Dev: id.Dev, Text: id.String() + " (no medium)"})
 		return
 	}
 	if s.parts.Devices != nil {

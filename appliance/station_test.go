@@ -465,3 +465,54 @@ func TestChangedStick(t *testing.T) {
 		t.Errorf("a changed stick started a session:\n%s", r.out.String())
 	}
 }
+
+type fakeChecker struct{}
+
+func (fakeChecker) Check(ctx context.Context, id Identity, fsys fs.FS) (string, error) {
+	if _, err := fs.Stat(fsys, "SHA256SUMS"); err != nil {
+		return "", fmt.Errorf("no seal: %w", err)
+	}
+	return "VALID", nil
+}
+
+// An optical disc is checked without asking for a mode; while an import burns, the burn drive's
+// disc events are not sessions; after_import = "always" goes straight to the wipe confirmation.
+func TestOpticalAndAlways(t *testing.T) {
+	pol := policy.Default()
+	pol.Station = "test"
+	pol.Modes = []string{"import", "sanitize", "check"}
+	pol.Sanitize.AfterImport = "always"
+	pol.Import.SpoolDir = t.TempDir()
+	out := &buf{}
+	in := make(chan string)
+	devs := &fakeDevices{ch: make(chan DeviceEvent), files: fstest.MapFS{"SHA256SUMS": {Data: []byte("x")}}}
+	lg := &fakeLog{}
+	st := New(Config{Policy: &pol, View: console.NewLineView(out, false)},
+		Parts{Devices: devs, Importer: &fakeImporter{}, Sealer: fakeSealer{}, Log: lg, Burner: &fakeBurner{}, Wiper: fakeWiper{}, Checker: fakeChecker{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- st.Run(ctx, in) }()
+	defer func() { cancel(); <-done }()
+	r := &rig{t: t, out: out, in: in}
+	r.wait("airlock: state READY")
+	devs.ch <- DeviceEvent{Kind: DeviceAdded, ID: Identity{Dev: "/dev/sr0", Bus: "usb", Optical: true}}
+	r.wait("airlock: device add /dev/sr0 bus=usb size=0 optical (no medium)")
+	devs.ch <- DeviceEvent{Kind: MediaChanged, ID: Identity{Dev: "/dev/sr0", Bus: "usb", Optical: true, Size: 4 << 20}}
+	r.answer("operator", "hal")
+	r.wait("airlock: state CHECKING")
+	r.wait("airlock: PASS disc /dev/sr0: VALID")
+	if strings.Contains(out.String(), "prompt mode") {
+		t.Error("mode asked for a disc")
+	}
+	r.waitN("airlock: state READY", 2)
+	devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "hal")
+	r.answer("mode", "import")
+	r.wait("airlock: PASS disc")
+	r.wait("airlock: state CONFIRM-WIPE")
+	if strings.Contains(out.String(), "prompt sanitize-after-import") {
+		t.Error("after_import = always asked")
+	}
+	r.answer("confirm-wipe", "5678")
+	r.wait("airlock: PASS sanitized /dev/sdb")
+}
