@@ -85,8 +85,15 @@ func readAttr(dir, name string) string {
 // Identify describes the disk devName (a kernel name such as "sdb", or "/dev/sdb") from the sysfs
 // tree at sysfsRoot ("/sys" on a real system) and, when its node exists under /dev, from the
 // block ioctls.
+//
+// Device nodes are looked up in /dev for the sysfs root "/sys", and in the "dev" directory beside
+// any other sysfs root (so a fake tree in a test never reaches the machine's real devices).
 func Identify(sysfsRoot, devName string) (*Identity, error) {
-	return identify(sysfsRoot, "/dev", devName)
+	devDir := "/dev"
+	if r := filepath.Clean(sysfsRoot); r != "/sys" {
+		devDir = filepath.Join(filepath.Dir(r), "dev")
+	}
+	return identify(sysfsRoot, devDir, devName)
 }
 
 func identify(sysfsRoot, devDir, devName string) (*Identity, error) {
