@@ -37,7 +37,7 @@ hwtest: build
 
 # The real boot image in QEMU, one VM per test.
 qemutest: build image
-	$(GO) test -tags qemu -run '^TestQEMU' -p 1 -count 1 -timeout 40m ./hwtest/...
+	$(GO) test -tags qemu -run '^TestQEMU' -p 1 -count 1 -timeout 40m ./...
 
 test: vet unit hwtest qemutest
 

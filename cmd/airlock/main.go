@@ -132,15 +132,3 @@ func parse(e *env, fs *flag.FlagSet, args []string) (ok bool, code int) {
 		return false, exitError
 	}
 }
-
-// notImplemented is the whole body of a subcommand that its issue has not delivered yet.
-func notImplemented(c *command) func(ctx context.Context, e *env, args []string) int {
-	return func(ctx context.Context, e *env, args []string) int {
-		fs := newFlags(e, *c)
-		if ok, code := parse(e, fs, args); !ok {
-			return code
-		}
-		fmt.Fprintf(e.stderr, "airlock %s: not implemented yet\n", c.name)
-		return exitError
-	}
-}
