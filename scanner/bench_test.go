@@ -109,22 +109,39 @@ func TestBenchScan(t *testing.T) {
 	for _, d := range []string{packed, extracted} {
 		exec.Command("sh", "-c", "find "+d+" -type f -exec cat {} + > /dev/null").Run()
 	}
-	peer, err := benchtab.Run(ctx, "yara", "-r", "-p", "2", rules, extracted)
-	if err != nil {
-		t.Fatal(err)
+	// The machine is shared: run each side twice, alternating, and keep each side's faster run
+	// (peak RSS: the larger of the two).
+	best := func(runs ...benchtab.Measure) benchtab.Measure {
+		m := runs[0]
+		for _, r := range runs[1:] {
+			if r.Wall < m.Wall {
+				m.Wall = r.Wall
+			}
+			m.PeakRSS = max(m.PeakRSS, r.PeakRSS)
+		}
+		return m
 	}
-	ours, err := benchtab.Run(ctx, airlock, "scan", "--rules", rules, packed)
-	if err != nil {
-		t.Fatal(err)
+	var peers, ourRuns, flatRuns []benchtab.Measure
+	for range 2 {
+		peer, err := benchtab.Run(ctx, "yara", "-r", "-p", "2", rules, extracted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours, err := benchtab.Run(ctx, airlock, "scan", "--rules", rules, packed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The same tree for both: what hashing and the walk cost over libyara alone.
+		flat, err := benchtab.Run(ctx, airlock, "scan", "--rules", rules, extracted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers, ourRuns, flatRuns = append(peers, peer), append(ourRuns, ours), append(flatRuns, flat)
 	}
+	peer, ours, flat := best(peers...), best(ourRuns...), best(flatRuns...)
 	row := benchtab.Row{What: fmt.Sprintf("scan %d MiB mixed", mib), Peer: "yara -r -p 2", Ours: ours, Theirs: peer, Bytes: content,
 		Note: fmt.Sprintf("yara %.1f MB/s", float64(content)/peer.Wall.Seconds()/1e6)}
 	benchtab.Report(t, row)
-	// The same tree for both: what hashing and the walk cost over libyara alone.
-	flat, err := benchtab.Run(ctx, airlock, "scan", "--rules", rules, extracted)
-	if err != nil {
-		t.Fatal(err)
-	}
 	benchtab.Report(t, benchtab.Row{What: fmt.Sprintf("scan %d MiB extracted", mib), Peer: "yara -r -p 2", Ours: flat, Theirs: peer,
 		Bytes: content, Note: "same tree for both"})
 	if ours.PeakRSS > 128<<20 {
