@@ -5,8 +5,10 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -252,5 +254,50 @@ rule size_and_offset { condition: filesize == 102400 and uint32(50000) == 0x4142
 	}
 	if strings.Join(got, " ") != "once straddle size_and_offset" {
 		t.Fatalf("block scan matched %q; %v", got, res.Problems())
+	}
+}
+
+// TestPrecompiledRules loads rules compiled by the real yarac and by Save, and checks compile
+// errors name file:line.
+func TestPrecompiledRules(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "r.yar")
+	writeFile(t, src, []byte(testRules))
+	var paths []string
+	if _, err := exec.LookPath("yarac"); err == nil {
+		p := filepath.Join(dir, "yarac.yarc")
+		if out, err := exec.Command("yarac", src, p).CombinedOutput(); err != nil {
+			t.Fatalf("yarac: %v %s", err, out)
+		}
+		paths = append(paths, p)
+	}
+	r, err := CompileFiles(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := filepath.Join(dir, "saved.yarc")
+	if err := r.Save(saved); err != nil {
+		t.Fatal(err)
+	}
+	r.Destroy()
+	paths = append(paths, saved)
+	for _, p := range paths {
+		rc, err := LoadCompiled(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := scanOne(t, New(rc, Options{}), "e", eicar())
+		rc.Destroy()
+		if res.Verdict != Match || len(res.Rules) != 2 {
+			t.Fatalf("%s: %+v", p, res.File)
+		}
+	}
+	if _, err := LoadCompiled(src); err == nil {
+		t.Fatal("source text loaded as compiled rules")
+	}
+	bad := filepath.Join(dir, "bad.yar")
+	writeFile(t, bad, []byte("rule a { condition: true }\n\nrule b { strings: $x = \"x\" condition: $y }\n"))
+	if _, err := CompileFiles(src, bad); !errors.Is(err, ErrCompile) || !strings.Contains(err.Error(), "bad.yar:3: undefined string") {
+		t.Fatalf("compile error: %v", err)
 	}
 }
