@@ -428,13 +428,13 @@ func TestHWCLIDevicesWatch(t *testing.T) {
 					t.Fatalf("watch ended before %s of %s", kind, name)
 				}
 				var ev struct {
-					Kind     EventKind
-					Name     string
-					Coldplug bool
+					Kind     EventKind `json:"kind"`
+					Name     string    `json:"name"`
+					Coldplug bool      `json:"coldplug"`
 					Identity *struct {
-						Bus     string
-						Allowed bool `json:"allowed"`
-					}
+						Bus     string `json:"bus"`
+						Allowed bool   `json:"allowed"`
+					} `json:"identity"`
 				}
 				if err := json.Unmarshal([]byte(l), &ev); err != nil {
 					t.Fatalf("not JSON: %q", l)

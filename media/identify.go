@@ -14,35 +14,37 @@ import (
 
 // Identity is what sysfs and the block ioctls say about a disk.
 type Identity struct {
-	Name    string // kernel name: "sdb", "loop3", "sr0"
-	Node    string // device node: "/dev/sdb"
-	SysPath string // resolved sysfs directory of the disk
-	Dev     string // "MAJOR:MINOR"
-	Bus     string // "usb", "ata", "nvme", "virtio", "mmc", "loop", "scsi" or "other"
+	Name    string `json:"name"`     // kernel name: "sdb", "loop3", "sr0"
+	Node    string `json:"node"`     // device node: "/dev/sdb"
+	SysPath string `json:"sys_path"` // resolved sysfs directory of the disk
+	Dev     string `json:"dev"`      // "MAJOR:MINOR"
+	Bus     string `json:"bus"`      // "usb", "ata", "nvme", "virtio", "mmc", "loop", "scsi" or "other"
 
-	Vendor, Model, Serial string
-	USBVendorID           string         // four lower-case hex digits, USB only
-	USBProductID          string         // four lower-case hex digits, USB only
-	USBDevice             string         // sysfs directory of the USB device, USB only
-	Interfaces            []USBInterface // USB only
+	Vendor       string         `json:"vendor"`
+	Model        string         `json:"model"`
+	Serial       string         `json:"serial"`
+	USBVendorID  string         `json:"usb_vendor_id"`  // four lower-case hex digits, USB only
+	USBProductID string         `json:"usb_product_id"` // four lower-case hex digits, USB only
+	USBDevice    string         `json:"usb_device"`     // sysfs directory of the USB device, USB only
+	Interfaces   []USBInterface `json:"interfaces"`     // USB only
 
-	Size              int64 // bytes (BLKGETSIZE64 when the node opens, else sysfs)
-	LogicalSectorSize int
-	Removable         bool
-	ReadOnly          bool
-	Partitions        []string // kernel names of the disk's partitions: "sdb1", ...
-	BackingFile       string   // loop devices only
+	Size              int64    `json:"size"` // bytes (BLKGETSIZE64 when the node opens, else sysfs)
+	LogicalSectorSize int      `json:"logical_sector_size"`
+	Removable         bool     `json:"removable"`
+	ReadOnly          bool     `json:"read_only"`
+	Partitions        []string `json:"partitions"`   // kernel names of the disk's partitions: "sdb1", ...
+	BackingFile       string   `json:"backing_file"` // loop devices only
 
-	Optical     bool
-	DriveStatus string // optical only: "no disc", "tray open", "not ready", "disc ok", "no info"
+	Optical     bool   `json:"optical"`
+	DriveStatus string `json:"drive_status"` // optical only: "no disc", "tray open", "not ready", "disc ok", "no info"
 }
 
 // USBInterface is one interface of a USB device's active configuration (or its descriptors).
 type USBInterface struct {
-	Number   int
-	Class    byte // 0x08 mass storage, 0x03 HID, 0x09 hub, 0x02/0x0a CDC/net, 0xe0 wireless, 0xff vendor
-	SubClass byte
-	Protocol byte
+	Number   int  `json:"number"`
+	Class    byte `json:"class"` // 0x08 mass storage, 0x03 HID, 0x09 hub, 0x02/0x0a CDC/net, 0xe0 wireless, 0xff vendor
+	SubClass byte `json:"subclass"`
+	Protocol byte `json:"protocol"`
 }
 
 // USBID returns "vvvv:pppp", or "" for a non-USB disk.

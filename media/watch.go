@@ -33,13 +33,13 @@ const (
 
 // Event is one debounced device event.
 type Event struct {
-	Kind     EventKind
-	Name     string    // kernel name: "sdb", "sdb1", "loop3"
-	Disk     string    // the disk of a partition; Name for disks
-	Identity *Identity // disks on add and change, when sysfs could describe them
-	Coldplug bool      // found by the walk at start, not by a uevent
-	SysPath  string    // USB events: the device's sysfs directory, for USBAuthorizer.Authorize
-	Time     time.Time
+	Kind     EventKind `json:"kind"`
+	Name     string    `json:"name"`               // kernel name: "sdb", "sdb1", "loop3"
+	Disk     string    `json:"disk"`               // the disk of a partition; Name for disks
+	Identity *Identity `json:"identity,omitempty"` // disks on add and change, when sysfs could describe them
+	Coldplug bool      `json:"coldplug"`           // found by the walk at start, not by a uevent
+	SysPath  string    `json:"sys_path,omitempty"` // USB events: the device's sysfs directory, for USBAuthorizer.Authorize
+	Time     time.Time `json:"time"`
 }
 
 // WatchOptions configure Watch.

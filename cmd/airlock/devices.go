@@ -22,13 +22,14 @@ func init() { devicesCommand.run = runDevices }
 // deviceJSON is one disk in `airlock devices --json`.
 type deviceJSON struct {
 	*media.Identity
+	USBID   string `json:"usb_id,omitempty"`
 	Allowed bool   `json:"allowed"`
 	Refusal string `json:"refusal,omitempty"`
 	Rule    string `json:"rule,omitempty"`
 }
 
 func verdict(g *media.Guard, id *media.Identity) deviceJSON {
-	d := deviceJSON{Identity: id, Allowed: true}
+	d := deviceJSON{Identity: id, USBID: id.USBID(), Allowed: true}
 	if err := g.Check(id); err != nil {
 		d.Allowed, d.Refusal = false, err.Error()
 		if r, ok := err.(*media.Refusal); ok {
@@ -97,7 +98,7 @@ func runDevices(ctx context.Context, e *env, args []string) int {
 		if *asJSON {
 			out := struct {
 				media.Event
-				Identity *deviceJSON `json:"Identity,omitempty"`
+				Identity *deviceJSON `json:"identity,omitempty"` // shadows Event.Identity
 			}{Event: ev}
 			if ev.Identity != nil {
 				d := verdict(g, ev.Identity)
@@ -157,7 +158,7 @@ func printDevices(w io.Writer, list []deviceJSON) {
 			}
 			return s
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Node, size(d.Size), d.Bus, dash(d.USBID()),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Node, size(d.Size), d.Bus, dash(d.USBID),
 			dash(d.Vendor), dash(d.Model), dash(d.Serial), rm, dash(strings.Join(d.Partitions, ",")), g)
 	}
 	tw.Flush()

@@ -17,7 +17,10 @@ func TestDevicesListsRealSysfs(t *testing.T) {
 	}
 	// The machine's own disk is mounted (it holds /): listed, and refused by the guard.
 	for _, d := range list {
-		if d["allowed"] == true && d["Bus"] != "usb" {
+		if d["node"] == nil || d["size"] == nil {
+			t.Errorf("device without node or size: %v", d)
+		}
+		if d["allowed"] == true && d["bus"] != "usb" {
 			t.Errorf("guard admits a non-USB disk: %v", d)
 		}
 	}
