@@ -7,7 +7,7 @@
 ;;; What it declares:
 ;;;   - `airlock', a package of this checkout (the one binary, linked statically against libyara);
 ;;;   - `airlock-initrd', the appliance's initramfs built from linux-libre's modules: /init is
-;;;     airlock itself, run as `airlock run --config /etc/airlock/policy.toml' (the station does the
+;;;     airlock itself, run as `airlock run --boot --config /etc/airlock/policy.toml' (the station does the
 ;;;     boot duties: mounts, module loading, USB authorization); xorriso and its closure, the
 ;;;     kernel modules of %airlock-linux-modules with a modules.dep, and the site's /etc/airlock
 ;;;     (policy, keys, allowlist, Guix ACL, YARA rules) from %airlock-etc;
@@ -47,7 +47,7 @@
   '("crct10dif_generic" "crc64_rocksoft_generic"
     "usb-common" "usbcore" "xhci-hcd" "xhci-pci" "ehci-hcd" "ehci-pci" "ohci-hcd" "ohci-pci"
     "uhci-hcd" "scsi_common" "scsi_mod" "usb-storage" "uas" "sd_mod" "cdrom" "sr_mod"
-    "isofs" "fat" "vfat" "nls_cp437" "nls_ascii" "nls_utf8" "nls_iso8859-1" "ext4"
+    "isofs" "fat" "vfat" "nls_cp437" "nls_ascii" "nls_utf8" "ext4"
     "virtio_pci" "virtio_blk"))
 
 ;; The static build of make build-static: libyara (and its zlib, xz, bzip2) linked in, no cgo
@@ -133,7 +133,7 @@ signed certificate, and checks burned discs.")
   (firmware '())
   ;; Everything after "--" is the argument list of /init, i.e. of airlock.
   (kernel-arguments '("console=ttyS0" "console=tty1" "quiet"
-                      "--" "run" "--config" "/etc/airlock/policy.toml"))
+                      "--" "run" "--boot" "--config" "/etc/airlock/policy.toml"))
   (bootloader (bootloader-configuration
                (bootloader grub-bootloader)
                (targets '("/dev/sda"))

@@ -67,7 +67,7 @@ func TestGuixSystemDeclaration(t *testing.T) {
 			t.Errorf("operating-system field %s = %q, want %q", name, fields[name], want)
 		}
 	}
-	if !strings.Contains(fields["kernel-arguments"], `"--" "run" "--config" "/etc/airlock/policy.toml"`) {
+	if !strings.Contains(fields["kernel-arguments"], `"--" "run" "--boot" "--config" "/etc/airlock/policy.toml"`) {
 		t.Errorf("kernel-arguments %s do not start the station", fields["kernel-arguments"])
 	}
 	for _, s := range symbols {

@@ -7,7 +7,7 @@
 # Contents of the initramfs (initramfs/ holds the lists):
 #   u-root's busybox with the commands in initramfs/commands.txt (init, gosh, a few file tools; no
 #   network commands), /bin/airlock (bin/airlock-static, `make build-static`) started by init as
-#   `/bin/airlock run --config /etc/airlock/policy.toml`, /usr/bin/xorriso with its shared libraries,
+#   `/bin/airlock run --boot --config /etc/airlock/policy.toml`, /usr/bin/xorriso with its shared libraries,
 #   the kernel modules of initramfs/modules.txt with their dependencies and a modules.dep for exactly
 #   those files, and /etc/airlock (policy, public and appliance keys, allowlist, Guix ACL, YARA rules,
 #   the module load list) from $AIRLOCK_IMAGE_ETC (default: initramfs/etc, the DEMO policy and keys).
@@ -111,7 +111,7 @@ echo "image: u-root $uroot_version (${#cmds[@]} commands), airlock $(basename "$
     -files "$(command -v xorriso):usr/bin/xorriso" \
     -files "$stage/lib/modules:lib/modules" \
     -files "$stage/etc/airlock:etc/airlock" \
-    -uinitcmd "/bin/airlock run --config /etc/airlock/policy.toml" \
+    -uinitcmd "/bin/airlock run --boot --config /etc/airlock/policy.toml" \
     "${cmds[@]}"
 ) >"$stage/u-root.log" 2>&1 || { cat "$stage/u-root.log" >&2; die "u-root failed"; }
 

@@ -252,7 +252,8 @@ func (v *VM) Transcript() string {
 	return strings.Join(v.transcript, "\n")
 }
 
-// Expect consumes console lines until one matches pattern (a regexp) and returns its submatches.
+// Expect consumes console lines until one matches pattern (a regexp) and returns the whole line
+// followed by the pattern's submatches.
 // Lines before it are consumed too (they stay in the Transcript). It fails with ErrTimeout after
 // timeout, with ErrExited if QEMU exits first.
 func (v *VM) Expect(ctx context.Context, timeout time.Duration, pattern string) ([]string, error) {
@@ -263,8 +264,8 @@ func (v *VM) Expect(ctx context.Context, timeout time.Duration, pattern string) 
 	return v.ExpectAny(ctx, timeout, re)
 }
 
-// ExpectAny is Expect for several patterns: it returns the submatches of the first line that
-// matches any of them, the whole line first.
+// ExpectAny is Expect for several patterns: it returns the first line that matches any of them,
+// followed by that pattern's submatches.
 func (v *VM) ExpectAny(ctx context.Context, timeout time.Duration, res ...*regexp.Regexp) ([]string, error) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
@@ -276,7 +277,7 @@ func (v *VM) ExpectAny(ctx context.Context, timeout time.Duration, res ...*regex
 			}
 			for _, re := range res {
 				if m := re.FindStringSubmatch(line); m != nil {
-					return m, nil
+					return append([]string{line}, m[1:]...), nil
 				}
 			}
 		case <-timer.C:
