@@ -337,6 +337,9 @@ func TestHWCLIOnLoop(t *testing.T) {
 	if _, errOut, code := airlockCmd(t, "wipe", "--yes", dev); code != 1 || !strings.Contains(errOut, "rule loop-not-allowed") {
 		t.Fatalf("wipe without --allow-loop: exit %d %s", code, errOut)
 	}
+	if _, errOut, code := airlockCmd(t, "wipe", "--yes", "--allow-loop", "--log-disk", dev, dev); code != 1 || !strings.Contains(errOut, "rule audit-log-medium") {
+		t.Fatalf("wipe of the log disk: exit %d %s", code, errOut)
+	}
 	out, errOut, code = airlockCmd(t, "wipe", "--allow-loop", "--yes", "--method", "dod3", "--verify", "sample",
 		"--key", filepath.Join(dir, "seal.key"), "--cert-out", filepath.Join(dir, "cert"), dev)
 	if code != 0 || !strings.Contains(out, "Result: PASSED") || !strings.Contains(out, "loop device") {

@@ -41,6 +41,8 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 	operator := fs.String("operator", "", "operator ID for the certificate")
 	sysfs := fs.String("sysfs", "/sys", "sysfs root")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	bootDisks := fs.String("boot-disk", "", "comma-separated disks or partitions of the boot medium, never wiped")
+	logDisks := fs.String("log-disk", "", "comma-separated disks or partitions holding the audit log, never wiped")
 	if ok, code := parse(e, fs, args); !ok {
 		return code
 	}
@@ -74,7 +76,8 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 		if id, err = media.Identify(*sysfs, filepath.Base(real)); err != nil {
 			return fail(exitError, "%v", err)
 		}
-		if err := (&media.Guard{AllowLoop: *allowLoop}).Check(id); err != nil {
+		g := &media.Guard{AllowLoop: *allowLoop, BootDisks: splitList(*bootDisks), LogDisks: splitList(*logDisks)}
+		if err := g.Check(id); err != nil {
 			fmt.Fprintf(e.stderr, "airlock wipe: %v\n", err)
 			return exitVerdict
 		}
@@ -227,4 +230,14 @@ func wipeToolVersion() string {
 		}
 	}
 	return v
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
