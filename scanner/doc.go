@@ -66,8 +66,8 @@
 //
 // Defaults (DefaultLimits, all settable from the policy): depth 8, expansion ratio 100:1 (once
 // more than 1 MiB was decompressed), 16 GiB decompressed per top-level file, 1,000,000 inner
-// files, 8 GiB per inner file, 64 MiB decoder window (an xz dictionary or zstd window is
-// checked before it is allocated; for xz, the first block's header is checked), 2 minutes of
-// libyara per file. Decompressed bytes are counted as they are produced, so a bomb stops
-// within one buffer of its limit.
+// files, 8 GiB per inner file, 64 MiB decoder window (liblzma enforces it for every xz block
+// before allocating; zstd checks the frame's window), 2 minutes of libyara per file. Sparse
+// tar holes count as expansion. Decompressed bytes are counted as they are produced, so a bomb
+// stops within one buffer of its limit.
 package scanner
