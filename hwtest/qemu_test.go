@@ -1,4 +1,4 @@
-//go:build qemu
+//go:build qemu || bench
 
 package hwtest
 
