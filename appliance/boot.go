@@ -179,6 +179,7 @@ func findLogMedium(ctx context.Context, pol *policy.Policy) (dir, disk string, e
 			if err := os.MkdirAll(LogMount, 0o700); err != nil {
 				return "", "", err
 			}
+			clearReadOnly(c)
 			if err := unix.Mount(c, LogMount, "vfat", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_SYNCHRONOUS, "flush"); err != nil {
 				return "", "", fmt.Errorf("mount %s: %w", c, err)
 			}
@@ -189,19 +190,40 @@ func findLogMedium(ctx context.Context, pol *policy.Policy) (dir, disk string, e
 	return "", "", fmt.Errorf("no disk with label %q or serial %q", pol.Audit.LogLabel, pol.Audit.LogSerial)
 }
 
+// hasLabel reads dev's filesystems in userspace. It does not use media.Open, which sets the
+// kernel's read-only flag (right for sticks, wrong for the log medium that is mounted next).
 func hasLabel(ctx context.Context, dev, label string) bool {
 	if label == "" {
 		return false
 	}
-	m, err := media.Open(ctx, dev)
+	f, err := os.Open(dev)
 	if err != nil {
 		return false
 	}
-	defer m.Close()
+	defer f.Close()
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil || size <= 0 {
+		return false
+	}
+	m, err := media.ReadFS(ctx, f, size, 512)
+	if err != nil {
+		return false
+	}
 	for _, v := range m.Volumes {
 		if strings.EqualFold(strings.TrimSpace(v.Label), label) {
 			return true
 		}
 	}
 	return false
+}
+
+// clearReadOnly clears the kernel's read-only flag of dev (BLKROSET 0), which a userspace read
+// of the device through media.Open would have set.
+func clearReadOnly(dev string) {
+	f, err := os.Open(dev)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	unix.IoctlSetPointerInt(int(f.Fd()), unix.BLKROSET, 0)
 }

@@ -1,10 +1,14 @@
 package appliance
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/airlock-appliance/airlock/internal/testenv"
 )
 
 func TestMounted(t *testing.T) {
@@ -23,5 +27,28 @@ func TestLoadModulesNotes(t *testing.T) {
 	notes := loadModules(filepath.Join(t.TempDir(), "missing"))
 	if len(notes) != 1 || !strings.Contains(notes[0], "kernel modules") {
 		t.Errorf("notes %q", notes)
+	}
+}
+
+// The log medium is found by its FAT label, read in userspace without touching the device's
+// read-only flag (it is mounted read-write next).
+func TestHasLabel(t *testing.T) {
+	testenv.Need(t, "mkfs.vfat")
+	img := filepath.Join(t.TempDir(), "log.img")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 40<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkfs.vfat", "-n", "AIRLOCK-LOG", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.vfat: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	if !hasLabel(ctx, img, "airlock-log") {
+		t.Error("label not found")
+	}
+	if hasLabel(ctx, img, "OTHER") || hasLabel(ctx, img, "") || hasLabel(ctx, img+".missing", "AIRLOCK-LOG") {
+		t.Error("wrong label, no label or a missing device accepted")
 	}
 }
