@@ -64,15 +64,22 @@ func BootDuties(ctx context.Context, pol *policy.Policy) (*BootResult, error) {
 	if err := mountOnce("tmpfs", pol.Import.SpoolDir, "tmpfs", fmt.Sprintf("mode=0700,size=%d", int64(pol.Import.SpoolMax)+64<<20)); err != nil {
 		return nil, fmt.Errorf("boot: spool tmpfs: %w", err)
 	}
-	// USB lock-down first, so nothing plugged in while modules load binds a driver.
+	// USB lock-down: usbcore starts with authorized_default=0, so no USB device plugged in from
+	// the moment the host controllers come up binds a driver before the authorizer judged it
+	// (the controllers are modules: a lock-down through sysfs before loading them would find no
+	// host, and one after would be too late). LockDown then covers a usbcore built in.
+	params := map[string]string{"usb-storage": "delay_use=0", "usb_storage": "delay_use=0"}
+	if pol.USB.Authorize {
+		params["usbcore"] = "authorized_default=0"
+	}
+	for _, n := range loadModules(ModulesList, params) {
+		note("%s", n)
+	}
 	if pol.USB.Authorize {
 		a := &media.USBAuthorizer{SysfsRoot: "/sys"}
 		if err := a.LockDown(); err != nil {
 			note("USB lock-down: %v", err)
 		}
-	}
-	for _, n := range loadModules(ModulesList) {
-		note("%s", n)
 	}
 	if err := os.WriteFile(PollParam, []byte("2000"), 0); err != nil {
 		note("media-change polling: %v", err)
@@ -124,8 +131,10 @@ func b2u(b bool) uintptr {
 }
 
 // loadModules loads each module named in list (one per line, # comments) with its
-// dependencies, and returns a note per failure.
-func loadModules(list string) []string {
+// dependencies and the given parameters, and returns a note per failure. Modules a listed one
+// depends on are loaded first by the prober, without parameters: list a module that needs
+// parameters (usbcore) before the ones that depend on it.
+func loadModules(list string, params map[string]string) []string {
 	f, err := os.Open(list)
 	if err != nil {
 		return []string{"kernel modules: " + err.Error()}
@@ -142,7 +151,7 @@ func loadModules(list string) []string {
 		if name == "" || strings.HasPrefix(name, "#") {
 			continue
 		}
-		if err := p.Probe(name, ""); err != nil && !errors.Is(err, unix.EEXIST) {
+		if err := p.Probe(name, params[name]); err != nil && !errors.Is(err, unix.EEXIST) {
 			notes = append(notes, fmt.Sprintf("module %s: %v", name, err))
 		}
 	}

@@ -24,7 +24,7 @@ func TestMounted(t *testing.T) {
 }
 
 func TestLoadModulesNotes(t *testing.T) {
-	notes := loadModules(filepath.Join(t.TempDir(), "missing"))
+	notes := loadModules(filepath.Join(t.TempDir(), "missing"), nil)
 	if len(notes) != 1 || !strings.Contains(notes[0], "kernel modules") {
 		t.Errorf("notes %q", notes)
 	}
