@@ -34,6 +34,13 @@
 // Symbolic links, hard links and special files are recorded (File.Type, File.Target), never
 // followed or opened. Directories are not reported.
 //
+// # Concurrency
+//
+// Options.Workers (default: the number of cores) take top-level files in parallel, each with
+// its own libyara scanner and memory arena; each also has a helper with a second libyara
+// scanner that scans small inner files while the worker decompresses and parses the next
+// entry, so a stick holding one big export still keeps two cores busy.
+//
 // # Verdicts
 //
 // Clean, Match (rule, namespace, tags and the identifiers of the strings that matched),
