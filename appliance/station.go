@@ -243,6 +243,9 @@ func (s *Station) onDevice(ctx context.Context, ev DeviceEvent) {
 		s.audit(ctx, Record{Type: "usb-unauthorized", Fields: map[string]any{"vidpid": id.VIDPID, "classes": ev.Classes}})
 		return
 	case DeviceRemoved:
+		if known, ok := s.present[id.Dev]; ok {
+			id = known // show what went away
+		}
 		delete(s.present, id.Dev)
 		s.view.Show(console.Event{Kind: console.KDevice, Action: "remove", Dev: id.Dev, Text: id.String()})
 		for i, q := range s.queue {

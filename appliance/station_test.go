@@ -405,7 +405,7 @@ func TestSanitizeConfirm(t *testing.T) {
 	r.wait("airlock: FAIL wipe of /dev/sdb not confirmed: canceled by the operator")
 	r.waitN("airlock: state READY", 2)
 	r.devs.ch <- DeviceEvent{Kind: DeviceRemoved, ID: Identity{Dev: "/dev/sdb"}}
-	r.wait("airlock: device remove /dev/sdb size=0")
+	r.wait("airlock: device remove /dev/sdb bus=usb serial=AA0012345678 size=1073741824")
 	r.devs.ch <- stick("/dev/sdb")
 	r.answer("operator", "erin")
 	r.answer("confirm-wipe", "5678")
