@@ -37,9 +37,8 @@
 // # Concurrency
 //
 // Options.Workers (default: the number of cores) take top-level files in parallel, each with
-// its own libyara scanner and memory arena; each also has a helper with a second libyara
-// scanner that scans small inner files while the worker decompresses and parses the next
-// entry, so a stick holding one big export still keeps two cores busy.
+// its own libyara scanner and memory arena. The files of one archive are scanned in turn by
+// the worker that reads it.
 //
 // # Verdicts
 //

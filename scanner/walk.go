@@ -123,8 +123,7 @@ func (s *Scanner) ScanReader(ctx context.Context, name string, r io.Reader, size
 type worker struct {
 	s     *Scanner
 	e     *engine
-	h     *helper // scans inner files concurrently (async.go)
-	arena []byte  // Options.MemoryBudget bytes for file contents, used as a stack
+	arena []byte // Options.MemoryBudget bytes for file contents, used as a stack
 	used  int
 	buf   []byte
 }
@@ -134,18 +133,10 @@ func (s *Scanner) newWorker() (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := newHelper(s.rules, s.opt)
-	if err != nil {
-		e.destroy()
-		return nil, err
-	}
-	return &worker{s: s, e: e, h: h, arena: make([]byte, s.opt.MemoryBudget), buf: make([]byte, 256<<10)}, nil
+	return &worker{s: s, e: e, arena: make([]byte, s.opt.MemoryBudget), buf: make([]byte, 256<<10)}, nil
 }
 
-func (w *worker) close() {
-	w.h.close()
-	w.e.destroy()
-}
+func (w *worker) close() { w.e.destroy() }
 
 func (w *worker) scanFSFile(ctx context.Context, fsys fs.FS, p string, d fs.DirEntry) Result {
 	res := Result{File: File{Path: p}}
@@ -189,7 +180,6 @@ type walkState struct {
 	entries  int
 	inner    []File
 	guix     *GuixResult
-	idx      int // index in inner of the file being examined (-1: the top-level file)
 }
 
 // limitError stops a walk; global limits (ratio, expanded bytes, entry count) stop every level
@@ -236,10 +226,11 @@ func (w *worker) scanTop(ctx context.Context, name string, r io.Reader, size int
 	}
 	copy(res.Sum[:], h.Sum(nil))
 	res.SHA256 = hex.EncodeToString(res.Sum[:])
-	st := &walkState{ctx: ctx, top: size, idx: -1}
-	// A global limit returned here was already recorded on the file where it struck.
-	_ = w.examine(st, &res.File, src, size, 0)
-	w.collectAll(st)
+	st := &walkState{ctx: ctx, top: size}
+	if err := w.examine(st, &res.File, src, size, 0); err != nil {
+		// A global limit was already recorded on the file where it struck.
+		_ = err
+	}
 	res.Inner = st.inner
 	res.Guix = st.guix
 	return res
@@ -301,11 +292,6 @@ func (w *worker) examine(st *walkState, f *File, src io.ReaderAt, size int64, de
 	hn, _ := src.ReadAt(head[:min(size, 512)], 0)
 	kind := detect(head[:hn])
 	f.Verdict = Clean
-	if kind == "" && depth > 0 && st.idx >= 0 {
-		if m, ok := src.(memSource); ok && w.submit(st, st.idx, m[:size]) {
-			return nil
-		}
-	}
 	if !compressed(kind) || w.s.opt.ScanCompressed {
 		w.yara(f, src, size)
 	}
@@ -354,7 +340,15 @@ func (w *worker) yara(f *File, src io.ReaderAt, size int64) {
 	} else {
 		matches, err = w.e.scanBlocks(src, size, w.s.opt.BlockSize, w.s.opt.BlockOverlap)
 	}
-	w.apply(f, matches, err)
+	f.Rules = matches
+	switch {
+	case err != nil && errors.Is(err, errScanTimeout):
+		f.Verdict, f.Limit, f.Reason = LimitHit, LimitTimeout, fmt.Sprintf("yara scan exceeded %v", w.s.opt.Timeout)
+	case err != nil:
+		f.Verdict, f.Reason = Unscannable, "yara: "+err.Error()
+	case len(matches) > 0:
+		f.Verdict = Match
+	}
 }
 
 // compressed reports whether kind is a compression format: its bytes are noise to string rules,
@@ -385,7 +379,6 @@ func (w *worker) entry(st *walkState, parent *File, name string, r io.Reader, de
 	idx := len(st.inner)
 	st.inner = append(st.inner, f)
 	defer func() { st.inner[idx] = f }()
-	st.idx = idx
 	st.entries++
 	lim := w.s.opt.Limits
 	if st.entries > lim.MaxEntries {
