@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -157,6 +158,46 @@ func TestQEMUBootToReady(t *testing.T) {
 	fmt.Printf("qemu: boot to READY: %.1f s\n", s.ready.Seconds())
 }
 
+// TestQEMUImportCleanStick: a clean stick is imported, sealed and "burned" onto the target disk,
+// and the image there verifies on the host with airlock verify and with minisign + sha256sum -c.
+func TestQEMUImportCleanStick(t *testing.T) {
+	importClean(t)
+}
+
+// importClean runs a clean import and returns the target disk holding the burned image.
+func importClean(t *testing.T) string {
+	testenv.Need(t, "minisign", "sha256sum", "xorriso")
+	s := bootStation(t)
+	if err := s.PlugStick(vm.Stick{ID: "stick1", Path: demoStick(t), Serial: stickSerial, ReadOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	end, lines := s.job(t, answers{"operator": "qemu-test", "mode": "import", "sanitize-after-import": "no",
+		"insert-disc": ""})
+	if !passRE.MatchString(end) {
+		t.Fatalf("import ended with %q; lines:\n%s", end, strings.Join(lines, "\n"))
+	}
+	t.Logf("transcript:\n%s", s.Transcript())
+	s.Close()
+	pub := filepath.Join(testenv.RepoRoot(), "initramfs", "etc", "keys", "seal.pub")
+	out, err := exec.Command(testenv.Airlock(t), "verify", "--pub", pub, s.target).CombinedOutput()
+	if err != nil {
+		t.Fatalf("airlock verify of the burned target: %v\n%s", err, out)
+	}
+	x := filepath.Join(t.TempDir(), "disc")
+	run(t, "xorriso", "-osirrox", "on", "-indev", s.target, "-extract", "/", x)
+	for _, c := range [][]string{{"minisign", "-Vm", "SHA256SUMS", "-p", pub}, {"sha256sum", "-c", "SHA256SUMS"}} {
+		cmd := exec.Command(c[0], c[1:]...)
+		cmd.Dir = x
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v on the burned disc: %v\n%s", c, err, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(x, "bundle", "quux-3.1.tar.xz")); err != nil {
+		t.Errorf("the disc lacks the approved tarball: %v", err)
+	}
+	return s.target
+}
+
 // TestQEMUImportEICAR: a stick with the EICAR test file is rejected on the console and nothing
 // is written to the target disk.
 func TestQEMUImportEICAR(t *testing.T) {
@@ -292,6 +333,22 @@ func TestQEMUPullStickMidImport(t *testing.T) {
 		t.Fatalf("station not READY after the aborted import: %v", err)
 	}
 	t.Logf("aborted: %s", m[0])
+	// The audit record of the aborted job is on the log disk.
+	s.Close()
+	dir := filepath.Join(t.TempDir(), "log")
+	run(t, "mcopy", "-s", "-i", s.logDisk, "::", dir)
+	found := false
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte("device removed")) {
+				found = true
+			}
+		}
+		return nil
+	})
+	if !found {
+		t.Errorf("no audit record saying \"device removed\" on the log disk (%s)", run(t, "mdir", "-/", "-i", s.logDisk, "::"))
+	}
 }
 
 // TestQEMUUSBKeyboard plugs a USB keyboard: the station does not authorize it and says so.

@@ -39,8 +39,9 @@ export PATH="$(go env GOPATH)/bin:$PATH"
 die() { echo "image: $*" >&2; exit 2; }
 
 [ -x "$bin" ] || die "$bin missing: run make build-static"
-if ! file -b "$bin" | grep -q 'statically linked'; then
-  die "$bin is not statically linked (the initramfs has no libc for it): $(file -b "$bin")"
+readelf -h "$bin" >/dev/null 2>&1 || die "$bin is not an ELF executable"
+if readelf -l "$bin" 2>/dev/null | grep -q 'INTERP'; then
+  die "$bin is dynamically linked (the initramfs has no libc for it): make build-static"
 fi
 [ -f "$etc/policy.toml" ] || die "$etc/policy.toml missing (AIRLOCK_IMAGE_ETC)"
 command -v u-root >/dev/null || die "u-root not on PATH: run make deps"
@@ -126,8 +127,8 @@ touch -d "@$SOURCE_DATE_EPOCH" "$cpio.xz" "$out/vmlinuz-airlock" "$out/vmlinuz-a
 (cd "$out" && sha256sum airlock-initramfs.cpio.xz vmlinuz-airlock >airlock-image.sha256)
 
 size=$(stat -c %s "$cpio.xz")
-printf 'image: %s  %d bytes (%.1f MiB compressed, budget %.0f MiB)\n' "$out/airlock-initramfs.cpio.xz" \
-  "$size" "$(echo "$size / 1048576" | bc -l)" "$(echo "$max / 1048576" | bc -l)"
+awk -v f="$out/airlock-initramfs.cpio.xz" -v s="$size" -v m="$max" \
+  'BEGIN { printf "image: %s  %d bytes (%.1f MiB compressed, budget %.0f MiB)\n", f, s, s / 1048576, m / 1048576 }'
 printf 'image: %s  kernel %s\n' "$out/vmlinuz-airlock" "$KVER"
 sed 's/^/image: sha256 /' "$out/airlock-image.sha256"
 [ "$size" -le "$max" ] || die "initramfs is $size bytes, over the budget of $max"
