@@ -364,16 +364,37 @@ func TestHWCLIOnLoop(t *testing.T) {
 // TestHWCLIPulledStick: the CLI reports a stick pulled mid-wipe with exit 1 and a FAILED certificate.
 func TestHWCLIPulledStick(t *testing.T) {
 	dev, backing := loopDev(t, 1024)
-	cmd := exec.Command(testenv.Airlock(t), "wipe", "--allow-loop", "--yes", "--quiet", "--method", "dod3", dev)
+	cmd := exec.Command(testenv.Airlock(t), "wipe", "--allow-loop", "--yes", "--method", "dod3", dev)
 	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdout = &out
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(700 * time.Millisecond)
-	os.Truncate(backing, 8<<20)
-	exec.Command("losetup", "-c", dev).Run()
-	err := cmd.Wait()
+	// Pull the stick on the first progress line of the first pass: the wipe is then provably under
+	// way, however fast this machine writes (a fixed sleep raced the whole 1 GiB wipe on a quiet one).
+	sc := bufio.NewScanner(stderr)
+	pulled := false
+	for sc.Scan() {
+		line := sc.Text()
+		errb.WriteString(line + "\n")
+		if !pulled && strings.Contains(line, "pass 1/3") {
+			pulled = true
+			if err := os.Truncate(backing, 8<<20); err != nil {
+				t.Error(err)
+			}
+			if o, err := exec.Command("losetup", "-c", dev).CombinedOutput(); err != nil {
+				t.Errorf("losetup -c: %v %s", err, o)
+			}
+		}
+	}
+	err = cmd.Wait()
+	if !pulled {
+		t.Fatalf("no progress line of pass 1 seen:\n%s", errb.String())
+	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("exit %v\n%s\n%s", err, errb.String(), out.String())
