@@ -9,6 +9,6 @@
 // minisign-verified certificate), a stick pulled mid-import, a USB keyboard refused, a second
 // stick queued. Kernel-level tests replace the station with a probe script (an initramfs overlay)
 // to check hot-plug and optical-drive reads independently of it. Tests still waiting for a part
-// of the station live behind the extra tag qemupending. Benchmarks (tag bench): boot to READY and
+// of the station would live behind the extra tag qemupending (none now). Benchmarks (tag bench): boot to READY and
 // image size; import of AIRLOCK_BENCH_QEMU_MIB (default 200) MiB against guest dd of the stick.
 package hwtest

@@ -198,6 +198,52 @@ func importClean(t *testing.T) string {
 	return s.target
 }
 
+// TestQEMUCheckDisc puts the image of a clean import into a USB optical drive (usb-bot +
+// scsi-cd, blockdev-change-medium): the station checks it and says PASS; the same image with one
+// byte of the tarball flipped says FAIL.
+func TestQEMUCheckDisc(t *testing.T) {
+	good := importClean(t)
+	b, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tar := readVector(t, "quux-3.1.tar.xz")
+	at := bytes.LastIndex(b, tar) // the export carries the same bytes in its NAR; the file comes last
+	if at < 0 {
+		t.Fatal("the tarball's bytes are not in the burned image")
+	}
+	bad := filepath.Join(t.TempDir(), "tampered.iso")
+	b[at+len(tar)/2] ^= 0x01
+	if err := os.WriteFile(bad, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		disc, want string
+	}{{good, "PASS"}, {bad, "FAIL"}} {
+		s := bootStation(t)
+		if err := s.PlugOpticalDrive("cd1"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second) // the drive settles empty first, as a real one does
+		if err := s.ChangeDisc("cd1", c.disc); err != nil {
+			t.Fatal(err)
+		}
+		end, lines := s.job(t, answers{"operator": "qemu-test", "mode": "check"})
+		if !strings.HasPrefix(end, "airlock: "+c.want) {
+			t.Errorf("check of %s ended with %q, want %s; lines:\n%s", filepath.Base(c.disc), end, c.want,
+				strings.Join(lines, "\n"))
+		}
+		t.Logf("check of %s:\n%s", filepath.Base(c.disc), strings.Join(lines, "\n"))
+		if c.want == "FAIL" && !strings.Contains(end, "quux-3.1.tar.xz") {
+			t.Errorf("the tampered disc failed for another reason than the tampered file: %q", end)
+		}
+		if _, err := s.Expect(context.Background(), 60*time.Second, `^airlock: state READY$`); err != nil {
+			t.Error(err)
+		}
+		s.Close()
+	}
+}
+
 // TestQEMUImportEICAR: a stick with the EICAR test file is rejected on the console and nothing
 // is written to the target disk.
 func TestQEMUImportEICAR(t *testing.T) {
