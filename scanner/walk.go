@@ -51,24 +51,54 @@ func (s *Scanner) ScanFS(ctx context.Context, fsys fs.FS, root string, fn func(R
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
+	p := newPool()
+	// Workers serve queued inner files until every worker is done with top-level files (top),
+	// then stop (quit): an archive's reader waits for its queued files before it returns.
+	var wg, top sync.WaitGroup
+	quit := make(chan struct{})
+	stop := func() {
+		close(jobs)
+		top.Wait()
+		close(quit)
+		wg.Wait()
+	}
 	for range s.opt.Workers {
 		w, err := s.newWorker()
 		if err != nil {
 			cancel()
-			close(jobs)
-			wg.Wait()
+			stop()
 			return err
 		}
+		w.pool = p
 		wg.Add(1)
+		top.Add(1)
 		go func() {
 			defer wg.Done()
 			defer w.close()
-			for j := range jobs {
-				if ctx.Err() != nil {
+			jobs := jobs
+			for {
+				select { // queued inner files first: they hold memory and finish an archive
+				case h := <-p.queue:
+					w.runHandoff(h)
 					continue
+				default:
 				}
-				emit(w.scanFSFile(ctx, fsys, j.path, j.d))
+				select {
+				case h := <-p.queue:
+					w.runHandoff(h)
+				case j, ok := <-jobs:
+					if !ok {
+						jobs = nil
+						top.Done()
+						continue
+					}
+					if ctx.Err() != nil {
+						continue
+					}
+					emit(w.scanFSFile(ctx, fsys, j.path, j.d))
+				case <-quit:
+					return
+				}
 			}
 		}()
 	}
@@ -91,8 +121,7 @@ func (s *Scanner) ScanFS(ctx context.Context, fsys fs.FS, root string, fn func(R
 			return ctx.Err()
 		}
 	})
-	close(jobs)
-	wg.Wait()
+	stop()
 	if walkErr != nil {
 		return fmt.Errorf("walk %s: %w", root, walkErr)
 	}
@@ -126,6 +155,7 @@ type worker struct {
 	arena []byte // Options.MemoryBudget bytes for file contents, used as a stack
 	used  int
 	buf   []byte
+	pool  *pool // ScanFS's queue of inner files, nil for ScanReader
 }
 
 func (s *Scanner) newWorker() (*worker, error) {
@@ -180,6 +210,7 @@ type walkState struct {
 	entries  int
 	inner    []File
 	guix     *GuixResult
+	hand     handoffState
 }
 
 // limitError stops a walk; global limits (ratio, expanded bytes, entry count) stop every level
@@ -231,6 +262,7 @@ func (w *worker) scanTop(ctx context.Context, name string, r io.Reader, size int
 		// A global limit was already recorded on the file where it struck.
 		_ = err
 	}
+	w.drainHandoffs(st)
 	res.Inner = st.inner
 	res.Guix = st.guix
 	return res
@@ -391,12 +423,19 @@ func (w *worker) entry(st *walkState, parent *File, name string, r io.Reader, de
 		f.Reason = fmt.Sprintf("declared size %d exceeds %d", declared, lim.MaxEntrySize)
 		return nil
 	}
-	h := sha256.New()
 	max := lim.MaxEntrySize + 1
 	if declared >= 0 {
 		max = declared + 1
 	}
-	src, n, release, err := w.store(io.TeeReader(r, h), max)
+	// A file that will be in memory whole is hashed from there (perhaps by another worker,
+	// see handoff.go) rather than while it is read.
+	inMem := declared >= 0 && max < int64(len(w.arena)-w.used)
+	var h hash.Hash
+	if !inMem {
+		h = sha256.New()
+		r = io.TeeReader(r, h)
+	}
+	src, n, release, err := w.store(r, max)
 	defer release()
 	f.Size = n
 	var le *limitError
@@ -416,7 +455,21 @@ func (w *worker) entry(st *walkState, parent *File, name string, r io.Reader, de
 		f.Verdict, f.Reason = Unscannable, fmt.Sprintf("archive declares %d bytes, holds %d", declared, n)
 		return fmt.Errorf("%s: size mismatch", name)
 	}
-	f.SHA256 = hex.EncodeToString(h.Sum(nil))
+	if h == nil {
+		m, ok := src.(memSource)
+		if !ok { // cannot happen: max fitted the arena
+			f.Verdict, f.Reason = Unscannable, "internal: entry expected in memory"
+			return nil
+		}
+		if st.ctx.Err() == nil && detect(m[:min(n, 512)]) == "" && w.tryHandoff(st, idx, m[:n]) {
+			f.Verdict = Clean // for now: drainHandoffs records the hash and scan
+			return nil
+		}
+		sum := sha256.Sum256(m[:n])
+		f.SHA256 = hex.EncodeToString(sum[:])
+	} else {
+		f.SHA256 = hex.EncodeToString(h.Sum(nil))
+	}
 	return w.examine(st, &f, src, n, depth)
 }
 
