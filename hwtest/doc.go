@@ -7,8 +7,8 @@
 // line view (appliance/doc.go) and QMP: boot to READY, clean import burned onto a virtio target
 // disk and verified on the host, EICAR rejected with nothing written, sanitize (fsck.fat -n and a
 // minisign-verified certificate), a stick pulled mid-import, a USB keyboard refused, a second
-// stick queued. Kernel-level tests replace the station with a probe script (an initramfs overlay)
-// to check hot-plug and optical-drive reads independently of it. Tests still waiting for a part
-// of the station would live behind the extra tag qemupending (none now). Benchmarks (tag bench): boot to READY and
+// stick queued, a burned image checked in a USB optical drive (and a tampered one refused).
+// Kernel-level tests replace the station with a probe script (an initramfs overlay) to check
+// hot-plug and optical-drive reads independently of it. Benchmarks (tag bench): boot to READY and
 // image size; import of AIRLOCK_BENCH_QEMU_MIB (default 200) MiB against guest dd of the stick.
 package hwtest
