@@ -3,6 +3,7 @@ package scanner
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"sync"
 	"sync/atomic"
 )
 
@@ -10,34 +11,83 @@ import (
 // others sit idle. The worker reading an archive therefore queues its plain inner files (not
 // archives themselves, small enough for a slot) to a pool that every worker of the ScanFS call
 // serves before taking a new top-level file; another worker hashes and scans them while the
-// reader decompresses the next entry. A queued file is a copy in one of handoffSlots fixed
-// buffers of handoffMax bytes, so the pool adds at most handoffSlots*handoffMax bytes; with no
-// free slot the reader scans the file itself, as it would without the pool. The reader waits for
-// its queued files (running queued work itself meanwhile) before its top-level result is
-// emitted, so results are complete and the same as without the pool.
+// reader decompresses the next entry. A queued file is a copy in a ring of handoffRing bytes
+// shared by the workers, so the pool adds at most handoffRing bytes; when the ring has no room
+// the reader scans the file itself, as it would without the pool. The reader waits for its
+// queued files (running queued work itself meanwhile) before its top-level result is emitted,
+// so results are complete and the same as without the pool.
 const (
-	handoffSlots = 4
-	handoffMax   = 2 << 20
+	handoffRing  = 16 << 20
+	handoffMax   = 8 << 20 // larger files are scanned by the reader
+	handoffQueue = 64      // queued files at most
 )
 
 // pool is the queue of one ScanFS call.
 type pool struct {
 	queue chan *handoff
-	free  chan []byte // slots; nil until first used
+	mu    sync.Mutex
+	ring  []byte  // allocated when first needed
+	live  []*span // allocation order
 }
 
-func newPool() *pool {
-	p := &pool{queue: make(chan *handoff, handoffSlots), free: make(chan []byte, handoffSlots)}
-	for range handoffSlots {
-		p.free <- nil
+// span is one allocation in the ring.
+type span struct {
+	off, end int
+	done     bool
+}
+
+func newPool() *pool { return &pool{queue: make(chan *handoff, handoffQueue)} }
+
+// alloc returns n contiguous bytes of the ring, or nil if there is no room. Allocations are
+// freed in any order but their room is reused in allocation order (a ring), which is the order
+// the queue hands them out.
+func (p *pool) alloc(n int) (*span, []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.live) >= handoffQueue {
+		return nil, nil
 	}
-	return p
+	if p.ring == nil {
+		p.ring = make([]byte, handoffRing)
+	}
+	off := -1
+	if len(p.live) == 0 {
+		off = 0
+	} else if first, newest := p.live[0].off, p.live[len(p.live)-1]; newest.off >= first {
+		// Not wrapped: room after the newest, or before the oldest.
+		last := newest.end
+		if len(p.ring)-last >= n {
+			off = last
+		} else if first >= n {
+			off = 0
+		}
+	} else if first-newest.end >= n { // wrapped: room between the newest and the oldest
+		off = newest.end
+	}
+	if off < 0 {
+		return nil, nil
+	}
+	sp := &span{off: off, end: off + n}
+	p.live = append(p.live, sp)
+	return sp, p.ring[off : off+n : off+n]
+}
+
+// release frees sp and the room of every freed allocation before it.
+func (p *pool) release(sp *span) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sp.done = true
+	for len(p.live) > 0 && p.live[0].done {
+		p.live[0] = nil
+		p.live = p.live[1:]
+	}
 }
 
 // handoff is one queued inner file; the fields below buf are the results, read by the owner
 // once pending says the file was done.
 type handoff struct {
 	buf   []byte
+	sp    *span
 	owner *walkState
 	idx   int // in owner.inner
 	sum   string
@@ -51,38 +101,33 @@ type handoffState struct {
 	wake    chan struct{}
 }
 
-// tryHandoff queues data (the contents of st.inner[idx], a plain file) if a slot is free.
+// tryHandoff queues data (the contents of st.inner[idx], a plain file) if the ring has room.
 func (w *worker) tryHandoff(st *walkState, idx int, data []byte) bool {
-	if w.pool == nil || len(data) > handoffMax {
+	if w.pool == nil || len(data) == 0 || len(data) > handoffMax {
 		return false
 	}
-	var buf []byte
-	select {
-	case buf = <-w.pool.free:
-	default:
+	sp, buf := w.pool.alloc(len(data))
+	if sp == nil {
 		return false
 	}
-	if buf == nil {
-		buf = make([]byte, handoffMax)
-	}
-	h := &handoff{buf: buf[:copy(buf, data)], owner: st, idx: idx}
+	h := &handoff{buf: buf[:copy(buf, data)], sp: sp, owner: st, idx: idx}
 	if st.hand.wake == nil {
 		st.hand.wake = make(chan struct{}, 1)
 	}
 	st.hand.handed = append(st.hand.handed, h)
 	st.hand.pending.Add(1)
-	w.pool.queue <- h // never blocks: at most handoffSlots are out, one per slot
+	w.pool.queue <- h // never blocks: at most handoffQueue are allocated
 	return true
 }
 
-// runHandoff hashes and scans a queued file with w's scanner and frees its slot.
+// runHandoff hashes and scans a queued file with w's scanner and frees its room in the ring.
 func (w *worker) runHandoff(h *handoff) {
 	sum := sha256.Sum256(h.buf)
 	h.sum = hex.EncodeToString(sum[:])
 	h.f.Verdict = Clean
 	w.yara(&h.f, memSource(h.buf), int64(len(h.buf)))
-	w.pool.free <- h.buf[:cap(h.buf)]
 	h.buf = nil
+	w.pool.release(h.sp)
 	st := h.owner
 	st.hand.pending.Add(-1)
 	select {

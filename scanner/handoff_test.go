@@ -65,3 +65,44 @@ func TestHandoffSameResults(t *testing.T) {
 		}
 	}
 }
+
+// TestHandoffRing: live allocations of the ring never overlap, whatever the order of releases,
+// and a ring emptied is wholly usable again.
+func TestHandoffRing(t *testing.T) {
+	p := newPool()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var live []*span
+	allocs := 0
+	for range 20000 {
+		if len(live) > 0 && rng.IntN(2) == 0 {
+			i := rng.IntN(len(live))
+			p.release(live[i])
+			live = append(live[:i], live[i+1:]...)
+			continue
+		}
+		n := 1 + rng.IntN(handoffMax)
+		sp, buf := p.alloc(n)
+		if sp == nil {
+			continue
+		}
+		allocs++
+		if len(buf) != n || sp.end-sp.off != n || sp.off < 0 || sp.end > handoffRing {
+			t.Fatalf("alloc(%d) = [%d,%d) len %d", n, sp.off, sp.end, len(buf))
+		}
+		for _, o := range live {
+			if sp.off < o.end && o.off < sp.end {
+				t.Fatalf("alloc [%d,%d) overlaps live [%d,%d)", sp.off, sp.end, o.off, o.end)
+			}
+		}
+		live = append(live, sp)
+	}
+	if allocs < 1000 {
+		t.Errorf("only %d allocations succeeded", allocs)
+	}
+	for _, sp := range live {
+		p.release(sp)
+	}
+	if sp, _ := p.alloc(handoffRing); sp == nil {
+		t.Error("empty ring cannot give its whole size")
+	}
+}
