@@ -22,7 +22,7 @@ build: deps
 	$(GO) build -buildvcs=auto -o bin/airlock ./cmd/airlock
 
 build-static: deps
-	CGO_ENABLED=1 $(GO) build -buildvcs=auto -tags yara_static,netgo,osusergo -ldflags '$(STATIC_LDFLAGS)' -o bin/airlock-static ./cmd/airlock
+	CGO_ENABLED=1 $(GO) build -buildvcs=auto -trimpath -tags yara_static,netgo,osusergo -ldflags '$(STATIC_LDFLAGS)' -o bin/airlock-static ./cmd/airlock
 
 vet: deps
 	$(GO) vet -tags $(TAGS_ALL) ./...
@@ -41,14 +41,15 @@ qemutest: build image
 
 test: vet unit hwtest qemutest
 
-bench: build build-static
+bench: build build-static image
 	@bash scripts/bench.sh
 
 fuzz: deps
 	@FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
-demo: build
+demo: build image
 	@bash scripts/demo.sh
+	@bash scripts/demo-qemu.sh
 
 image: build-static
 	@bash scripts/image.sh

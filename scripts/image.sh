@@ -31,6 +31,7 @@ root=$PWD
 uroot_version=v0.16.0
 out=${OUT:-build}
 bin=${AIRLOCK_STATIC_BIN:-bin/airlock-static}
+case $bin in /*) ;; *) bin=$root/$bin ;; esac # make exports it absolute
 etc=${AIRLOCK_IMAGE_ETC:-initramfs/etc}
 max=${IMAGE_MAX_BYTES:-$((24 << 20))}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
@@ -108,7 +109,7 @@ echo "image: u-root $uroot_version (${#cmds[@]} commands), airlock $(basename "$
 (
   cd "$src"
   GOFLAGS=-mod=mod u-root -o "$cpio" \
-    -files "$root/$bin:bin/airlock" \
+    -files "$bin:bin/airlock" \
     -files "$(command -v xorriso):usr/bin/xorriso" \
     -files "$stage/lib/modules:lib/modules" \
     -files "$stage/etc/airlock:etc/airlock" \
