@@ -4,6 +4,7 @@ package scanner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -109,6 +110,7 @@ func TestBenchScan(t *testing.T) {
 	for _, d := range []string{packed, extracted} {
 		exec.Command("sh", "-c", "find "+d+" -type f -exec cat {} + > /dev/null").Run()
 	}
+	checkSameContent(t, airlock, rules, packed, extracted)
 	// The machine is shared: run each side twice, alternating, and keep each side's faster run
 	// (peak RSS: the larger of the two).
 	best := func(runs ...benchtab.Measure) benchtab.Measure {
@@ -149,5 +151,42 @@ func TestBenchScan(t *testing.T) {
 	}
 	if r := row.Ratio(); r > 1.0 {
 		t.Errorf("ratio %.2f > 1.0 (target)", r)
+	}
+}
+
+// checkSameContent keeps the comparison honest: airlock, untimed, must report on packed exactly
+// the leaf files (not archives) that extracted holds for yara, same count and same bytes, all
+// clean, so neither side is timed on less work than the other.
+func checkSameContent(t *testing.T, airlock, rules, packed, extracted string) {
+	t.Helper()
+	out, err := exec.Command(airlock, "scan", "--json", "--rules", rules, packed).Output()
+	if err != nil {
+		t.Fatalf("airlock scan --json: %v", err)
+	}
+	var rep Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("airlock scan --json: %v", err)
+	}
+	var leaves, leafBytes, want, wantBytes int64
+	for _, f := range rep.Files {
+		if f.Verdict != Clean {
+			t.Fatalf("%s: %v %s", f.Path, f.Verdict, f.Reason)
+		}
+		if f.Format == "" && f.Type == "" {
+			leaves++
+			leafBytes += f.Size
+		}
+	}
+	filepath.WalkDir(extracted, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				want++
+				wantBytes += fi.Size()
+			}
+		}
+		return nil
+	})
+	if leaves != want || leafBytes != wantBytes {
+		t.Fatalf("airlock scanned %d files, %d bytes in packed; extracted holds %d files, %d bytes", leaves, leafBytes, want, wantBytes)
 	}
 }
