@@ -205,6 +205,9 @@ type blockIter struct {
 	size, block, overlap int64
 	next                 int64
 	err                  error
+	// The block last read whole into lastBuf (see Next).
+	lastBuf         *byte
+	lastBase, lastN int64
 }
 
 func (b *blockIter) First() *yara.MemoryBlock { b.next = 0; return b.Next() }
@@ -217,9 +220,24 @@ func (b *blockIter) Next() *yara.MemoryBlock {
 	n := min(b.block, b.size-base)
 	b.next = base + b.block - b.overlap
 	return &yara.MemoryBlock{Base: uint64(base), Size: uint64(n), FetchData: func(buf []byte) {
-		if _, err := b.ra.ReadAt(buf[:n], base); err != nil && b.err == nil {
-			b.err = fmt.Errorf("read at %d: %w", base, err)
+		if n == 0 {
+			return
 		}
+		// libyara fetches the first block again for every condition and module that looks at
+		// the data (13 times for the bundled rules); go-yara hands every fetch the same C
+		// buffer, which only this function writes, so the same block into the same buffer is
+		// already there.
+		if p := &buf[0]; p == b.lastBuf && base == b.lastBase && n == b.lastN {
+			return
+		}
+		b.lastBuf = nil
+		if _, err := b.ra.ReadAt(buf[:n], base); err != nil {
+			if b.err == nil {
+				b.err = fmt.Errorf("read at %d: %w", base, err)
+			}
+			return
+		}
+		b.lastBuf, b.lastBase, b.lastN = &buf[0], base, n
 	}}
 }
 
