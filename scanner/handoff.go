@@ -17,8 +17,8 @@ import (
 // queued files (running queued work itself meanwhile) before its top-level result is emitted,
 // so results are complete and the same as without the pool.
 const (
-	handoffRing  = 16 << 20
-	handoffMax   = 8 << 20 // larger files are scanned by the reader
+	handoffRing  = 8 << 20
+	handoffMax   = 4 << 20 // larger files are scanned by the reader
 	handoffQueue = 64      // queued files at most
 )
 
