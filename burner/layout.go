@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -551,40 +550,12 @@ func FromFS(fsys fs.FS, opts Options) (*Layout, error) {
 	return NewLayout(files, opts)
 }
 
-// FromDir lays out the tree under dir on the local file system. Files are opened as *os.File so
-// that writing to a file can copy in the kernel.
+// FromDir lays out the tree under dir on the local file system. os.DirFS opens files as *os.File,
+// so writing the image to a file can still copy in the kernel.
 func FromDir(dir string, opts Options) (*Layout, error) {
-	var files []File
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		if rel == "." {
-			return nil
-		}
-		rel = filepath.ToSlash(rel)
-		switch {
-		case d.IsDir():
-			files = append(files, File{Path: rel, Dir: true})
-		case d.Type().IsRegular():
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			files = append(files, File{Path: rel, Size: info.Size(), Open: func() (io.Reader, error) {
-				return os.Open(p)
-			}})
-		default:
-			return fmt.Errorf("iso layout: %s: not a regular file or directory (%v)", p, d.Type())
-		}
-		return nil
-	})
+	l, err := FromFS(os.DirFS(dir), opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	return NewLayout(files, opts)
+	return l, nil
 }
