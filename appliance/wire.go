@@ -13,6 +13,7 @@ import (
 	"github.com/airlock-appliance/airlock/appliance/policy"
 	"github.com/airlock-appliance/airlock/burner"
 	"github.com/airlock-appliance/airlock/guix"
+	"github.com/airlock-appliance/airlock/internal/readlimit"
 	"github.com/airlock-appliance/airlock/media"
 	"github.com/airlock-appliance/airlock/scanner"
 	"github.com/airlock-appliance/airlock/sealing"
@@ -155,7 +156,7 @@ func wireImporter(pol *policy.Policy) (*ScanImporter, error) {
 	imp := &ScanImporter{Rules: rules, SpoolMax: int64(pol.Import.SpoolMax), MaxFiles: l.MaxStickFiles,
 		Options: scanner.Options{Limits: lim, Timeout: time.Duration(l.ScanTimeout), TempDir: pol.Import.SpoolDir}}
 	if pol.Import.GuixACL != "" {
-		b, err := readSmall(pol.Import.GuixACL, 1<<20)
+		b, err := readlimit.File(pol.Import.GuixACL, 1<<20)
 		if err != nil {
 			rules.Destroy()
 			return nil, fmt.Errorf("import.guix_acl: %w", err)
@@ -203,22 +204,6 @@ func wireImporter(pol *policy.Policy) (*ScanImporter, error) {
 		}
 	}
 	return imp, nil
-}
-
-func readSmall(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
-	}
-	return b, nil
 }
 
 // allowlist adapts the verified sealing.Allowlist to the scanner's decision.

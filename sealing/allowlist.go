@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/airlock-appliance/airlock/internal/readlimit"
 )
 
 // Allowlist limits on untrusted input.
@@ -221,12 +223,12 @@ func VerifyAllowlist(text, sig []byte, trusted ...*PublicKey) (*Allowlist, error
 // LoadAllowlist reads path and path.minisig and verifies them (see VerifyAllowlist). Errors
 // name the file.
 func LoadAllowlist(path string, trusted ...*PublicKey) (*Allowlist, error) {
-	text, err := readBounded(path, MaxAllowlistSize)
+	text, err := readlimit.File(path, MaxAllowlistSize)
 	if err != nil {
 		return nil, err
 	}
 	sigPath := path + ".minisig"
-	sig, err := readBounded(sigPath, MaxSignatureSize)
+	sig, err := readlimit.File(sigPath, MaxSignatureSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w (an unsigned allowlist is refused)", sigPath, ErrMissingSignature)
 	}

@@ -15,6 +15,8 @@ import (
 	"golang.org/x/crypto/nacl/secretbox"
 	"golang.org/x/crypto/scrypt"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/airlock-appliance/airlock/internal/readlimit"
 )
 
 // Role is whose keys keygen writes.
@@ -254,7 +256,7 @@ func ParseNoteSigner(text []byte, passphrase string) (note.Signer, error) {
 
 // LoadNoteSigner reads a note signer key file (see ParseNoteSigner).
 func LoadNoteSigner(path, passphrase string) (note.Signer, error) {
-	b, err := readBounded(path, 4<<10)
+	b, err := readlimit.File(path, 4<<10)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +269,7 @@ func LoadNoteSigner(path, passphrase string) (note.Signer, error) {
 
 // LoadNoteVerifier reads a note verifier key file (log.vkey, auditor.vkey).
 func LoadNoteVerifier(path string) (note.Verifier, error) {
-	b, err := readBounded(path, 4<<10)
+	b, err := readlimit.File(path, 4<<10)
 	if err != nil {
 		return nil, err
 	}

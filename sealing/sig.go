@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
 	"aead.dev/minisign"
+
+	"github.com/airlock-appliance/airlock/internal/readlimit"
 )
 
 // Sentinel errors of signature checks. Callers branch on them with errors.Is; the wrapping error
@@ -72,7 +73,7 @@ func ParsePublicKey(text []byte) (*PublicKey, error) {
 
 // LoadPublicKey reads a minisign .pub file.
 func LoadPublicKey(path string) (*PublicKey, error) {
-	b, err := readBounded(path, 4<<10)
+	b, err := readlimit.File(path, 4<<10)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +108,7 @@ func ParseSealKey(text []byte, passphrase string) (*SealKey, error) {
 
 // LoadSealKey reads a minisign secret key file (see ParseSealKey).
 func LoadSealKey(path, passphrase string) (*SealKey, error) {
-	b, err := readBounded(path, 4<<10)
+	b, err := readlimit.File(path, 4<<10)
 	if err != nil {
 		return nil, err
 	}
@@ -176,21 +177,4 @@ func VerifyDetached(msg, sig []byte, trusted ...*PublicKey) (*Signature, error) 
 		return &Signature{KeyID: s.KeyID, TrustedComment: s.TrustedComment}, nil
 	}
 	return nil, fmt.Errorf("%w: key ID %X, trusted: %s", ErrWrongKey, s.KeyID, strings.Join(ids, ", "))
-}
-
-// readBounded reads a whole file of at most max bytes.
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
-	}
-	return b, nil
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/airlock-appliance/airlock/internal/readlimit"
 	"github.com/airlock-appliance/airlock/sealing/auditlog"
 	"github.com/airlock-appliance/airlock/sealing/internal/sums"
 	"golang.org/x/mod/sumdb/note"
@@ -368,7 +369,7 @@ const StateFile = "checkpoint"
 
 // LoadState returns the last accepted checkpoint saved in dir, or nil if there is none yet.
 func LoadState(dir string) (*auditlog.Checkpoint, error) {
-	b, err := readBounded(filepath.Join(dir, StateFile), auditlog.MaxCheckpointSize)
+	b, err := readlimit.File(filepath.Join(dir, StateFile), auditlog.MaxCheckpointSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

@@ -42,6 +42,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/airlock-appliance/airlock/internal/readlimit"
 	"github.com/airlock-appliance/airlock/sealing/internal/canonjson"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -267,7 +268,7 @@ func (l *Log) hashReader() tlog.HashReader {
 // checkStoredCheckpoint compares dir/checkpoint (if any) with the records.
 func (l *Log) checkStoredCheckpoint() error {
 	path := filepath.Join(l.dir, CheckpointFile)
-	msg, err := readBounded(path, MaxCheckpointSize)
+	msg, err := readlimit.File(path, MaxCheckpointSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -466,7 +467,7 @@ func VerifyDir(dir string, logKey note.Verifier, auditors ...note.Verifier) (*Re
 	defer l.Close()
 	r := &Report{Records: l.size(), Recovered: l.truncated}
 	path := filepath.Join(dir, CheckpointFile)
-	msg, err := readBounded(path, MaxCheckpointSize)
+	msg, err := readlimit.File(path, MaxCheckpointSize)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if l.size() > 0 {
@@ -493,7 +494,7 @@ func VerifyDir(dir string, logKey note.Verifier, auditors ...note.Verifier) (*Re
 	}
 	for _, e := range ents {
 		p := filepath.Join(dir, CosignedDir, e.Name())
-		msg, err := readBounded(p, MaxCheckpointSize)
+		msg, err := readlimit.File(p, MaxCheckpointSize)
 		if err != nil {
 			return r, err
 		}
@@ -514,7 +515,7 @@ func VerifyDir(dir string, logKey note.Verifier, auditors ...note.Verifier) (*Re
 // auditor's) is stored as dir/cosigned/SIZE and returned.
 func Cosign(dir string, logKey note.Verifier, auditor note.Signer) ([]byte, Checkpoint, error) {
 	path := filepath.Join(dir, CheckpointFile)
-	msg, err := readBounded(path, MaxCheckpointSize)
+	msg, err := readlimit.File(path, MaxCheckpointSize)
 	if err != nil {
 		return nil, Checkpoint{}, err
 	}
@@ -544,23 +545,6 @@ func Cosign(dir string, logKey note.Verifier, auditor note.Signer) ([]byte, Chec
 		return nil, c, err
 	}
 	return out, c, nil
-}
-
-// readBounded reads a whole file of at most max bytes.
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
-	}
-	return b, nil
 }
 
 // writeAtomic replaces path with b: temp file, fsync, rename, fsync of the directory.
