@@ -145,7 +145,7 @@ func (discardWriterAt) WriteAt(b []byte, _ int64) (int, error) { return len(b), 
 // CheckFormat reports whether Reformat can lay out its FAT32 volume on dev, without writing: a
 // device too small for FAT32 (about 34 MiB) is refused before anything is wiped.
 func CheckFormat(dev string) error {
-	f, size, ss, err := openReadOnlyNoRO(dev)
+	f, size, ss, err := openReadOnly(dev, false)
 	if err != nil {
 		return fmt.Errorf("reformat %s: %w", dev, err)
 	}
@@ -161,26 +161,4 @@ func CheckFormat(dev string) error {
 		return fmt.Errorf("reformat %s: %w", dev, err)
 	}
 	return nil
-}
-
-// openReadOnlyNoRO opens dev read-only for its size, without setting the kernel read-only flag.
-func openReadOnlyNoRO(dev string) (*os.File, int64, int64, error) {
-	f, err := os.OpenFile(dev, os.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, 0, err
-	}
-	if st.Mode()&os.ModeDevice == 0 {
-		return f, st.Size(), 512, nil
-	}
-	size, ss, err := blockSize(int(f.Fd()))
-	if err != nil {
-		f.Close()
-		return nil, 0, 0, err
-	}
-	return f, size, ss, nil
 }

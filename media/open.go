@@ -61,7 +61,7 @@ func OpenFS(ctx context.Context, dev string) (fs.FS, io.Closer, error) {
 
 // Open is OpenFS returning the Medium with its partition scheme and volumes.
 func Open(ctx context.Context, dev string) (*Medium, error) {
-	f, size, ssz, err := openReadOnly(dev)
+	f, size, ssz, err := openReadOnly(dev, true)
 	if err != nil {
 		return nil, err
 	}
@@ -74,9 +74,11 @@ func Open(ctx context.Context, dev string) (*Medium, error) {
 	return m, nil
 }
 
-// openReadOnly opens dev O_RDONLY; for a block device it sets BLKROSET and returns the size and
-// logical sector size from the kernel.
-func openReadOnly(dev string) (*os.File, int64, int64, error) {
+// openReadOnly opens dev O_RDONLY and returns its size and logical sector size (from the kernel for a
+// block device). With setRO it also sets the kernel's read-only flag (BLKROSET) on a block device,
+// so that nothing else writes a hostile stick while it is read. The size check before a wipe
+// leaves it alone: the flag outlives the file descriptor and would make the wipe fail.
+func openReadOnly(dev string, setRO bool) (*os.File, int64, int64, error) {
 	f, err := os.OpenFile(dev, os.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, 0, 0, err
@@ -94,9 +96,11 @@ func openReadOnly(dev string) (*os.File, int64, int64, error) {
 		return f, st.Size(), 512, nil
 	}
 	fd := int(f.Fd())
-	if err := unix.IoctlSetPointerInt(fd, unix.BLKROSET, 1); err != nil {
-		f.Close()
-		return nil, 0, 0, fmt.Errorf("%s: set read-only (BLKROSET): %w", dev, err)
+	if setRO {
+		if err := unix.IoctlSetPointerInt(fd, unix.BLKROSET, 1); err != nil {
+			f.Close()
+			return nil, 0, 0, fmt.Errorf("%s: set read-only (BLKROSET): %w", dev, err)
+		}
 	}
 	size, ssz, err := blockSize(fd)
 	if err != nil {
