@@ -587,23 +587,26 @@ func (w *wiper) verify(ctx context.Context, p *pattern, bufs [][]byte) error {
 			return r.err
 		}
 		got := r.buf[:r.n]
+		match := false
 		if p.stream != nil {
 			// XOR the keystream out of what was read, in place and in cache-sized pieces, each
-			// checked for zeros while it is still in cache.
+			// checked for zeros while it is still in cache; only a mismatch is looked at again.
 			const piece = 64 << 10
-			for k := 0; k < r.n; k += piece {
+			match = true
+			for k := 0; k < r.n && match; k += piece {
 				m := min(piece, r.n-k)
 				p.xor(got[k:k+m], got[k:k+m], r.off+int64(k))
-				if !bytes.Equal(got[k:k+m], w.zeros[:m]) {
-					break // reported below
-				}
+				match = bytes.Equal(got[k:k+m], w.zeros[:m])
 			}
 			want = w.zeros
-		} else if !constFilled {
-			p.fill(want, 0, w.zeros)
-			constFilled = true
+		} else {
+			if !constFilled {
+				p.fill(want, 0, w.zeros)
+				constFilled = true
+			}
+			match = bytes.Equal(got, want[:r.n])
 		}
-		if !bytes.Equal(got, want[:r.n]) {
+		if !match {
 			i := 0
 			for i < r.n && got[i] == want[i] {
 				i++
