@@ -80,11 +80,7 @@ func runLogAppend(ctx context.Context, e *env, args []string) int {
 		fs.Usage()
 		return exitError
 	}
-	pass, err := readPassphraseFlag(*passFile)
-	if err != nil {
-		return logFail(e, c, exitError, "%v", err)
-	}
-	signer, err := sealing.LoadNoteSigner(*keyPath, pass)
+	signer, err := loadNoteSigner(*keyPath, *passFile)
 	if err != nil {
 		return logFail(e, c, exitError, "%v", err)
 	}
@@ -279,11 +275,7 @@ func runLogCosign(ctx context.Context, e *env, args []string) int {
 		fs.Usage()
 		return exitError
 	}
-	pass, err := readPassphraseFlag(*passFile)
-	if err != nil {
-		return logFail(e, c, exitError, "%v", err)
-	}
-	signer, err := sealing.LoadNoteSigner(*keyPath, pass)
+	signer, err := loadNoteSigner(*keyPath, *passFile)
 	if err != nil {
 		return logFail(e, c, exitError, "%v", err)
 	}
@@ -298,4 +290,14 @@ func runLogCosign(ctx context.Context, e *env, args []string) int {
 	fmt.Fprintf(e.stderr, "cosigned checkpoint of size %d: %s\n", cp.Size, filepath.Join(*dir, auditlog.CosignedDir, strconv.FormatInt(cp.Size, 10)))
 	e.stdout.Write(msg)
 	return exitOK
+}
+
+// loadNoteSigner loads a note signing key (log.key, auditor.key), decrypting it with the
+// passphrase in passFile when one is given.
+func loadNoteSigner(keyPath, passFile string) (note.Signer, error) {
+	pass, err := readPassphraseFlag(passFile)
+	if err != nil {
+		return nil, err
+	}
+	return sealing.LoadNoteSigner(keyPath, pass)
 }
