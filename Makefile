@@ -1,6 +1,9 @@
 # airlock: every target works on a fresh Debian bookworm machine as root; `deps` installs what is
 # missing (idempotent, no apt run when everything is present).
 
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+
 GO        ?= go
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN_DIR):$(PATH)
@@ -11,7 +14,7 @@ STATIC_LDFLAGS := -extldflags "-static -lz -llzma -lbz2"
 TAGS_ALL       := hwtest,qemu,bench
 FUZZTIME       ?= 10s
 
-.PHONY: all deps build build-static test vet unit hwtest qemutest bench fuzz demo image clean
+.PHONY: all deps build build-static test test-counts-reset vet unit hwtest qemutest bench fuzz demo image clean
 
 all: build
 
@@ -28,18 +31,33 @@ vet: deps
 	$(GO) vet -tags $(TAGS_ALL) ./...
 	staticcheck -tags $(TAGS_ALL) ./...
 
-unit: build
-	$(GO) test -race -timeout 30m ./...
+# Each suite prints go test's usual output, then "SUITE: N passed, M failed, K skipped" (testsum);
+# `make test` closes with the sum over all suites.
+TESTSUM     = bin/testsum -total build/test-counts -label
+tagged_pkgs = $(shell grep -rl --include='*_test.go' '^func $(1)' . | xargs -r -n1 dirname | sort -u)
+
+bin/testsum: internal/testsum/main.go
+	$(GO) build -o $@ ./internal/testsum
+
+unit: build bin/testsum
+	@mkdir -p build
+	$(GO) test -json -race -timeout 30m ./... | $(TESTSUM) unit
 
 # Loop devices on the host: root, sequential (they share /dev/loop*).
-hwtest: build
-	$(GO) test -tags hwtest -run '^TestHW' -p 1 -count 1 -timeout 30m ./...
+hwtest: build bin/testsum
+	@mkdir -p build
+	$(GO) test -json -tags hwtest -run '^TestHW' -p 1 -count 1 -timeout 30m $(call tagged_pkgs,TestHW) | $(TESTSUM) hwtest
 
 # The real boot image in QEMU, one VM per test.
-qemutest: build image
-	$(GO) test -tags qemu -run '^TestQEMU' -p 1 -count 1 -timeout 40m ./...
+qemutest: build image bin/testsum
+	@mkdir -p build
+	$(GO) test -json -tags qemu -run '^TestQEMU' -p 1 -count 1 -timeout 40m $(call tagged_pkgs,TestQEMU) | $(TESTSUM) qemu
 
-test: vet unit hwtest qemutest
+test-counts-reset:
+	@mkdir -p build && rm -f build/test-counts
+
+test: test-counts-reset vet unit hwtest qemutest
+	@bin/testsum -total build/test-counts -print-total -label total
 
 bench: build build-static image
 	@bash scripts/bench.sh
