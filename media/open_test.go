@@ -36,7 +36,7 @@ func sampleFiles(t testing.TB, dir string, seed uint64) map[string][32]byte {
 	files := map[string]int{
 		"README.TXT":                       100,
 		"a long file name with spaces.tar": 70000,
-		"empty":                            0,
+		"Empty":                            0, // mixed case: mcopy must write a long-name entry
 		"sub/deeper/ünïcødé-名前.bin":        4097,
 		"sub/x.nar":                        512,
 		"sub/deeper/third/cluster-edge":    8192,
