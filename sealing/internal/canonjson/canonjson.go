@@ -29,17 +29,9 @@ var ErrNotCanonical = errors.New("JSON not in canonical form")
 
 // Canonicalize returns the canonical form of the JSON value b.
 func Canonicalize(b []byte) ([]byte, error) {
-	if !utf8.Valid(b) {
-		return nil, errors.New("JSON is not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("invalid JSON: data after the value")
+	v, err := parse(b)
+	if err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	if err := encode(&buf, v, 0); err != nil {
@@ -178,6 +170,24 @@ func writeString(buf *bytes.Buffer, s string) {
 // Decode parses b, which must be in canonical form, and returns its value (objects as
 // map[string]any, numbers as json.Number).
 func Decode(b []byte) (any, error) {
+	v, err := parse(b)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(b))
+	if err := encode(&buf, v, 0); err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(buf.Bytes(), b) {
+		return nil, ErrNotCanonical
+	}
+	return v, nil
+}
+
+// parse decodes the single JSON value b (valid UTF-8, nothing after it), keeping numbers as
+// json.Number so that no precision is lost before they are checked.
+func parse(b []byte) (any, error) {
 	if !utf8.Valid(b) {
 		return nil, errors.New("JSON is not valid UTF-8")
 	}
@@ -189,14 +199,6 @@ func Decode(b []byte) (any, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("invalid JSON: data after the value")
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(b))
-	if err := encode(&buf, v, 0); err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(buf.Bytes(), b) {
-		return nil, ErrNotCanonical
 	}
 	return v, nil
 }
