@@ -78,21 +78,7 @@ func TestBenchQEMUImport(t *testing.T) {
 	if err := s.PlugStick(vm.Stick{ID: "stick1", Path: stick, Serial: stickSerial, ReadOnly: true}); err != nil {
 		t.Fatal(err)
 	}
-	var began time.Time
-	for {
-		l, err := s.Expect(ctx, 5*time.Minute, `^airlock: (prompt ([a-z-]+): |state READING$)`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if l[2] == "operator" {
-			s.SendLine("bench")
-		} else if l[2] == "mode" {
-			began = time.Now()
-			s.SendLine("import")
-		} else if l[2] == "" {
-			break
-		}
-	}
+	began := s.startImport(ctx, t, 5*time.Minute, "bench")
 	if _, err := s.Expect(ctx, 30*time.Minute, `^airlock: verdict `); err != nil {
 		t.Fatal(err)
 	}

@@ -344,6 +344,28 @@ func bigStick(t *testing.T, size int) string {
 	return stickImage(t, int64(size)+16<<20, map[string][]byte{"big.bin": buf})
 }
 
+// startImport answers the operator and mode prompts of a freshly inserted stick until the station
+// starts reading it, and returns when the import was chosen (where an import's timing starts).
+func (s *station) startImport(ctx context.Context, t testing.TB, timeout time.Duration, operator string) time.Time {
+	t.Helper()
+	var chosen time.Time
+	for {
+		m, err := s.Expect(ctx, timeout, `^airlock: (prompt ([a-z-]+): |state READING$)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m[2] {
+		case "operator":
+			s.SendLine(operator)
+		case "mode":
+			chosen = time.Now()
+			s.SendLine("import")
+		case "":
+			return chosen
+		}
+	}
+}
+
 // TestQEMUPullStickMidImport pulls the stick (device_del) while the station reads it: the job
 // fails with a reason, nothing is burned, and the station is READY again.
 func TestQEMUPullStickMidImport(t *testing.T) {
@@ -352,19 +374,7 @@ func TestQEMUPullStickMidImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for {
-		m, err := s.Expect(ctx, jobTimeout, `^airlock: (prompt ([a-z-]+): |state READING$)`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m[2] == "operator" {
-			s.SendLine("qemu-test")
-		} else if m[2] == "mode" {
-			s.SendLine("import")
-		} else if m[2] == "" {
-			break
-		}
-	}
+	s.startImport(ctx, t, jobTimeout, "qemu-test")
 	if err := s.Unplug(ctx, "stick1"); err != nil {
 		t.Fatal(err)
 	}
@@ -421,19 +431,7 @@ func TestQEMUSecondStickWhileBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for {
-		m, err := s.Expect(ctx, jobTimeout, `^airlock: (prompt ([a-z-]+): |state READING$)`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m[2] == "operator" {
-			s.SendLine("qemu-test")
-		} else if m[2] == "mode" {
-			s.SendLine("import")
-		} else if m[2] == "" {
-			break
-		}
-	}
+	s.startImport(ctx, t, jobTimeout, "qemu-test")
 	if err := s.PlugStick(vm.Stick{ID: "stick2", Path: demoStick(t), Serial: "AIRLOCK0002", ReadOnly: true}); err != nil {
 		t.Fatal(err)
 	}
