@@ -80,11 +80,16 @@ func itemsOf(t *testing.T, b []byte) []*ItemInfo {
 	}
 }
 
-// TestResignedVerifiedByLibgcrypt re-signs the vectors' bundle with a key airlock generated and
-// has libgcrypt verify every item as `guix authenticate verify` does: each must be a valid
-// signature by an authorized key over exactly the span hash manifest.json records (computed by
-// the vectors' authors, not by airlock).
-func TestResignedVerifiedByLibgcrypt(t *testing.T) {
+// resigned is the vectors' bundle.export re-signed by airlock, with what a cross-check needs.
+type resigned struct {
+	man     manifestFile // the vectors' manifest: the authors' numbers, not airlock's
+	in, out []byte       // the original and the re-signed stream
+	key     *PrivateKey
+}
+
+// resignedBundle re-signs the vectors' bundle.export with a key generated from seed.
+func resignedBundle(t *testing.T, seed uint64) resigned {
+	t.Helper()
 	dir := testenv.GuixVectors(t)
 	var man manifestFile
 	readJSON(t, filepath.Join(dir, "manifest.json"), &man)
@@ -92,7 +97,7 @@ func TestResignedVerifiedByLibgcrypt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := GenerateKey(testRand(42))
+	key, err := GenerateKey(testRand(seed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +105,17 @@ func TestResignedVerifiedByLibgcrypt(t *testing.T) {
 	if err := ResignExport(context.Background(), &out, bytes.NewReader(in), key); err != nil {
 		t.Fatal(err)
 	}
-	items := itemsOf(t, out.Bytes())
+	return resigned{man: man, in: in, out: out.Bytes(), key: key}
+}
+
+// TestResignedVerifiedByLibgcrypt re-signs the vectors' bundle with a key airlock generated and
+// has libgcrypt verify every item as `guix authenticate verify` does: each must be a valid
+// signature by an authorized key over exactly the span hash manifest.json records (computed by
+// the vectors' authors, not by airlock).
+func TestResignedVerifiedByLibgcrypt(t *testing.T) {
+	r := resignedBundle(t, 42)
+	man, in, out, key := r.man, r.in, r.out, r.key
+	items := itemsOf(t, out)
 	var sigs [][]byte
 	for _, it := range items {
 		sigs = append(sigs, it.Signature)
@@ -113,7 +128,7 @@ func TestResignedVerifiedByLibgcrypt(t *testing.T) {
 		}
 	}
 	// The vectors' own ACL does not list the new key: libgcrypt/ACL says unauthorized.
-	two, _ := os.ReadFile(filepath.Join(dir, "two-acl"))
+	two, _ := os.ReadFile(filepath.Join(testenv.GuixVectors(t), "two-acl"))
 	for i, line := range guileVerify(t, two, sigs) {
 		if line != "unauthorized-key" {
 			t.Errorf("item %d under two-acl: %q", i, line)
@@ -205,21 +220,8 @@ func TestSignMatchesLibgcryptRandom(t *testing.T) {
 // hash of the original.
 func TestResignedImportsIntoNix(t *testing.T) {
 	testenv.Need(t, "nix-store")
-	dir := testenv.GuixVectors(t)
-	var man manifestFile
-	readJSON(t, filepath.Join(dir, "manifest.json"), &man)
-	in, err := os.ReadFile(filepath.Join(dir, "bundle.export"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := GenerateKey(testRand(3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := ResignExport(context.Background(), &out, bytes.NewReader(in), key); err != nil {
-		t.Fatal(err)
-	}
+	r := resignedBundle(t, 3)
+	man, out, key := r.man, r.out, r.key
 	root := t.TempDir()
 	store := "local?root=" + root + "&store=" + StoreDir
 	nix := func(stdin []byte, args ...string) (string, error) {
@@ -234,7 +236,7 @@ func TestResignedImportsIntoNix(t *testing.T) {
 		}
 		return o.String(), err
 	}
-	got, err := nix(out.Bytes(), "--import")
+	got, err := nix(out, "--import")
 	if err != nil {
 		t.Fatalf("nix-store --import of the re-signed bundle: %v", err)
 	}
@@ -264,8 +266,8 @@ func TestResignedImportsIntoNix(t *testing.T) {
 	if err := ResignExport(context.Background(), &again, strings.NewReader(exported), key); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(again.Bytes(), out.Bytes()) {
-		t.Errorf("re-signed nix-store --export (%d bytes) differs from the re-signed bundle (%d bytes)", again.Len(), out.Len())
+	if !bytes.Equal(again.Bytes(), out) {
+		t.Errorf("re-signed nix-store --export (%d bytes) differs from the re-signed bundle (%d bytes)", again.Len(), len(out))
 	}
 }
 
