@@ -3,6 +3,7 @@ package scanner
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"sync"
 	"sync/atomic"
 )
@@ -16,6 +17,13 @@ import (
 // the reader scans the file itself, as it would without the pool. The reader waits for its
 // queued files (running queued work itself meanwhile) before its top-level result is emitted,
 // so results are complete and the same as without the pool.
+//
+// A plain inner file too large for the ring is lent instead of copied: it stays where the reader
+// stored it in its own arena, another worker hashes and scans it there, and the reader goes on
+// decompressing into the arena above it. Lent regions sit together on top of the arena stack;
+// the reader takes them back all at once (waiting for them, running queued work meanwhile) before
+// it needs their room or releases anything below them, so a lent byte is never overwritten while
+// another worker reads it. Lending costs no memory beyond the arena the reader already has.
 const (
 	handoffRing  = 8 << 20
 	handoffMax   = 4 << 20 // larger files are scanned by the reader
@@ -28,6 +36,10 @@ type pool struct {
 	mu    sync.Mutex
 	ring  []byte  // allocated when first needed
 	live  []*span // allocation order
+	lent  int     // queued files lent by readers, not in the ring
+	// counts of files queued since the pool was made: copied to the ring, lent from an arena,
+	// lent as a temporary file
+	copied, lentArena, lentFile int
 }
 
 // span is one allocation in the ring.
@@ -44,7 +56,7 @@ func newPool() *pool { return &pool{queue: make(chan *handoff, handoffQueue)} }
 func (p *pool) alloc(n int) (*span, []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.live) >= handoffQueue {
+	if len(p.live)+p.lent >= handoffQueue {
 		return nil, nil
 	}
 	if p.ring == nil {
@@ -67,6 +79,7 @@ func (p *pool) alloc(n int) (*span, []byte) {
 	if off < 0 {
 		return nil, nil
 	}
+	p.copied++
 	sp := &span{off: off, end: off + n}
 	p.live = append(p.live, sp)
 	return sp, p.ring[off : off+n : off+n]
@@ -83,15 +96,51 @@ func (p *pool) release(sp *span) {
 	}
 }
 
+// reserveLend takes a queue slot for a file lent from an arena, if one is free.
+func (p *pool) reserveLend(file bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.live)+p.lent >= handoffQueue {
+		return false
+	}
+	p.lent++
+	if file {
+		p.lentFile++
+	} else {
+		p.lentArena++
+	}
+	return true
+}
+
+func (p *pool) unreserveLend() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lent--
+}
+
 // handoff is one queued inner file; the fields below buf are the results, read by the owner
-// once pending says the file was done.
+// once done (or pending) says the file was done.
 type handoff struct {
-	buf   []byte
-	sp    *span
+	src   io.ReaderAt // memSource, or a temporary file
+	size  int64
+	sp    *span // the ring's room holding src; nil if src is lent
 	owner *walkState
 	idx   int // in owner.inner
-	sum   string
-	f     File // Verdict, Limit, Reason, Rules
+	done  atomic.Bool
+	sum   string // preset if the reader hashed the file while storing it
+	f     File   // Verdict, Limit, Reason, Rules
+}
+
+// lend is an arena region [off, off+n) lent to the pool.
+type lend struct {
+	h      *handoff
+	off, n int
+}
+
+// fileLend is a temporary file lent to the pool, and how to release it once it is done.
+type fileLend struct {
+	h       *handoff
+	release func()
 }
 
 // handoffState is a walkState's count of queued files not yet done, and a wake-up for the owner.
@@ -101,33 +150,142 @@ type handoffState struct {
 	wake    chan struct{}
 }
 
-// tryHandoff queues data (the contents of st.inner[idx], a plain file) if the ring has room.
-func (w *worker) tryHandoff(st *walkState, idx int, data []byte) bool {
-	if w.pool == nil || len(data) == 0 || len(data) > handoffMax {
+// isPlain reports whether the n bytes of src are a file the walk would not descend into, so
+// hashing and scanning are all there is to do with it.
+func isPlain(src io.ReaderAt, n int64) bool {
+	head := make([]byte, min(n, 512))
+	k, _ := src.ReadAt(head, 0)
+	return detect(head[:k]) == ""
+}
+
+// handOff queues the plain inner file st.inner[idx], n bytes of src (sum: its SHA-256 if the
+// reader already has it), to the pool: copied into the ring if small, else lent from where the
+// reader stored it. A lent file's release moves from *release to the lender, which calls it when
+// the file is done. It reports false if the file must be scanned by the reader.
+func (w *worker) handOff(st *walkState, idx int, src io.ReaderAt, n int64, sum string, release *func()) bool {
+	if n == 0 {
 		return false
 	}
-	sp, buf := w.pool.alloc(len(data))
-	if sp == nil {
+	if m, ok := src.(memSource); ok {
+		m = m[:n]
+		if n <= handoffMax {
+			if sp, buf := w.pool.alloc(int(n)); sp != nil {
+				w.queue(st, &handoff{src: memSource(buf[:copy(buf, m)]), size: n, sp: sp, sum: sum, owner: st, idx: idx})
+				return true
+			}
+		}
+		return w.tryLend(st, idx, m, sum, release)
+	}
+	return w.tryLendFile(st, idx, src, n, sum, release)
+}
+
+// tryLend queues data, the region on top of w's arena, without copying it, if it is worth
+// another worker's time and the lent regions stay one block on top of the stack.
+func (w *worker) tryLend(st *walkState, idx int, data memSource, sum string, release *func()) bool {
+	off := w.used - len(data)
+	if len(data) <= handoffMax || off < 0 || &w.arena[off] != &data[0] {
 		return false
 	}
-	h := &handoff{buf: buf[:copy(buf, data)], sp: sp, owner: st, idx: idx}
+	if n := len(w.lends); n > 0 && w.lends[n-1].off+w.lends[n-1].n != off {
+		return false // something of the reader's own lies between: it would be freed under them
+	}
+	if !w.pool.reserveLend(false) {
+		return false
+	}
+	h := &handoff{src: data, size: int64(len(data)), sum: sum, owner: st, idx: idx}
+	w.lends = append(w.lends, lend{h: h, off: off, n: len(data)})
+	*release = func() {} // the region is settleLends' now
+	w.queue(st, h)
+	return true
+}
+
+// maxFileLends is how many spilled files (temporary files) one reader may have lent at once:
+// each holds its whole size on the temporary filesystem until it is scanned.
+const maxFileLends = 1
+
+// tryLendFile queues a plain inner file that was spilled to a temporary file; its release (the
+// file's close) waits until it is scanned. The reader first takes back its oldest lent file if
+// it has maxFileLends out.
+func (w *worker) tryLendFile(st *walkState, idx int, src io.ReaderAt, n int64, sum string, release *func()) bool {
+	if n <= handoffMax || sum == "" {
+		return false
+	}
+	if len(w.fileLends) >= maxFileLends {
+		w.settleFileLends(maxFileLends - 1)
+	}
+	if !w.pool.reserveLend(true) {
+		return false
+	}
+	h := &handoff{src: src, size: n, sum: sum, owner: st, idx: idx}
+	w.fileLends = append(w.fileLends, fileLend{h: h, release: *release})
+	*release = func() {}
+	w.queue(st, h)
+	return true
+}
+
+// settleFileLends waits for the oldest lent files, running queued work meanwhile, and releases
+// them until at most keep remain.
+func (w *worker) settleFileLends(keep int) {
+	for len(w.fileLends) > keep {
+		l := w.fileLends[0]
+		w.await(l.h)
+		l.release()
+		w.fileLends = w.fileLends[1:]
+	}
+}
+
+// await returns when h is done, running queued work meanwhile.
+func (w *worker) await(h *handoff) {
+	for !h.done.Load() {
+		select {
+		case q := <-w.pool.queue:
+			w.runHandoff(q)
+		case <-h.owner.hand.wake:
+		}
+	}
+}
+
+// queue hands h to the pool; it never blocks: at most handoffQueue are queued or lent.
+func (w *worker) queue(st *walkState, h *handoff) {
 	if st.hand.wake == nil {
 		st.hand.wake = make(chan struct{}, 1)
 	}
 	st.hand.handed = append(st.hand.handed, h)
 	st.hand.pending.Add(1)
-	w.pool.queue <- h // never blocks: at most handoffQueue are allocated
-	return true
+	w.pool.queue <- h
+}
+
+// settleLends waits until every region w lent is done (running queued work meanwhile) and pops
+// them off the arena: they are the top of the stack whenever this is called.
+func (w *worker) settleLends() {
+	if len(w.lends) == 0 {
+		return
+	}
+	for _, l := range w.lends {
+		w.await(l.h)
+	}
+	if last := w.lends[len(w.lends)-1]; last.off+last.n != w.used {
+		panic("scanner: lent arena regions are not the top of the stack") // a bug, not bad input
+	}
+	w.used = w.lends[0].off
+	w.lends = w.lends[:0]
 }
 
 // runHandoff hashes and scans a queued file with w's scanner and frees its room in the ring.
 func (w *worker) runHandoff(h *handoff) {
-	sum := sha256.Sum256(h.buf)
-	h.sum = hex.EncodeToString(sum[:])
+	if h.sum == "" {
+		sum := sha256.Sum256(h.src.(memSource)[:h.size]) // only ring and arena copies come unhashed
+		h.sum = hex.EncodeToString(sum[:])
+	}
 	h.f.Verdict = Clean
-	w.yara(&h.f, memSource(h.buf), int64(len(h.buf)))
-	h.buf = nil
-	w.pool.release(h.sp)
+	w.yara(&h.f, h.src, h.size)
+	h.src = nil
+	if h.sp != nil {
+		w.pool.release(h.sp)
+	} else {
+		w.pool.unreserveLend()
+	}
+	h.done.Store(true)
 	st := h.owner
 	st.hand.pending.Add(-1)
 	select {

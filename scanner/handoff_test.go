@@ -106,3 +106,72 @@ func TestHandoffRing(t *testing.T) {
 		t.Error("empty ring cannot give its whole size")
 	}
 }
+
+// TestLendSameResults: large plain inner files lent to other workers, from the reader's arena
+// (over handoffMax) or as spilled temporary files (over the memory budget), next to small ones,
+// nested archives and matches at both ends, give exactly the results of ScanReader, which lends
+// nothing; the pool saw every kind of hand-off and ends with nothing held.
+func TestLendSameResults(t *testing.T) {
+	rng := rand.NewChaCha8([32]byte{2})
+	big := func(n int, mark int) []byte {
+		data := make([]byte, n)
+		rng.Read(data)
+		switch mark {
+		case 1:
+			copy(data, eicar())
+		case 2:
+			copy(data[n-len(eicar()):], eicar())
+		}
+		return data
+	}
+	const budget = 8 << 20
+	var es []entry
+	for i, size := range []int{handoffMax + 1, 5 << 20, 6 << 20, 100, budget + 1, 9 << 20, 3 << 20, 7 << 20, handoffMax + 4096} {
+		es = append(es, entry{fmt.Sprintf("big/%02d", i), big(size, i%3)})
+	}
+	nested := mkTar(t, entry{"n/a", big(5<<20, 1)}, entry{"n/b", big(9<<20, 0)}, entry{"n/c", big(1000, 2)})
+	es = append(es[:4], append([]entry{{"nested.tar", nested}}, es[4:]...)...)
+	tarball := mkTar(t, es...)
+	fsys := fstest.MapFS{
+		"a.tar.zst": &fstest.MapFile{Data: zst(t, tarball), Mode: 0o644},
+		"b.tar":     &fstest.MapFile{Data: tarball, Mode: 0o644},
+		"c.tar.gz":  &fstest.MapFile{Data: gz(t, tarball), Mode: 0o644},
+	}
+	for _, workers := range []int{2, 3} {
+		s := testScanner(t, Options{Workers: workers, MemoryBudget: budget, TempDir: t.TempDir()})
+		p := newPool()
+		var got []Result
+		if err := s.scanFS(context.Background(), fsys, ".", func(r Result) { got = append(got, r) }, p); err != nil {
+			t.Fatal(err)
+		}
+		// Each archive queued its small files to the ring and lent big ones both ways.
+		if p.copied < len(fsys) || p.lentArena < len(fsys) || p.lentFile < len(fsys) || p.lent != 0 || len(p.live) != 0 {
+			t.Errorf("workers %d: pool copied %d, lent %d from arenas and %d as files, %d lent and %d copies left",
+				workers, p.copied, p.lentArena, p.lentFile, p.lent, len(p.live))
+		}
+		if len(got) != len(fsys) {
+			t.Fatalf("%d results, want %d", len(got), len(fsys))
+		}
+		for _, r := range got {
+			ref, err := s.ScanReader(context.Background(), r.Path, bytes.NewReader(fsys[r.Path].Data), int64(len(fsys[r.Path].Data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(r, ref) {
+				t.Errorf("workers %d: %s: ScanFS\n%+v\nScanReader\n%+v", workers, r.Path, r, ref)
+			}
+			matches := 0
+			for _, f := range r.Inner {
+				if f.Verdict == Match {
+					matches++
+				}
+				if f.Format == "" && f.Type == "" && f.SHA256 == "" {
+					t.Errorf("%s: no hash", f.Path)
+				}
+			}
+			if want := 9; matches != want { // 6 big files, 2 in nested.tar, and nested.tar itself
+				t.Errorf("workers %d: %s: %d inner matches, want %d", workers, r.Path, matches, want)
+			}
+		}
+	}
+}

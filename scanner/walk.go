@@ -38,6 +38,11 @@ func (s *Scanner) Options() Options { return s.opt }
 // opened. It returns ctx.Err() if cancelled, or an error if the walk itself or a worker's
 // libyara setup failed; problems with single files are verdicts, not errors.
 func (s *Scanner) ScanFS(ctx context.Context, fsys fs.FS, root string, fn func(Result)) error {
+	return s.scanFS(ctx, fsys, root, fn, newPool())
+}
+
+// scanFS is ScanFS with the queue of inner files given, for tests to read its counts.
+func (s *Scanner) scanFS(ctx context.Context, fsys fs.FS, root string, fn func(Result), p *pool) error {
 	type job struct {
 		path string
 		d    fs.DirEntry
@@ -51,7 +56,6 @@ func (s *Scanner) ScanFS(ctx context.Context, fsys fs.FS, root string, fn func(R
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p := newPool()
 	// Workers serve queued inner files until every worker is done with top-level files (top),
 	// then stop (quit): an archive's reader waits for its queued files before it returns.
 	var wg, top sync.WaitGroup
@@ -155,7 +159,10 @@ type worker struct {
 	arena []byte // Options.MemoryBudget bytes for file contents, used as a stack
 	used  int
 	buf   []byte
-	pool  *pool // ScanFS's queue of inner files, nil for ScanReader
+	pool  *pool  // ScanFS's queue of inner files, nil for ScanReader
+	lends []lend // arena regions lent to the pool, together on top of the stack (see handoff.go)
+	// fileLends are temporary files lent to the pool, oldest first, at most maxFileLends.
+	fileLends []fileLend
 }
 
 func (s *Scanner) newWorker() (*worker, error) {
@@ -263,6 +270,8 @@ func (w *worker) scanTop(ctx context.Context, name string, r io.Reader, size int
 		_ = err
 	}
 	w.drainHandoffs(st)
+	w.settleLends()
+	w.settleFileLends(0)
 	res.Inner = st.inner
 	res.Guix = st.guix
 	return res
@@ -286,6 +295,10 @@ func (m memSource) ReadAt(p []byte, off int64) (int, error) {
 // stack and file contents cost neither allocation nor zeroing. Reading stops at max, so the
 // caller detects "more than expected" as n == max.
 func (w *worker) store(r io.Reader, max int64) (src io.ReaderAt, n int64, release func(), err error) {
+	if int64(len(w.arena)-w.used) < max && w.lendsOnTop() {
+		w.settleLends() // their room rather than a temporary file
+	}
+	off := w.used
 	free := w.arena[w.used:]
 	if int64(len(free)) > max {
 		free = free[:max]
@@ -298,7 +311,12 @@ func (w *worker) store(r io.Reader, max int64) (src io.ReaderAt, n int64, releas
 	if err != nil || n < int64(len(free)) || n == max {
 		// Everything (or all there was before an error) is in the arena.
 		w.used += k
-		return memSource(free[:k]), n, func() { w.used -= k }, err
+		return memSource(free[:k]), n, func() {
+			if len(w.lends) > 0 && w.lends[0].off >= off {
+				w.settleLends() // lent after this region, so above it
+			}
+			w.used -= k
+		}, err
 	}
 	// The arena is full and more is coming: spill to a temporary file.
 	f, ferr := os.CreateTemp(w.s.opt.TempDir, "airlock-scan-")
@@ -312,6 +330,12 @@ func (w *worker) store(r io.Reader, max int64) (src io.ReaderAt, n int64, releas
 	}
 	m, err := w.copyBuf(f, io.LimitReader(r, max-n))
 	return f, n + m, rel, err
+}
+
+// lendsOnTop reports whether w has lent regions and nothing of its own above them.
+func (w *worker) lendsOnTop() bool {
+	n := len(w.lends)
+	return n > 0 && w.lends[n-1].off+w.lends[n-1].n == w.used
 }
 
 // examine scans one file's bytes with YARA and, if it is an archive, everything inside.
@@ -430,13 +454,17 @@ func (w *worker) entry(st *walkState, parent *File, name string, r io.Reader, de
 	// A file that will be in memory whole is hashed from there (perhaps by another worker,
 	// see handoff.go) rather than while it is read.
 	inMem := declared >= 0 && max < int64(len(w.arena)-w.used)
+	if !inMem && declared >= 0 && w.lendsOnTop() && max < int64(len(w.arena)-w.lends[0].off) {
+		w.settleLends() // it fits once they are back: wait rather than spill to a temporary file
+		inMem = true
+	}
 	var h hash.Hash
 	if !inMem {
 		h = sha256.New()
 		r = io.TeeReader(r, h)
 	}
 	src, n, release, err := w.store(r, max)
-	defer release()
+	defer func() { release() }() // release may be replaced below (a lent region)
 	f.Size = n
 	var le *limitError
 	switch {
@@ -455,21 +483,22 @@ func (w *worker) entry(st *walkState, parent *File, name string, r io.Reader, de
 		f.Verdict, f.Reason = Unscannable, fmt.Sprintf("archive declares %d bytes, holds %d", declared, n)
 		return fmt.Errorf("%s: size mismatch", name)
 	}
-	if h == nil {
-		m, ok := src.(memSource)
-		if !ok { // cannot happen: max fitted the arena
-			f.Verdict, f.Reason = Unscannable, "internal: entry expected in memory"
-			return nil
-		}
-		if st.ctx.Err() == nil && detect(m[:min(n, 512)]) == "" && w.tryHandoff(st, idx, m[:n]) {
-			f.Verdict = Clean // for now: drainHandoffs records the hash and scan
-			return nil
-		}
-		sum := sha256.Sum256(m[:n])
-		f.SHA256 = hex.EncodeToString(sum[:])
-	} else {
-		f.SHA256 = hex.EncodeToString(h.Sum(nil))
+	var sum string
+	if h != nil {
+		sum = hex.EncodeToString(h.Sum(nil))
+	} else if _, ok := src.(memSource); !ok { // cannot happen: max fitted the arena
+		f.Verdict, f.Reason = Unscannable, "internal: entry expected in memory"
+		return nil
 	}
+	if st.ctx.Err() == nil && w.pool != nil && isPlain(src, n) && w.handOff(st, idx, src, n, sum, &release) {
+		f.Verdict = Clean // for now: drainHandoffs records the hash and scan
+		return nil
+	}
+	if sum == "" {
+		d := sha256.Sum256(src.(memSource)[:n])
+		sum = hex.EncodeToString(d[:])
+	}
+	f.SHA256 = sum
 	return w.examine(st, &f, src, n, depth)
 }
 
