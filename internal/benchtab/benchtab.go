@@ -26,7 +26,8 @@ const Marker = "BENCHROW"
 // Measure is what one run of a program cost.
 type Measure struct {
 	Wall    time.Duration
-	PeakRSS int64 // bytes, from the child's rusage
+	CPU     time.Duration // user + system time of the child and the descendants it waited for
+	PeakRSS int64         // bytes, from the child's rusage
 }
 
 // Run runs the program to completion and measures it. A non-zero exit is an error carrying the
@@ -41,6 +42,7 @@ func Run(ctx context.Context, name string, args ...string) (Measure, error) {
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			m.PeakRSS = ru.Maxrss * 1024
+			m.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
 	}
 	if err != nil {
