@@ -36,21 +36,7 @@ func TestHandoffSameResults(t *testing.T) {
 		fsys[fmt.Sprintf("a%d", i)] = &fstest.MapFile{Data: data, Mode: 0o644}
 	}
 	s := testScanner(t, Options{Workers: 3})
-	got, err := s.ScanAll(context.Background(), fsys, ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(fsys) {
-		t.Fatalf("%d results, want %d", len(got), len(fsys))
-	}
-	for _, r := range got {
-		ref, err := s.ScanReader(context.Background(), r.Path, bytes.NewReader(fsys[r.Path].Data), int64(len(fsys[r.Path].Data)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(r, ref) {
-			t.Errorf("%s: ScanFS\n%+v\nScanReader\n%+v", r.Path, r, ref)
-		}
+	for _, r := range scanSameAsReader(t, s, fsys, newPool()) {
 		if len(r.Inner) != len(es) {
 			t.Fatalf("%s: %d inner files, want %d", r.Path, len(r.Inner), len(es))
 		}
@@ -140,26 +126,13 @@ func TestLendSameResults(t *testing.T) {
 	for _, workers := range []int{2, 3} {
 		s := testScanner(t, Options{Workers: workers, MemoryBudget: budget, TempDir: t.TempDir()})
 		p := newPool()
-		var got []Result
-		if err := s.scanFS(context.Background(), fsys, ".", func(r Result) { got = append(got, r) }, p); err != nil {
-			t.Fatal(err)
-		}
+		got := scanSameAsReader(t, s, fsys, p)
 		// Each archive queued its small files to the ring and lent big ones both ways.
 		if p.copied < len(fsys) || p.lentArena < len(fsys) || p.lentFile < len(fsys) || p.lent != 0 || len(p.live) != 0 {
 			t.Errorf("workers %d: pool copied %d, lent %d from arenas and %d as files, %d lent and %d copies left",
 				workers, p.copied, p.lentArena, p.lentFile, p.lent, len(p.live))
 		}
-		if len(got) != len(fsys) {
-			t.Fatalf("%d results, want %d", len(got), len(fsys))
-		}
 		for _, r := range got {
-			ref, err := s.ScanReader(context.Background(), r.Path, bytes.NewReader(fsys[r.Path].Data), int64(len(fsys[r.Path].Data)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(r, ref) {
-				t.Errorf("workers %d: %s: ScanFS\n%+v\nScanReader\n%+v", workers, r.Path, r, ref)
-			}
 			matches := 0
 			for _, f := range r.Inner {
 				if f.Verdict == Match {
@@ -174,4 +147,27 @@ func TestLendSameResults(t *testing.T) {
 			}
 		}
 	}
+}
+
+// scanSameAsReader scans every file of fsys with ScanFS's workers sharing p, checks that each
+// result is exactly what ScanReader (one worker, no queue) gives, and returns the results.
+func scanSameAsReader(t *testing.T, s *Scanner, fsys fstest.MapFS, p *pool) []Result {
+	t.Helper()
+	var got []Result
+	if err := s.scanFS(context.Background(), fsys, ".", func(r Result) { got = append(got, r) }, p); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(fsys) {
+		t.Fatalf("%d results, want %d", len(got), len(fsys))
+	}
+	for _, r := range got {
+		ref, err := s.ScanReader(context.Background(), r.Path, bytes.NewReader(fsys[r.Path].Data), int64(len(fsys[r.Path].Data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(r, ref) {
+			t.Errorf("%s with %d workers: ScanFS\n%+v\nScanReader\n%+v", r.Path, s.opt.Workers, r, ref)
+		}
+	}
+	return got
 }
