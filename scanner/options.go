@@ -68,7 +68,9 @@ type Options struct {
 	Workers int
 	// MemoryBudget is how many bytes of file contents one worker may hold in memory at once
 	// (default 16 MiB). A file that does not fit is copied to a temporary file in TempDir
-	// (the appliance's tmpfs) and scanned from there in blocks.
+	// (the appliance's tmpfs) and scanned from there in blocks. A worker reading an archive
+	// may have one such inner file lent to another worker while it copies the next, so TempDir
+	// holds at most two inner files (plus enclosing archives that did not fit) per worker.
 	MemoryBudget int64
 	TempDir      string
 	// BlockSize and BlockOverlap shape libyara memory-block scans of files larger than the
