@@ -162,7 +162,9 @@ func ParseProof(b []byte) ([]tlog.Hash, error) {
 	p := make([]tlog.Hash, len(lines))
 	for i, l := range lines {
 		h, err := base64.StdEncoding.DecodeString(l)
-		if err != nil || len(h) != tlog.HashSize {
+		// Only the canonical spelling: the decoder ignores \r and non-zero padding bits, which
+		// would give one proof many encodings.
+		if err != nil || len(h) != tlog.HashSize || base64.StdEncoding.EncodeToString(h) != l {
 			return nil, fmt.Errorf("%w: line %d: not a base64 SHA-256 hash", ErrProofMalformed, i+1)
 		}
 		copy(p[i][:], h)
