@@ -34,6 +34,13 @@
 // Symbolic links, hard links and special files are recorded (File.Type, File.Target), never
 // followed or opened. Directories are not reported.
 //
+// Containers the walk cannot open — 7z, RAR, CAB, lzip, LZ4, compress (.Z), squashfs, RPM,
+// xar, WIM, Snappy, recognized by their magic — are scanned as bytes and then made
+// Unscannable ("7z archive: airlock cannot open it, ..."): what they hold was not seen, so the
+// import decision refuses them even when allowlisted. Formats that keep members verbatim and
+// in one piece (ar, cpio, ISO 9660) are scanned whole like any file. Compressed data inside
+// other formats (PDF streams, a zip appended to an executable) is not looked for.
+//
 // # Concurrency
 //
 // Options.Workers (default: the number of cores) take top-level files in parallel, each with

@@ -55,6 +55,40 @@ func detect(h []byte) string {
 	return ""
 }
 
+// opaqueMagic are containers and compressors the walker cannot open, by their magic at offset 0.
+// Their bytes are scanned as they are, but what they hold (compressed or not) was not seen, so
+// such a file is unscannable, never clean: an archive that cannot be fully seen is refused.
+// Formats that store members verbatim and contiguously (ar, cpio, ISO 9660) are not here:
+// scanning the whole file sees every member byte.
+var opaqueMagic = []struct {
+	name  string
+	magic string
+}{
+	{"7z archive", "7z\xbc\xaf\x27\x1c"},
+	{"RAR archive", "Rar!\x1a\x07"},
+	{"cabinet (CAB) archive", "MSCF\x00\x00\x00\x00"},
+	{"lzip stream", "LZIP\x01"}, // and its version byte (0 or 1)
+	{"lzip stream", "LZIP\x00"},
+	{"LZ4 frame", "\x04\x22\x4d\x18"},
+	{"LZ4 legacy stream", "\x02\x21\x4c\x18"},
+	{"compress (.Z) stream", "\x1f\x9d"},
+	{"squashfs image", "hsqs"},
+	{"RPM package", "\xed\xab\xee\xdb"},
+	{"xar archive", "xar!\x00\x1c"}, // and its 28-byte header length
+	{"WIM image", "MSWIM\x00\x00\x00"},
+	{"Snappy framed stream", "\xff\x06\x00\x00sNaPpY"},
+}
+
+// opaque names the format of a container the walker cannot open (see opaqueMagic), or "".
+func opaque(h []byte) string {
+	for _, m := range opaqueMagic {
+		if bytes.HasPrefix(h, []byte(m.magic)) {
+			return m.name
+		}
+	}
+	return ""
+}
+
 // isTar accepts a POSIX/GNU header (magic at 257) or a v7 header whose checksum is right.
 func isTar(h []byte) bool {
 	if len(h) < 512 {

@@ -150,12 +150,12 @@ type handoffState struct {
 	wake    chan struct{}
 }
 
-// isPlain reports whether the n bytes of src are a file the walk would not descend into, so
-// hashing and scanning are all there is to do with it.
+// isPlain reports whether the n bytes of src are a file the walk would neither descend into nor
+// refuse unopened, so hashing and scanning are all there is to do with it.
 func isPlain(src io.ReaderAt, n int64) bool {
 	head := make([]byte, min(n, 512))
 	k, _ := src.ReadAt(head, 0)
-	return detect(head[:k]) == ""
+	return detect(head[:k]) == "" && opaque(head[:k]) == ""
 }
 
 // handOff queues the plain inner file st.inner[idx], n bytes of src (sum: its SHA-256 if the

@@ -352,6 +352,9 @@ func (w *worker) examine(st *walkState, f *File, src io.ReaderAt, size int64, de
 		w.yara(f, src, size)
 	}
 	if kind == "" {
+		if name := opaque(head[:hn]); name != "" {
+			w.worsen(f, Unscannable, name+": airlock cannot open it, so what it holds was not scanned")
+		}
 		return nil
 	}
 	f.Format = kind
