@@ -38,8 +38,10 @@
 // xar, WIM, Snappy, recognized by their magic — are scanned as bytes and then made
 // Unscannable ("7z archive: airlock cannot open it, ..."): what they hold was not seen, so the
 // import decision refuses them even when allowlisted. Formats that keep members verbatim and
-// in one piece (ar, cpio, ISO 9660) are scanned whole like any file. Compressed data inside
-// other formats (PDF streams, a zip appended to an executable) is not looked for.
+// in one piece (ar, cpio, ISO 9660) are scanned whole like any file. A zip after other bytes
+// (self-extractors, polyglots) is found by its end record, as zip readers find it, and walked
+// (Format "zip-appended"); if its directory cannot be read the file is Unscannable. Compressed
+// data elsewhere inside other formats (PDF streams, say) is not looked for.
 //
 // # Concurrency
 //

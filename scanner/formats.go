@@ -19,14 +19,17 @@ import (
 
 // Formats the walker descends into, as File.Format reports them.
 const (
-	FormatGzip   = "gzip"
-	FormatXz     = "xz"
-	FormatBzip2  = "bzip2"
-	FormatZstd   = "zstd"
-	FormatTar    = "tar"
-	FormatZip    = "zip"
-	FormatNAR    = "nar"
-	FormatExport = "guix-export"
+	FormatGzip  = "gzip"
+	FormatXz    = "xz"
+	FormatBzip2 = "bzip2"
+	FormatZstd  = "zstd"
+	FormatTar   = "tar"
+	FormatZip   = "zip"
+	// FormatZipAppended is a zip archive at the end of another file (a self-extractor, a
+	// script or executable with a zip after it, a polyglot), found by its end record.
+	FormatZipAppended = "zip-appended"
+	FormatNAR         = "nar"
+	FormatExport      = "guix-export"
 )
 
 var narMagic = append([]byte{13, 0, 0, 0, 0, 0, 0, 0}, "nix-archive-1\x00\x00\x00"...)
@@ -89,6 +92,43 @@ func opaque(h []byte) string {
 	return ""
 }
 
+// zipEndLen is the fixed part of a zip end-of-central-directory record; maxZipTail is how far
+// from the end one can start (the record plus the longest comment).
+const (
+	zipEndLen  = 22
+	maxZipTail = zipEndLen + 0xffff
+)
+
+// hasZipEnd reports whether the last bytes of a file hold a zip end-of-central-directory record
+// whose comment runs exactly to the end of the file, the way zip readers (unzip, 7z, Go's) find
+// an archive that does not start the file. Requiring the exact comment length keeps the four
+// signature bytes, which occur as a constant in many programs, from counting alone.
+func hasZipEnd(src io.ReaderAt, size int64) bool {
+	n := min(size, maxZipTail)
+	if n < zipEndLen {
+		return false
+	}
+	var tail []byte
+	if m, ok := src.(memSource); ok {
+		tail = m[size-n : size]
+	} else {
+		tail = make([]byte, n)
+		if k, _ := src.ReadAt(tail, size-n); int64(k) != n {
+			return false
+		}
+	}
+	for end := len(tail); ; {
+		i := bytes.LastIndex(tail[:end], []byte("PK\x05\x06"))
+		if i < 0 {
+			return false
+		}
+		if i+zipEndLen <= len(tail) && int(binary.LittleEndian.Uint16(tail[i+20:])) == len(tail)-i-zipEndLen {
+			return true
+		}
+		end = i
+	}
+}
+
 // isTar accepts a POSIX/GNU header (magic at 257) or a v7 header whose checksum is right.
 func isTar(h []byte) bool {
 	if len(h) < 512 {
@@ -118,7 +158,7 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 	switch kind {
 	case FormatTar:
 		return w.walkTar(st, f, tar.NewReader(bufio.NewReaderSize(sec, 64<<10)), depth)
-	case FormatZip:
+	case FormatZip, FormatZipAppended:
 		return w.walkZip(st, f, src, size, depth)
 	case FormatNAR, FormatExport:
 		return w.walkGuix(st, f, kind, sec, depth)

@@ -155,7 +155,7 @@ type handoffState struct {
 func isPlain(src io.ReaderAt, n int64) bool {
 	head := make([]byte, min(n, 512))
 	k, _ := src.ReadAt(head, 0)
-	return detect(head[:k]) == "" && opaque(head[:k]) == ""
+	return detect(head[:k]) == "" && opaque(head[:k]) == "" && !hasZipEnd(src, n)
 }
 
 // handOff queues the plain inner file st.inner[idx], n bytes of src (sum: its SHA-256 if the

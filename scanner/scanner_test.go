@@ -370,3 +370,66 @@ func TestXZMultiBlock(t *testing.T) {
 		t.Errorf("corrupt multi-block xz: %v %q, want unscannable: corrupt or unsupported xz", r.Verdict, r.Reason)
 	}
 }
+
+// TestZipAppended: a zip after other bytes (a real program followed by a real zip, raw and with
+// offsets adjusted by zip -A as self-extractors are) is walked and EICAR deflated inside it is
+// found; a zip end record whose directory is broken makes the file unscannable; programs that
+// merely contain the signature bytes stay plain files.
+func TestZipAppended(t *testing.T) {
+	testenv.Need(t, "zip")
+	dir := t.TempDir()
+	payload := filepath.Join(dir, "payload.txt")
+	if err := os.WriteFile(payload, append(bytes.Repeat([]byte("filler line\n"), 500), eicar()...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zipped := filepath.Join(dir, "p.zip")
+	if out, err := exec.Command("zip", "-q", "-j", "-9", zipped, payload).CombinedOutput(); err != nil {
+		t.Fatalf("zip: %v %s", err, out)
+	}
+	prog, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := os.ReadFile(zipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(z, eicar()) {
+		t.Fatal("the zip holds EICAR in the clear: it would not show what a scan of the bytes misses")
+	}
+	sfx := filepath.Join(dir, "sfx")
+	if err := os.WriteFile(sfx, append(bytes.Clone(prog), z...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	raw := bytes.Clone(append(bytes.Clone(prog), z...))
+	if out, err := exec.Command("zip", "-q", "-A", sfx).CombinedOutput(); err != nil {
+		t.Fatalf("zip -A: %v %s", err, out)
+	}
+	adjusted, err := os.ReadFile(sfx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := testScanner(t, Options{})
+	for name, data := range map[string][]byte{"raw": raw, "adjusted": adjusted} {
+		r := scanOne(t, s, name, data)
+		if r.Format != FormatZipAppended || len(r.Inner) != 1 || r.Inner[0].Path != name+"!payload.txt" || r.Inner[0].Verdict != Match {
+			t.Errorf("%s: %+v", name, r)
+		}
+	}
+	broken := bytes.Clone(raw)
+	copy(broken[len(prog):], "XXXX") // the local header the directory points at
+	end := bytes.LastIndex(broken, []byte("PK\x01\x02"))
+	copy(broken[end:], "XXXX") // and the directory itself
+	if r := scanOne(t, s, "broken", broken); r.Verdict != Unscannable || !strings.Contains(r.Reason, "zip-appended") {
+		t.Errorf("broken appended zip: %v %q, want unscannable", r.Verdict, r.Reason)
+	}
+	for _, p := range []string{"/usr/bin/zip", "/usr/bin/unzip", "/usr/bin/7z"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if r := scanOne(t, s, filepath.Base(p), b); r.Format != "" || r.Verdict != Clean {
+			t.Errorf("%s: format %q verdict %v %q, want a plain clean file", p, r.Format, r.Verdict, r.Reason)
+		}
+	}
+}

@@ -354,8 +354,12 @@ func (w *worker) examine(st *walkState, f *File, src io.ReaderAt, size int64, de
 	if kind == "" {
 		if name := opaque(head[:hn]); name != "" {
 			w.worsen(f, Unscannable, name+": airlock cannot open it, so what it holds was not scanned")
+			return nil
 		}
-		return nil
+		if !hasZipEnd(src, size) {
+			return nil
+		}
+		kind = FormatZipAppended // walked, or unscannable if its directory cannot be read
 	}
 	f.Format = kind
 	if depth+1 > w.s.opt.Limits.MaxDepth {
