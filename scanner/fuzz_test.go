@@ -21,6 +21,8 @@ func FuzzWalk(f *testing.F) {
 	f.Add(mkZip(f, entry{"x", []byte("zip entry")}, entry{"y/z", eicar()}))
 	f.Add(gz(f, mkTar(f, entry{"in.zip", mkZip(f, entry{"deep", []byte("deep")})})))
 	f.Add([]byte("BZh91AY&SY"))
+	f.Add(append([]byte("#!/bin/sh\nexit 0\n"), mkZip(f, entry{"sfx", eicar()})...)) // zip-appended
+	f.Add([]byte("7z\xbc\xaf\x27\x1c\x00\x04"))
 	dir := filepath.Join(testenv.SharedDir(), "vectors", "guix")
 	for _, name := range []string{"p2.nar", "p4.nar", "p2-only.export", "trailing-garbage.export"} {
 		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
