@@ -96,7 +96,8 @@ func (p *pool) release(sp *span) {
 	}
 }
 
-// reserveLend takes a queue slot for a file lent from an arena, if one is free.
+// reserveLend takes a queue slot for a lent file (from an arena, or a temporary file if file),
+// if one is free.
 func (p *pool) reserveLend(file bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -112,14 +113,15 @@ func (p *pool) reserveLend(file bool) bool {
 	return true
 }
 
+// unreserveLend frees a lent file's queue slot once it is done.
 func (p *pool) unreserveLend() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.lent--
 }
 
-// handoff is one queued inner file; the fields below buf are the results, read by the owner
-// once done (or pending) says the file was done.
+// handoff is one queued inner file; sum and f are the results, read by the owner once done (or
+// pending) says the file was done.
 type handoff struct {
 	src   io.ReaderAt // memSource, or a temporary file
 	size  int64
