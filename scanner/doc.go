@@ -49,8 +49,9 @@
 // its own libyara scanner and memory arena. Decompressing one archive is serial, so the worker
 // reading it hands its plain inner files to the others (small ones copied into a shared 8 MiB
 // ring, large ones lent where the reader stored them: its arena or its temporary file) and scans
-// only what no one else is free to take; a stick holding one big tarball keeps every core busy.
-// Results are the same as a single worker's.
+// only what no one else is free to take; a container's own scan (a tar's or a Guix export's
+// bytes as a whole) also runs on another worker while the reader walks it. A stick holding one
+// big tarball or export keeps every core busy. Results are the same as a single worker's.
 //
 // # Verdicts
 //

@@ -37,9 +37,9 @@ type pool struct {
 	ring  []byte  // allocated when first needed
 	live  []*span // allocation order
 	lent  int     // queued files lent by readers, not in the ring
-	// counts of files queued since the pool was made: copied to the ring, lent from an arena,
-	// lent as a temporary file
-	copied, lentArena, lentFile int
+	// counts of work queued since the pool was made: files copied to the ring, lent from an
+	// arena, lent as a temporary file; containers' own scans
+	copied, lentArena, lentFile, containers int
 }
 
 // span is one allocation in the ring.
@@ -96,20 +96,16 @@ func (p *pool) release(sp *span) {
 	}
 }
 
-// reserveLend takes a queue slot for a lent file (from an arena, or a temporary file if file),
-// if one is free.
-func (p *pool) reserveLend(file bool) bool {
+// reserveLend takes a queue slot for work on bytes the queuing worker holds (not in the ring),
+// if one is free, and counts it in *count (one of p's counts).
+func (p *pool) reserveLend(count *int) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.live)+p.lent >= handoffQueue {
 		return false
 	}
 	p.lent++
-	if file {
-		p.lentFile++
-	} else {
-		p.lentArena++
-	}
+	*count++
 	return true
 }
 
@@ -129,8 +125,10 @@ type handoff struct {
 	owner *walkState
 	idx   int // in owner.inner
 	done  atomic.Bool
-	sum   string // preset if the reader hashed the file while storing it
-	f     File   // Verdict, Limit, Reason, Rules
+	// scanOnly: a container's own scan (scanElsewhere); no hash, no entry in owner.inner
+	scanOnly bool
+	sum      string // preset if the reader hashed the file while storing it
+	f        File   // Verdict, Limit, Reason, Rules
 }
 
 // lend is an arena region [off, off+n) lent to the pool.
@@ -191,7 +189,7 @@ func (w *worker) tryLend(st *walkState, idx int, data memSource, sum string, rel
 	if n := len(w.lends); n > 0 && w.lends[n-1].off+w.lends[n-1].n != off {
 		return false // something of the reader's own lies between: it would be freed under them
 	}
-	if !w.pool.reserveLend(false) {
+	if !w.pool.reserveLend(&w.pool.lentArena) {
 		return false
 	}
 	h := &handoff{src: data, size: int64(len(data)), sum: sum, owner: st, idx: idx}
@@ -199,6 +197,44 @@ func (w *worker) tryLend(st *walkState, idx int, data memSource, sum string, rel
 	*release = func() {} // the region is settleLends' now
 	w.queue(st, h)
 	return true
+}
+
+// scanElsewhere queues the YARA scan of a container's own bytes (src stays valid until the
+// caller's mergeScan returns), or returns nil if there is no pool or no free slot.
+func (w *worker) scanElsewhere(st *walkState, src io.ReaderAt, size int64) *handoff {
+	if w.pool == nil || size == 0 || !w.pool.reserveLend(&w.pool.containers) {
+		return nil
+	}
+	if st.hand.wake == nil {
+		st.hand.wake = make(chan struct{}, 1)
+	}
+	h := &handoff{src: src, size: size, scanOnly: true, owner: st}
+	st.hand.pending.Add(1)
+	w.pool.queue <- h // never blocks: the slot is reserved
+	return h
+}
+
+// mergeScan waits for a container's scan queued by scanElsewhere and folds its outcome into f,
+// which the walk has meanwhile worsened, exactly as if the scan had come first (see yara and
+// worsen): the worse verdict, the scan's reason before the walk's, the walk's limit if it set
+// one, the scan's rules.
+func (w *worker) mergeScan(f *File, h *handoff) {
+	w.await(h)
+	y := h.f
+	if y.Verdict.rank() > f.Verdict.rank() {
+		f.Verdict = y.Verdict
+	}
+	switch {
+	case y.Reason == "":
+	case f.Reason == "":
+		f.Reason = y.Reason
+	default:
+		f.Reason = y.Reason + "; " + f.Reason
+	}
+	if f.Limit == "" {
+		f.Limit = y.Limit
+	}
+	f.Rules = y.Rules
 }
 
 // maxFileLends is how many spilled files (temporary files) one reader may have lent at once:
@@ -215,7 +251,7 @@ func (w *worker) tryLendFile(st *walkState, idx int, src io.ReaderAt, n int64, s
 	if len(w.fileLends) >= maxFileLends {
 		w.settleFileLends(maxFileLends - 1)
 	}
-	if !w.pool.reserveLend(true) {
+	if !w.pool.reserveLend(&w.pool.lentFile) {
 		return false
 	}
 	h := &handoff{src: src, size: n, sum: sum, owner: st, idx: idx}
@@ -275,7 +311,7 @@ func (w *worker) settleLends() {
 
 // runHandoff hashes and scans a queued file with w's scanner and frees its room in the ring.
 func (w *worker) runHandoff(h *handoff) {
-	if h.sum == "" {
+	if h.sum == "" && !h.scanOnly {
 		sum := sha256.Sum256(h.src.(memSource)[:h.size]) // only ring and arena copies come unhashed
 		h.sum = hex.EncodeToString(sum[:])
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"testing/fstest"
 )
@@ -118,19 +119,28 @@ func TestLendSameResults(t *testing.T) {
 	nested := mkTar(t, entry{"n/a", big(5<<20, 1)}, entry{"n/b", big(9<<20, 0)}, entry{"n/c", big(1000, 2)})
 	es = append(es[:4], append([]entry{{"nested.tar", nested}}, es[4:]...)...)
 	tarball := mkTar(t, es...)
+	files := map[string][]byte{}
+	for _, e := range es {
+		files[e.name] = e.data
+	}
 	fsys := fstest.MapFS{
 		"a.tar.zst": &fstest.MapFile{Data: zst(t, tarball), Mode: 0o644},
 		"b.tar":     &fstest.MapFile{Data: tarball, Mode: 0o644},
 		"c.tar.gz":  &fstest.MapFile{Data: gz(t, tarball), Mode: 0o644},
+		"d.nar":     &fstest.MapFile{Data: dumpDir(t, files), Mode: 0o644},
+		// Cut short: the walk makes it unscannable while its own scan, elsewhere, finds EICAR.
+		"e.tar": &fstest.MapFile{Data: tarball[:len(tarball)*2/3], Mode: 0o644},
 	}
 	for _, workers := range []int{2, 3} {
 		s := testScanner(t, Options{Workers: workers, MemoryBudget: budget, TempDir: t.TempDir()})
 		p := newPool()
 		got := scanSameAsReader(t, s, fsys, p)
-		// Each archive queued its small files to the ring and lent big ones both ways.
-		if p.copied < len(fsys) || p.lentArena < len(fsys) || p.lentFile < len(fsys) || p.lent != 0 || len(p.live) != 0 {
-			t.Errorf("workers %d: pool copied %d, lent %d from arenas and %d as files, %d lent and %d copies left",
-				workers, p.copied, p.lentArena, p.lentFile, p.lent, len(p.live))
+		// Each archive queued its small files to the ring, lent big ones both ways, and had
+		// itself and nested.tar scanned by another worker.
+		if p.copied < len(fsys) || p.lentArena < len(fsys) || p.lentFile < len(fsys) || p.containers < len(fsys) ||
+			p.lent != 0 || len(p.live) != 0 {
+			t.Errorf("workers %d: pool copied %d, lent %d from arenas and %d as files, scanned %d containers, %d lent and %d copies left",
+				workers, p.copied, p.lentArena, p.lentFile, p.containers, p.lent, len(p.live))
 		}
 		for _, r := range got {
 			matches := 0
@@ -138,9 +148,15 @@ func TestLendSameResults(t *testing.T) {
 				if f.Verdict == Match {
 					matches++
 				}
-				if f.Format == "" && f.Type == "" && f.SHA256 == "" {
+				if f.Format == "" && f.Type == "" && f.SHA256 == "" && f.Verdict != Unscannable {
 					t.Errorf("%s: no hash", f.Path)
 				}
+			}
+			if r.Path == "e.tar" {
+				if r.Verdict != Match || !strings.Contains(r.Reason, "corrupt or unsupported tar") {
+					t.Errorf("e.tar: %v %q, want match and the walk's reason", r.Verdict, r.Reason)
+				}
+				continue
 			}
 			if want := 9; matches != want { // 6 big files, 2 in nested.tar, and nested.tar itself
 				t.Errorf("workers %d: %s: %d inner matches, want %d", workers, r.Path, matches, want)

@@ -348,18 +348,27 @@ func (w *worker) examine(st *walkState, f *File, src io.ReaderAt, size int64, de
 	hn, _ := src.ReadAt(head[:min(size, 512)], 0)
 	kind := detect(head[:hn])
 	f.Verdict = Clean
-	if !compressed(kind) || w.s.opt.ScanCompressed {
-		w.yara(f, src, size)
-	}
 	if kind == "" {
 		if name := opaque(head[:hn]); name != "" {
+			w.yara(f, src, size)
 			w.worsen(f, Unscannable, name+": airlock cannot open it, so what it holds was not scanned")
 			return nil
 		}
 		if !hasZipEnd(src, size) {
+			w.yara(f, src, size)
 			return nil
 		}
 		kind = FormatZipAppended // walked, or unscannable if its directory cannot be read
+	}
+	if !compressed(kind) || w.s.opt.ScanCompressed {
+		// The container's own scan goes to another worker if one is free, and runs while
+		// this one walks the container: a Guix export or a tar is otherwise scanned whole on
+		// one core before its first file is even opened.
+		if h := w.scanElsewhere(st, src, size); h != nil {
+			defer w.mergeScan(f, h)
+		} else {
+			w.yara(f, src, size)
+		}
 	}
 	f.Format = kind
 	if depth+1 > w.s.opt.Limits.MaxDepth {
