@@ -60,12 +60,8 @@ func TestBenchGuixVerify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i == 0 || o.Wall < ours.Wall {
-			ours = o
-		}
-		if i == 0 || p.Wall < theirs.Wall {
-			theirs = p
-		}
+		ours.Keep(o)
+		theirs.Keep(p)
 	}
 	row := benchtab.Row{What: fmt.Sprintf("guix verify %d MiB, %d items", mib, items), Peer: "sha256sum",
 		Ours: ours, Theirs: theirs, Bytes: size}

@@ -52,13 +52,6 @@ func TestBenchWipe(t *testing.T) {
 	if s := os.Getenv("AIRLOCK_BENCH_REPS"); s != "" {
 		reps, _ = strconv.Atoi(s)
 	}
-	best := func(acc *benchtab.Measure, m benchtab.Measure) {
-		rss := max(acc.PeakRSS, m.PeakRSS)
-		if acc.Wall == 0 || m.Wall < acc.Wall {
-			*acc = m
-		}
-		acc.PeakRSS = rss
-	}
 	var peer, zero, random benchtab.Measure
 	wipe := func(method string) benchtab.Measure {
 		m, err := benchtab.Run(ctx, airlock, "wipe", "--allow-loop", "--yes", "--quiet", "--method", method,
@@ -78,9 +71,9 @@ func TestBenchWipe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		best(&peer, m)
-		best(&zero, wipe(MethodZero))
-		best(&random, wipe(MethodRandom))
+		peer.Keep(m)
+		zero.Keep(wipe(MethodZero))
+		random.Keep(wipe(MethodRandom))
 	}
 	note := fmt.Sprintf("best of %d; bytes = written + read back", reps)
 	benchtab.Report(t, benchtab.Row{What: fmt.Sprintf("wipe zero+verify %d MiB", mib), Peer: "dd oflag=direct + cmp",

@@ -131,52 +131,31 @@ func TestBenchScan(t *testing.T) {
 	checkSameContent(t, airlock, rules, packed, extracted)
 	// The machine is shared: run each side twice, alternating, and keep each side's faster run
 	// (peak RSS: the larger of the two).
-	best := func(runs ...benchtab.Measure) benchtab.Measure {
-		m := runs[0]
-		for _, r := range runs[1:] {
-			if r.Wall < m.Wall {
-				m.Wall, m.CPU = r.Wall, r.CPU
-			}
-			m.PeakRSS = max(m.PeakRSS, r.PeakRSS)
-		}
-		return m
-	}
-	var peers, ourRuns, flatRuns, stockRuns, unpackRuns []benchtab.Measure
-	for range 2 {
-		// Decompression alone, by the reference decoders: with yara's CPU, the floor below.
-		unpack, err := benchtab.Run(ctx, "sh", "-c", `cd "$1" && find . -maxdepth 1 -name 'tarball*' -print0 | xargs -0 -P 2 -n 1 tar -xOf >/dev/null`, "sh", packed)
+	var peer, ours, flat, stock, unpack benchtab.Measure
+	run := func(best *benchtab.Measure, name string, args ...string) {
+		m, err := benchtab.Run(ctx, name, args...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		unpackRuns = append(unpackRuns, unpack)
+		best.Keep(m)
+	}
+	for range 2 {
+		// Decompression alone, by the reference decoders: with yara's CPU, the floor below.
+		run(&unpack, "sh", "-c", `cd "$1" && find . -maxdepth 1 -name 'tarball*' -print0 | xargs -0 -P 2 -n 1 tar -xOf >/dev/null`, "sh", packed)
 		out := filepath.Join(t.TempDir(), "unpacked")
 		if err := os.Mkdir(out, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		stock, err := benchtab.Run(ctx, "sh", "-c", sameWork, "sh", rules, packed, out)
-		if err != nil {
-			t.Fatal(err)
-		}
+		run(&stock, "sh", "-c", sameWork, "sh", rules, packed, out)
 		if err := os.RemoveAll(out); err != nil { // not to be timed in anyone's page cache writeback
 			t.Fatal(err)
 		}
 		exec.Command("sync").Run()
-		peer, err := benchtab.Run(ctx, "yara", "-r", "-p", "2", rules, extracted)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ours, err := benchtab.Run(ctx, airlock, "scan", "--rules", rules, packed)
-		if err != nil {
-			t.Fatal(err)
-		}
+		run(&peer, "yara", "-r", "-p", "2", rules, extracted)
+		run(&ours, airlock, "scan", "--rules", rules, packed)
 		// The same tree for both: what hashing and the walk cost over libyara alone.
-		flat, err := benchtab.Run(ctx, airlock, "scan", "--rules", rules, extracted)
-		if err != nil {
-			t.Fatal(err)
-		}
-		peers, ourRuns, flatRuns, stockRuns = append(peers, peer), append(ourRuns, ours), append(flatRuns, flat), append(stockRuns, stock)
+		run(&flat, airlock, "scan", "--rules", rules, extracted)
 	}
-	peer, ours, flat, stock, unpack := best(peers...), best(ourRuns...), best(flatRuns...), best(stockRuns...), best(unpackRuns...)
 	// Any scanner that runs libyara over these bytes and decompresses them with these decoders
 	// on the same 2 cores needs at least yara's CPU plus the decoders'; yara -p 2 keeps both
 	// cores busy, so that sum over yara's CPU bounds the ratio from below (hashing not counted).
