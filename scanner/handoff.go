@@ -150,15 +150,7 @@ type handoffState struct {
 	wake    chan struct{}
 }
 
-// isPlain reports whether the n bytes of src are a file the walk would neither descend into nor
-// refuse unopened, so hashing and scanning are all there is to do with it.
-func isPlain(src io.ReaderAt, n int64) bool {
-	head := make([]byte, min(n, 512))
-	k, _ := src.ReadAt(head, 0)
-	return detect(head[:k]) == "" && opaque(head[:k]) == "" && !hasZipEnd(src, n)
-}
-
-// handOff queues the plain inner file st.inner[idx], n bytes of src (sum: its SHA-256 if the
+// handOff queues the plain inner file (see sniff) st.inner[idx], n bytes of src (sum: its SHA-256 if the
 // reader already has it), to the pool: copied into the ring if small, else lent from where the
 // reader stored it. A lent file's release moves from *release to the lender, which calls it when
 // the file is done. It reports false if the file must be scanned by the reader.

@@ -265,7 +265,8 @@ func (w *worker) scanTop(ctx context.Context, name string, r io.Reader, size int
 	copy(res.Sum[:], h.Sum(nil))
 	res.SHA256 = hex.EncodeToString(res.Sum[:])
 	st := &walkState{ctx: ctx, top: size}
-	if err := w.examine(st, &res.File, src, size, 0); err != nil {
+	kind, opaqueName := sniff(src, size)
+	if err := w.examine(st, &res.File, src, size, 0, kind, opaqueName); err != nil {
 		// A global limit was already recorded on the file where it struck.
 		_ = err
 	}
@@ -338,27 +339,38 @@ func (w *worker) lendsOnTop() bool {
 	return n > 0 && w.lends[n-1].off+w.lends[n-1].n == w.used
 }
 
-// examine scans one file's bytes with YARA and, if it is an archive, everything inside.
-func (w *worker) examine(st *walkState, f *File, src io.ReaderAt, size int64, depth int) error {
+// sniff says what the walk does with a file: kind is the format it descends into ("" for a
+// file scanned as it is), opaqueName a container it cannot open (see opaqueMagic).
+func sniff(src io.ReaderAt, size int64) (kind, opaqueName string) {
+	head := make([]byte, min(size, 512))
+	n, _ := src.ReadAt(head, 0)
+	head = head[:n]
+	if kind = detect(head); kind != "" {
+		return kind, ""
+	}
+	if opaqueName = opaque(head); opaqueName != "" {
+		return "", opaqueName
+	}
+	if hasZipEnd(src, size) {
+		return FormatZipAppended, "" // walked, or unscannable if its directory cannot be read
+	}
+	return "", ""
+}
+
+// examine scans one file's bytes with YARA and, if it is an archive (kind, from sniff),
+// everything inside.
+func (w *worker) examine(st *walkState, f *File, src io.ReaderAt, size int64, depth int, kind, opaqueName string) error {
 	if err := st.ctx.Err(); err != nil {
 		f.Verdict, f.Reason = Unscannable, "cancelled"
 		return err
 	}
-	head := make([]byte, 512)
-	hn, _ := src.ReadAt(head[:min(size, 512)], 0)
-	kind := detect(head[:hn])
 	f.Verdict = Clean
 	if kind == "" {
-		if name := opaque(head[:hn]); name != "" {
-			w.yara(f, src, size)
-			w.worsen(f, Unscannable, name+": airlock cannot open it, so what it holds was not scanned")
-			return nil
+		w.yara(f, src, size)
+		if opaqueName != "" {
+			w.worsen(f, Unscannable, opaqueName+": airlock cannot open it, so what it holds was not scanned")
 		}
-		if !hasZipEnd(src, size) {
-			w.yara(f, src, size)
-			return nil
-		}
-		kind = FormatZipAppended // walked, or unscannable if its directory cannot be read
+		return nil
 	}
 	if !compressed(kind) || w.s.opt.ScanCompressed {
 		// The container's own scan goes to another worker if one is free, and runs while
@@ -506,7 +518,8 @@ func (w *worker) entry(st *walkState, parent *File, name string, r io.Reader, de
 		f.Verdict, f.Reason = Unscannable, "internal: entry expected in memory"
 		return nil
 	}
-	if st.ctx.Err() == nil && w.pool != nil && isPlain(src, n) && w.handOff(st, idx, src, n, sum, &release) {
+	kind, opaqueName := sniff(src, n)
+	if kind == "" && opaqueName == "" && st.ctx.Err() == nil && w.pool != nil && w.handOff(st, idx, src, n, sum, &release) {
 		f.Verdict = Clean // for now: drainHandoffs records the hash and scan
 		return nil
 	}
@@ -515,7 +528,7 @@ func (w *worker) entry(st *walkState, parent *File, name string, r io.Reader, de
 		sum = hex.EncodeToString(d[:])
 	}
 	f.SHA256 = sum
-	return w.examine(st, &f, src, n, depth)
+	return w.examine(st, &f, src, n, depth, kind, opaqueName)
 }
 
 // record adds an inner entry that has no contents to scan (link, special file).
