@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/airlock-appliance/airlock/internal/benchtab"
@@ -24,14 +23,7 @@ import (
 // sha256sum's throughput, peak RSS at most 32 MiB.
 func TestBenchGuixVerify(t *testing.T) {
 	testenv.Need(t, "sha256sum")
-	mib := 1024
-	if s := os.Getenv("AIRLOCK_BENCH_GUIX_MIB"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v <= 0 {
-			t.Fatalf("AIRLOCK_BENCH_GUIX_MIB=%q", s)
-		}
-		mib = v
-	}
+	mib := benchtab.EnvInt(t, "AIRLOCK_BENCH_GUIX_MIB", 1024)
 	airlock := testenv.Airlock(t)
 	dir := t.TempDir()
 	key, err := GenerateKey(testRand(1))

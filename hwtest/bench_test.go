@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -21,14 +20,7 @@ import (
 
 // benchMiB is the size of the bundle of the import benchmark: $AIRLOCK_BENCH_QEMU_MIB, default 200.
 func benchMiB(t *testing.T) int {
-	if s := os.Getenv("AIRLOCK_BENCH_QEMU_MIB"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			t.Fatalf("AIRLOCK_BENCH_QEMU_MIB=%q: want a positive integer", s)
-		}
-		return n
-	}
-	return 200
+	return benchtab.EnvInt(t, "AIRLOCK_BENCH_QEMU_MIB", 200)
 }
 
 // TestBenchQEMUBoot: boot to the station's READY under TCG, and the image size.

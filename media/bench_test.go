@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -22,13 +21,9 @@ import (
 func TestBenchWipe(t *testing.T) {
 	testenv.NeedRoot(t)
 	testenv.Need(t, "losetup", "dd", "cmp")
-	mib := int64(2048)
-	if s := os.Getenv("AIRLOCK_BENCH_WIPE_MIB"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 64 {
-			t.Fatalf("AIRLOCK_BENCH_WIPE_MIB=%q: want a number >= 64", s)
-		}
-		mib = n
+	mib := int64(benchtab.EnvInt(t, "AIRLOCK_BENCH_WIPE_MIB", 2048))
+	if mib < 64 {
+		t.Fatalf("AIRLOCK_BENCH_WIPE_MIB=%d: want at least 64", mib)
 	}
 	size := mib << 20
 	airlock := testenv.Airlock(t)
@@ -48,10 +43,7 @@ func TestBenchWipe(t *testing.T) {
 
 	// The machine is shared: each command runs reps times, interleaved, and the fastest run of
 	// each counts (peak RSS: the largest seen).
-	reps := 3
-	if s := os.Getenv("AIRLOCK_BENCH_REPS"); s != "" {
-		reps, _ = strconv.Atoi(s)
-	}
+	reps := benchtab.EnvInt(t, "AIRLOCK_BENCH_REPS", 3)
 	var peer, zero, random benchtab.Measure
 	wipe := func(method string) benchtab.Measure {
 		m, err := benchtab.Run(ctx, airlock, "wipe", "--allow-loop", "--yes", "--quiet", "--method", method,

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/airlock-appliance/airlock/internal/benchtab"
@@ -112,14 +111,7 @@ yara -r -p 2 "$rules" "$out"
 // side's CPU time so the floor (yara's CPU plus decompression plus hashing) can be read off.
 func TestBenchScan(t *testing.T) {
 	testenv.Need(t, "yara", "tar", "xz", "zstd", "gzip")
-	mib := 1024
-	if v := os.Getenv("AIRLOCK_BENCH_SCAN_MIB"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			t.Fatalf("AIRLOCK_BENCH_SCAN_MIB=%q", v)
-		}
-		mib = n
-	}
+	mib := benchtab.EnvInt(t, "AIRLOCK_BENCH_SCAN_MIB", 1024)
 	packed, extracted, content := benchCorpus(t, mib)
 	rules := filepath.Join(testenv.RepoRoot(), "scanner", "rules", "airlock.yar")
 	airlock := testenv.Airlock(t)

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/airlock-appliance/airlock/internal/benchtab"
@@ -67,13 +66,7 @@ func benchTree(t *testing.T, dir string, mib int) ([]string, int64) {
 // against sha256sum over the same files. Size: $AIRLOCK_BENCH_SEAL_MIB (default 2048).
 func TestBenchSeal(t *testing.T) {
 	testenv.Need(t, "sha256sum")
-	mib := 2048
-	if s := os.Getenv("AIRLOCK_BENCH_SEAL_MIB"); s != "" {
-		var err error
-		if mib, err = strconv.Atoi(s); err != nil || mib <= 0 {
-			t.Fatalf("AIRLOCK_BENCH_SEAL_MIB=%q", s)
-		}
-	}
+	mib := benchtab.EnvInt(t, "AIRLOCK_BENCH_SEAL_MIB", 2048)
 	airlock := testenv.Airlock(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")

@@ -14,7 +14,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -28,6 +30,21 @@ type Measure struct {
 	Wall    time.Duration
 	CPU     time.Duration // user + system time of the child and the descendants it waited for
 	PeakRSS int64         // bytes, from the child's rusage
+}
+
+// EnvInt is the positive integer in environment variable name (a benchmark's size or count),
+// or def when it is unset; anything else fails t.
+func EnvInt(t testing.TB, name string, def int) int {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive integer", name, s)
+	}
+	return n
 }
 
 // Keep folds run m into *best, for benchmarks that repeat each side on a shared machine: the

@@ -20,17 +20,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-func envInt(t *testing.T, name string, def int) int {
-	if s := os.Getenv(name); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			t.Fatalf("%s=%q", name, s)
-		}
-		return n
-	}
-	return def
-}
-
 // TestBenchLog: durable appends per second (each fsynced before it returns), and the time
 // `airlock log verify` takes over a 100,000-record log ($AIRLOCK_BENCH_LOG_RECORDS) against
 // sha256sum reading the same records file.
@@ -46,7 +35,7 @@ func TestBenchLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nApp := envInt(t, "AIRLOCK_BENCH_LOG_APPENDS", 2000)
+	nApp := benchtab.EnvInt(t, "AIRLOCK_BENCH_LOG_APPENDS", 2000)
 	start := time.Now()
 	for i := 0; i < nApp; i++ {
 		if _, err := l.Append(ctx, map[string]any{"type": "bench", "i": i, "session": "s-1"}); err != nil {
@@ -60,7 +49,7 @@ func TestBenchLog(t *testing.T) {
 		Ours: benchtab.Measure{Wall: appWall}, Note: fmt.Sprintf("%.0f durable appends/s", perSec)})
 
 	// A big log written directly (as many appends would have), then checkpointed.
-	nRec := envInt(t, "AIRLOCK_BENCH_LOG_RECORDS", 100000)
+	nRec := benchtab.EnvInt(t, "AIRLOCK_BENCH_LOG_RECORDS", 100000)
 	big := t.TempDir()
 	f, err := os.Create(filepath.Join(big, RecordsFile))
 	if err != nil {
