@@ -7,7 +7,11 @@
 //
 //	ours, _ := benchtab.Run(ctx, airlock, "iso", "--out", img, dir)
 //	peer, _ := benchtab.Run(ctx, "xorriso", "-as", "mkisofs", "-R", "-o", img2, dir)
-//	benchtab.Report(t, benchtab.Row{What: "iso 2 GiB", Peer: "xorriso", Ours: ours, Theirs: peer, Bytes: n})
+//	benchtab.Report(t, benchtab.Row{What: "iso 2 GiB", Peer: "xorriso", Ours: ours, Theirs: peer, Bytes: n,
+//		Target: 1.0})
+//
+// A row with a Target fails its test when the ratio is above it, so `make bench` exits non-zero
+// when any row misses its target; the table prints every target beside its ratio.
 package benchtab
 
 import (
@@ -85,7 +89,8 @@ type Row struct {
 	Ours   Measure
 	Theirs Measure
 	Bytes  int64
-	Note   string // optional: e.g. a second metric such as appends/s
+	Note   string  // optional: e.g. a second metric such as appends/s
+	Target float64 // optional: the highest acceptable Ratio; Report fails the row above it
 }
 
 // Ratio is our wall time over the peer's: below 1 means airlock was faster.
@@ -96,21 +101,34 @@ func (r Row) Ratio() float64 {
 	return float64(r.Ours.Wall) / float64(r.Theirs.Wall)
 }
 
-// Format renders r as a tab-separated table row: marker, what, peer, ratio, our throughput, our
-// peak RSS, note.
+// Missed reports whether the row has a target and its ratio is above it.
+func (r Row) Missed() bool { return r.Target > 0 && r.Ratio() > r.Target }
+
+// Format renders r as a tab-separated table row: marker, what, peer, ratio, target (with MISSED
+// when the ratio is above it), our throughput, our peak RSS, note.
 func (r Row) Format() string {
 	tput := "-"
 	if r.Bytes > 0 && r.Ours.Wall > 0 {
 		tput = fmt.Sprintf("%.1f MB/s", float64(r.Bytes)/r.Ours.Wall.Seconds()/1e6)
 	}
-	return fmt.Sprintf("%s\t%s\t%s\t%.2f\t%s\t%.1f MiB\t%s", Marker, r.What, r.Peer, r.Ratio(), tput,
+	target := "-"
+	if r.Target > 0 {
+		target = fmt.Sprintf("<= %.2f", r.Target)
+		if r.Missed() {
+			target += " MISSED"
+		}
+	}
+	return fmt.Sprintf("%s\t%s\t%s\t%.2f\t%s\t%s\t%.1f MiB\t%s", Marker, r.What, r.Peer, r.Ratio(), target, tput,
 		float64(r.Ours.PeakRSS)/(1<<20), r.Note)
 }
 
-// Report prints r for the table and logs it on t.
+// Report prints r for the table and logs it on t; a row that misses its target fails t.
 func Report(t testing.TB, r Row) {
 	t.Helper()
 	fmt.Println(r.Format())
 	t.Logf("%s vs %s: ratio %.2f, ours %v (peak RSS %d MiB), peer %v", r.What, r.Peer, r.Ratio(),
 		r.Ours.Wall, r.Ours.PeakRSS>>20, r.Theirs.Wall)
+	if r.Missed() {
+		t.Errorf("%s: ratio %.2f against %s misses its target %.2f", r.What, r.Ratio(), r.Peer, r.Target)
+	}
 }

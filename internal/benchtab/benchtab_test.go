@@ -25,8 +25,16 @@ func TestRowFormat(t *testing.T) {
 	r := Row{What: "iso 1 GiB", Peer: "xorriso", Bytes: 1 << 30,
 		Ours: Measure{Wall: time.Second, PeakRSS: 32 << 20}, Theirs: Measure{Wall: 2 * time.Second}}
 	got := r.Format()
-	want := "BENCHROW\tiso 1 GiB\txorriso\t0.50\t1073.7 MB/s\t32.0 MiB\t"
+	want := "BENCHROW\tiso 1 GiB\txorriso\t0.50\t-\t1073.7 MB/s\t32.0 MiB\t"
 	if got != want {
 		t.Fatalf("Format() = %q, want %q", got, want)
+	}
+	r.Target = 0.4
+	if !r.Missed() || !strings.Contains(r.Format(), "\t<= 0.40 MISSED\t") {
+		t.Fatalf("ratio 0.50 against target 0.40: Missed %v, %q", r.Missed(), r.Format())
+	}
+	r.Target = 0.5
+	if r.Missed() || !strings.Contains(r.Format(), "\t<= 0.50\t") {
+		t.Fatalf("ratio 0.50 against target 0.50: Missed %v, %q", r.Missed(), r.Format())
 	}
 }

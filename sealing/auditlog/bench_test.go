@@ -78,14 +78,39 @@ func TestBenchLog(t *testing.T) {
 	vk := filepath.Join(t.TempDir(), "log.vkey")
 	os.WriteFile(vk, []byte(vkey+"\n"), 0o644)
 	st, _ := os.Stat(filepath.Join(big, RecordsFile))
-	ours, err := benchtab.Run(ctx, testenv.Airlock(t), "log", "verify", "--dir", big, "--vkey", vk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := benchtab.Run(ctx, "sha256sum", filepath.Join(big, RecordsFile))
-	if err != nil {
-		t.Fatal(err)
+	var ours, peer benchtab.Measure
+	for rep := 0; rep < 3; rep++ { // best of three: both sides are a few tens of milliseconds
+		m, err := benchtab.Run(ctx, testenv.Airlock(t), "log", "verify", "--dir", big, "--vkey", vk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours.Keep(m)
+		if m, err = benchtab.Run(ctx, "sha256sum", filepath.Join(big, RecordsFile)); err != nil {
+			t.Fatal(err)
+		}
+		peer.Keep(m)
 	}
 	benchtab.Report(t, benchtab.Row{What: fmt.Sprintf("log verify %d records", nRec), Peer: "sha256sum records",
-		Ours: ours, Theirs: peer, Bytes: st.Size(), Note: fmt.Sprintf("%v to verify %d records", ours.Wall.Round(time.Millisecond), nRec)})
+		Ours: ours, Theirs: peer, Bytes: st.Size(), Target: 2.0,
+		Note: fmt.Sprintf("%v to verify %d records", ours.Wall.Round(time.Millisecond), nRec)})
+
+	// The station's open at boot, then one durable append and a checkpoint: proportional to the
+	// new records (the hash cache covers the rest), so far below re-hashing the records file.
+	skeyPath := filepath.Join(t.TempDir(), "log.key")
+	os.WriteFile(skeyPath, []byte(skey+"\n"), 0o600)
+	var app, hash benchtab.Measure
+	for rep := 0; rep < 3; rep++ {
+		m, err := benchtab.Run(ctx, testenv.Airlock(t), "log", "append", "--dir", big, "--key", skeyPath, `{"type":"bench"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		app.Keep(m)
+		if m, err = benchtab.Run(ctx, "sha256sum", filepath.Join(big, RecordsFile)); err != nil {
+			t.Fatal(err)
+		}
+		hash.Keep(m)
+	}
+	benchtab.Report(t, benchtab.Row{What: fmt.Sprintf("log open+append+checkpoint at %d records", nRec),
+		Peer: "sha256sum records", Ours: app, Theirs: hash, Target: 1.0,
+		Note: fmt.Sprintf("%v (hash cache)", app.Wall.Round(time.Millisecond))})
 }

@@ -18,7 +18,9 @@
 // dir/records holds the records, one per line: record i (from 0) is line i+1, canonical JSON
 // (package canonjson's rules) of an object with a non-empty string member "type", ended by
 // "\n". dir/checkpoint holds the latest signed checkpoint, replaced atomically (write, fsync,
-// rename, fsync dir). dir/cosigned/SIZE holds checkpoints cosigned by an auditor.
+// rename, fsync dir). dir/cosigned/SIZE holds checkpoints cosigned by an auditor. dir/hashes
+// caches each record's end offset and hash (HashesFile), so that Open costs in proportion to the
+// records added since; VerifyDir ignores it.
 //
 // # Crash safety
 //
@@ -30,12 +32,12 @@
 package auditlog
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,6 +67,7 @@ var (
 	ErrRecordsLost        = errors.New("records missing that a checkpoint covers")
 	ErrReadOnly           = errors.New("log opened without a signer (read-only)")
 	ErrLocked             = errors.New("log is in use by another process")
+	ErrRecordAltered      = errors.New("record does not hash to its leaf in the tree")
 )
 
 // RecordError is a bad record at a 1-based line of a records file.
@@ -89,14 +92,21 @@ type Log struct {
 	offsets   []int64     // start offset of each record, plus the end
 	hashes    []tlog.Hash // stored hashes (tlog.StoredHashIndex order)
 	truncated int64       // bytes of torn tail removed (or ignored) at open
+	cache     hashCache   // appends to dir/hashes (see HashesFile)
 	broken    error       // set when an append failed midway: no more appends
 }
 
 // Open opens (creating if missing) the log in dir. With a signer it may append and sign
 // checkpoints, it takes an exclusive lock, and it truncates a torn tail; with signer == nil it
-// is read-only and a torn tail is only skipped. It re-hashes every record and checks the stored
-// checkpoint's root hash (not its signature: VerifyDir does that).
+// is read-only and a torn tail is only skipped. It checks and hashes every record that the
+// hash cache (HashesFile) does not already cover, and checks the stored checkpoint's root hash
+// (not its signature: VerifyDir does that, over every record).
 func Open(dir string, signer note.Signer) (*Log, error) {
+	return open(dir, signer, true)
+}
+
+// open is Open; with useCache false it ignores the hash cache and checks every record.
+func open(dir string, signer note.Signer, useCache bool) (*Log, error) {
 	l := &Log{dir: dir, signer: signer}
 	path := filepath.Join(dir, RecordsFile)
 	var err error
@@ -125,7 +135,8 @@ func Open(dir string, signer note.Signer) (*Log, error) {
 			return nil, err
 		}
 	}
-	if err := l.load(path); err != nil {
+	cached, err := l.load(path, useCache)
+	if err != nil {
 		l.f.Close()
 		return nil, err
 	}
@@ -133,73 +144,73 @@ func Open(dir string, signer note.Signer) (*Log, error) {
 		l.f.Close()
 		return nil, err
 	}
+	if signer != nil {
+		// A cache that cannot be written only costs time at the next Open.
+		l.cache, _ = openCache(dir, cached, l.offsets[1:], l.recordHashes())
+	}
 	return l, nil
 }
 
-// load reads every record, validating and hashing it, and handles a torn tail.
-func (l *Log) load(path string) error {
-	if _, err := l.f.Seek(0, io.SeekStart); err != nil {
-		return err
+// recordHashes returns the record hash of every record, from the stored hashes.
+func (l *Log) recordHashes() []tlog.Hash {
+	out := make([]tlog.Hash, l.size())
+	for i := range out {
+		out[i] = l.hashes[tlog.StoredHashIndex(0, int64(i))]
 	}
-	br := bufio.NewReaderSize(l.f, 1<<16)
-	var off int64
+	return out
+}
+
+// load reads every record, validating and hashing it, and handles a torn tail. With useCache,
+// the records the hash cache covers are taken from it; it returns how many.
+func (l *Log) load(path string, useCache bool) (cached int, err error) {
 	l.offsets = []int64{0}
-	for {
-		line, err := readLine(br, MaxRecordSize+1)
-		if err == io.EOF && len(line) == 0 {
-			break
-		}
-		if err == io.EOF { // no "\n": a torn tail
-			l.truncated = int64(len(line))
-			break
-		}
-		n := int64(len(l.offsets))
+	if useCache {
+		st, err := l.f.Stat()
 		if err != nil {
-			return &RecordError{path, n, err}
+			return 0, err
 		}
-		rec := line[:len(line)-1]
-		if err := CheckRecord(rec); err != nil {
-			return &RecordError{path, n, err}
+		ends, hashes := loadCache(l.dir, l.f, st.Size())
+		for i, h := range hashes {
+			l.hashes = appendStoredHashes(l.hashes, int64(i), h)
 		}
-		if err := l.addHash(rec); err != nil {
-			return err
-		}
-		off += int64(len(line))
-		l.offsets = append(l.offsets, off)
+		l.offsets = append(l.offsets, ends...)
+		cached = len(ends)
 	}
+	off := l.offsets[len(l.offsets)-1]
+	stop := make(chan struct{})
+	defer close(stop)
+	for res := range checkLines(io.NewSectionReader(l.f, off, 1<<62), off, stop) {
+		cb := <-res
+		if cb.readErr != nil {
+			return 0, fmt.Errorf("%s: %w", path, cb.readErr)
+		}
+		for i, h := range cb.hashes {
+			l.hashes = appendStoredHashes(l.hashes, l.size(), h)
+			l.offsets = append(l.offsets, cb.ends[i])
+		}
+		if cb.err != nil {
+			return 0, &RecordError{path, int64(len(l.offsets)), cb.err}
+		}
+		l.truncated = cb.torn
+	}
+	off = l.offsets[len(l.offsets)-1]
 	if l.truncated > 0 && l.signer != nil {
 		if err := l.f.Truncate(off); err != nil {
-			return fmt.Errorf("%s: truncate torn tail: %w", path, err)
+			return 0, fmt.Errorf("%s: truncate torn tail: %w", path, err)
 		}
 		if err := l.f.Sync(); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return 0, fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	if l.signer != nil {
 		if _, err := l.f.Seek(off, io.SeekStart); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return cached, nil
 }
 
 var errTooLong = fmt.Errorf("%w: longer than %d bytes", ErrRecordMalformed, MaxRecordSize)
-
-// readLine returns the next line including its "\n", or the rest without one and io.EOF.
-func readLine(br *bufio.Reader, max int) ([]byte, error) {
-	var line []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		line = append(line, chunk...)
-		if len(line) > max {
-			return line, errTooLong
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		return line, err
-	}
-}
 
 // CheckRecord reports whether rec (without its newline) is a valid record: canonical JSON of an
 // object with a non-empty string "type".
@@ -207,15 +218,12 @@ func CheckRecord(rec []byte) error {
 	if len(rec) > MaxRecordSize {
 		return errTooLong
 	}
-	v, err := canonjson.Decode(rec)
+	typ, err := canonjson.CheckObject(rec, "type")
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrRecordMalformed, err)
 	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return fmt.Errorf("%w: not a JSON object", ErrRecordMalformed)
-	}
-	if typ, ok := obj["type"].(string); !ok || typ == "" {
+	// A canonical string member: its first byte is the quote; `""` is the empty string.
+	if len(typ) < 3 || typ[0] != '"' {
 		return fmt.Errorf("%w: no \"type\" string", ErrRecordMalformed)
 	}
 	return nil
@@ -242,14 +250,17 @@ func MarshalRecord(rec any) ([]byte, error) {
 	return b, CheckRecord(b)
 }
 
-func (l *Log) addHash(rec []byte) error {
-	n := int64(len(l.offsets) - 1)
-	hs, err := tlog.StoredHashes(n, rec, l.hashReader())
-	if err != nil {
-		return err
+// appendStoredHashes appends the stored hashes of record n, whose record hash is h, to hashes,
+// which holds those of records 0..n-1. It is tlog.StoredHashesForRecordHash reading hashes in
+// place instead of through a HashReader, which on a long log's open is most of the cost.
+func appendStoredHashes(hashes []tlog.Hash, n int64, h tlog.Hash) []tlog.Hash {
+	hashes = append(hashes, h)
+	// Each trailing 1 bit of n completes a subtree: combine with its left neighbour.
+	for i := 0; i < bits.TrailingZeros64(uint64(n+1)); i++ {
+		h = tlog.NodeHash(hashes[tlog.StoredHashIndex(i, n>>uint(i)-1)], h)
+		hashes = append(hashes, h)
 	}
-	l.hashes = append(l.hashes, hs...)
-	return nil
+	return hashes
 }
 
 func (l *Log) hashReader() tlog.HashReader {
@@ -339,11 +350,10 @@ func (l *Log) Append(ctx context.Context, rec any) (int64, error) {
 		l.undo(end, err)
 		return 0, fmt.Errorf("audit log %s: fsync: %w", l.dir, err)
 	}
-	if err := l.addHash(b); err != nil {
-		l.broken = err
-		return 0, err
-	}
+	h := tlog.RecordHash(b)
+	l.hashes = appendStoredHashes(l.hashes, l.size(), h)
 	l.offsets = append(l.offsets, end+int64(len(line)))
+	l.cache.add(end+int64(len(line)), h)
 	return l.size() - 1, nil
 }
 
@@ -369,6 +379,11 @@ func (l *Log) Record(i int64) ([]byte, error) {
 	b := make([]byte, l.offsets[i+1]-l.offsets[i]-1)
 	if _, err := l.f.ReadAt(b, l.offsets[i]); err != nil {
 		return nil, err
+	}
+	// Records covered by the hash cache were not re-read at Open: never hand out bytes the tree
+	// does not hold.
+	if tlog.RecordHash(b) != l.hashes[tlog.StoredHashIndex(0, i)] {
+		return nil, fmt.Errorf("%s: line %d: %w", filepath.Join(l.dir, RecordsFile), i+1, ErrRecordAltered)
 	}
 	return b, nil
 }
@@ -446,7 +461,10 @@ func (l *Log) TreeHash(n int64) (tlog.Hash, error) {
 }
 
 // Close releases the log.
-func (l *Log) Close() error { return l.f.Close() }
+func (l *Log) Close() error {
+	l.cache.close()
+	return l.f.Close()
+}
 
 // Report is what VerifyDir found.
 type Report struct {
@@ -460,7 +478,7 @@ type Report struct {
 // checkpoint signed by logKey and reproduced by the records, and, when auditors are given,
 // every cosigned checkpoint signed by the log key and by each auditor and reproduced too.
 func VerifyDir(dir string, logKey note.Verifier, auditors ...note.Verifier) (*Report, error) {
-	l, err := Open(dir, nil)
+	l, err := open(dir, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -523,7 +541,7 @@ func Cosign(dir string, logKey note.Verifier, auditor note.Signer) ([]byte, Chec
 	if err != nil {
 		return nil, Checkpoint{}, fmt.Errorf("%s: %w", path, err)
 	}
-	l, err := Open(dir, nil)
+	l, err := open(dir, nil, false)
 	if err != nil {
 		return nil, c, err
 	}
