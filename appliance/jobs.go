@@ -219,7 +219,11 @@ func (j *job) importFlow() (string, error) {
 	if approved {
 		verdict = "APPROVED"
 	}
-	if _, err := j.record("verdict", map[string]any{"verdict": verdict, "files": files}); err != nil {
+	reportSum := sha256.Sum256(dec.Report)
+	verdictIdx, err := j.recordFiles("verdict", map[string]any{"verdict": verdict,
+		"report_sha256": hex.EncodeToString(reportSum[:]), "files_total": len(files),
+		"approved_total": len(files) - rejected}, files)
+	if err != nil {
 		return "", err
 	}
 	if !approved {
@@ -239,9 +243,10 @@ func (j *job) importFlow() (string, error) {
 	if err := os.WriteFile(filepath.Join(meta, "report.json"), dec.Report, 0o600); err != nil {
 		return "", fmt.Errorf("spool: %w", err)
 	}
-	reportSum := sha256.Sum256(dec.Report)
-	idx, err := j.record("seal", map[string]any{"files": files, "report_sha256": hex.EncodeToString(reportSum[:]),
-		"policy_sha256": hex.EncodeToString(s.pol.SHA256[:])})
+	// The seal record stays small whatever the stick holds (a disc carries it as record.json):
+	// the files are named by the verdict records it points at and by the report it hashes.
+	idx, err := j.record("seal", map[string]any{"report_sha256": hex.EncodeToString(reportSum[:]),
+		"policy_sha256": hex.EncodeToString(s.pol.SHA256[:]), "files_total": len(files), "verdict_index": verdictIdx})
 	if err != nil {
 		return "", err
 	}

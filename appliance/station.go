@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -538,6 +539,53 @@ func (j *job) progress() Progress {
 		}
 		j.show(console.Event{Kind: console.KProgress, Done: done, Total: total, Rate: rate})
 	}
+}
+
+// maxFilesPerRecord bounds the encoded file entries of one audit record, well under the log's
+// record size (auditlog.MaxRecordSize), so that a stick of many long names is logged in parts
+// instead of failing the append and losing the verdict.
+const maxFilesPerRecord = 256 << 10
+
+// recordFiles appends a record of type typ with fields and the first part of files, then one
+// record of type typ+"-files" for each further part, each carrying "part" (from 1) and "parts";
+// it returns the index of the first. Small sticks get one record.
+func (j *job) recordFiles(typ string, fields map[string]any, files []map[string]any) (int64, error) {
+	var parts [][]map[string]any
+	size := 0
+	for _, f := range files {
+		b, err := json.Marshal(f)
+		if err != nil {
+			return -1, fmt.Errorf("audit record (%s): %w", typ, err)
+		}
+		if len(parts) == 0 || (size+len(b) > maxFilesPerRecord && len(parts[len(parts)-1]) > 0) {
+			parts = append(parts, nil)
+			size = 0
+		}
+		parts[len(parts)-1] = append(parts[len(parts)-1], f)
+		size += len(b) + 1
+	}
+	if len(parts) == 0 {
+		parts = append(parts, []map[string]any{})
+	}
+	first := int64(-1)
+	for i, part := range parts {
+		rec := map[string]any{"part": i + 1, "parts": len(parts), "files": part}
+		t := typ + "-files"
+		if i == 0 {
+			for k, v := range fields {
+				rec[k] = v
+			}
+			t = typ
+		}
+		idx, err := j.record(t, rec)
+		if err != nil {
+			return -1, err
+		}
+		if i == 0 {
+			first = idx
+		}
+	}
+	return first, nil
 }
 
 // record appends an audit record of this session. Errors of the log are returned: a job that

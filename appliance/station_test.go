@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/airlock-appliance/airlock/sealing/auditlog"
 	"io"
 	"io/fs"
 	"os"
@@ -103,6 +104,9 @@ func (f *fakeImporter) Read(ctx context.Context, fsys fs.FS, spool string, progr
 			<-ctx.Done()
 			return context.Cause(ctx)
 		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(spool, p)), 0o700); err != nil {
+			return err
+		}
 		if err := os.WriteFile(filepath.Join(spool, p), b, 0o600); err != nil {
 			return err
 		}
@@ -128,7 +132,16 @@ type fakeLog struct {
 	recs []Record
 }
 
+// Append takes what the real log takes: a record that auditlog.MarshalRecord accepts, within
+// auditlog.MaxRecordSize.
 func (l *fakeLog) Append(ctx context.Context, r Record) (int64, error) {
+	m := map[string]any{"type": r.Type}
+	for k, v := range r.Fields {
+		m[k] = v
+	}
+	if _, err := auditlog.MarshalRecord(m); err != nil {
+		return -1, err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.recs = append(l.recs, r)
@@ -338,6 +351,43 @@ func TestImportPass(t *testing.T) {
 		if !strings.HasPrefix(l, "airlock: ") {
 			t.Errorf("line without prefix: %q", l)
 		}
+	}
+}
+
+// TestManyLongNamesLogged: a stick whose file list does not fit in one audit record gets its
+// verdict logged in parts (none dropped) and is still sealed and burned.
+func TestManyLongNamesLogged(t *testing.T) {
+	r := newRig(t, "import")
+	const n = 400 // paths of 3 KiB each: 1.2 MB of names, more than one record holds
+	deep := strings.Repeat(strings.Repeat("d", 250)+"/", 12)
+	for i := 0; i < n; i++ {
+		r.devs.files[fmt.Sprintf("%s%04d", deep, i)] = &fstest.MapFile{Data: []byte("x")}
+	}
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "alice") // one mode: no mode prompt
+	r.wait("airlock: state PASS")
+	r.log.mu.Lock()
+	defer r.log.mu.Unlock()
+	files, parts := 0, 0
+	var types []string
+	for _, rec := range r.log.recs {
+		types = append(types, rec.Type)
+		if rec.Type == "verdict" || rec.Type == "verdict-files" {
+			parts++
+			files += len(rec.Fields["files"].([]map[string]any))
+			if rec.Fields["parts"] != r.log.recs[1].Fields["parts"] || rec.Fields["part"] != parts {
+				t.Errorf("record %s: part %v of %v, want %d", rec.Type, rec.Fields["part"], rec.Fields["parts"], parts)
+			}
+		}
+	}
+	if files != n+2 || parts < 2 {
+		t.Fatalf("verdict records list %d files in %d parts, want %d in at least 2 (records %v)", files, parts, n+2, types)
+	}
+	if v := r.log.recs[1]; v.Type != "verdict" || v.Fields["files_total"] != n+2 || v.Fields["verdict"] != "APPROVED" {
+		t.Errorf("first verdict record: %s %v", v.Type, v.Fields)
+	}
+	if got := strings.Join(types, ","); !strings.HasSuffix(got, "verdict-files,seal,burn,readback") {
+		t.Errorf("audit records: %s", got)
 	}
 }
 
