@@ -116,7 +116,7 @@ func newFlags(e *env, c command) *flag.FlagSet {
 // (usage printed to stdout), 2 after a usage error (reported with the usage on stderr).
 func parse(e *env, fs *flag.FlagSet, args []string) (ok bool, code int) {
 	fs.SetOutput(io.Discard) // flag would print the usage itself, to one fixed writer
-	err := fs.Parse(args)
+	err := parseInterspersed(fs, args)
 	switch {
 	case err == nil:
 		fs.SetOutput(e.stderr)
@@ -131,4 +131,34 @@ func parse(e *env, fs *flag.FlagSet, args []string) (ok bool, code int) {
 		fs.Usage()
 		return false, exitError
 	}
+}
+
+// parseInterspersed parses flags wherever they stand among the positional arguments
+// (`airlock verify DISC --pub K`), as minisign, sha256sum and guix users expect; "--" ends the
+// flags, and "-" is a positional argument (standard input). fs.Args() is then the positional
+// arguments in order. A flag set that defines no flag (a group such as `guix` or `log`, whose
+// arguments belong to its subcommand) takes its arguments as they are.
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	defined := false
+	fs.VisitAll(func(*flag.Flag) { defined = true })
+	if !defined {
+		return fs.Parse(args)
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			pos = append(pos, rest...) // after "--", everything is positional
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
+	"io"
 	"strings"
 	"testing"
 )
@@ -52,5 +54,39 @@ func TestVersion(t *testing.T) {
 	out, _, code := runCLI(t, "version")
 	if code != exitOK || !strings.Contains(out, "go go1.") || !strings.Contains(out, "libyara ") {
 		t.Fatalf("version: exit %d, %q", code, out)
+	}
+}
+
+// TestFlagsAfterPositionals: flags may stand anywhere among the positional arguments; "--" ends
+// them and "-" is a positional; a group with no flags of its own keeps its arguments in order.
+func TestFlagsAfterPositionals(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		pub, pos  string
+		jsonFlag  bool
+		wantError bool
+	}{
+		{args: []string{"DISC", "--pub", "K"}, pub: "K", pos: "DISC"},
+		{args: []string{"--pub", "K", "DISC"}, pub: "K", pos: "DISC"},
+		{args: []string{"A", "--json", "B", "--pub=K", "-"}, pub: "K", pos: "A B -", jsonFlag: true},
+		{args: []string{"A", "--", "--pub", "K"}, pos: "A --pub K"},
+		{args: []string{"A", "--nope"}, wantError: true},
+	} {
+		fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		pub := fs.String("pub", "", "")
+		js := fs.Bool("json", false, "")
+		err := parseInterspersed(fs, tc.args)
+		if (err != nil) != tc.wantError {
+			t.Errorf("%q: error %v", tc.args, err)
+			continue
+		}
+		if err == nil && (*pub != tc.pub || *js != tc.jsonFlag || strings.Join(fs.Args(), " ") != tc.pos) {
+			t.Errorf("%q: --pub %q --json %v args %q; want %q %v %q", tc.args, *pub, *js, fs.Args(), tc.pub, tc.jsonFlag, tc.pos)
+		}
+	}
+	group := flag.NewFlagSet("guix", flag.ContinueOnError)
+	if err := parseInterspersed(group, []string{"hash", "-f", "hex", "P"}); err != nil || strings.Join(group.Args(), " ") != "hash -f hex P" {
+		t.Errorf("group: %v %q", err, group.Args())
 	}
 }
