@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/airlock-appliance/airlock/sealing"
 	"github.com/airlock-appliance/airlock/sealing/auditlog"
@@ -56,7 +57,15 @@ func runLog(ctx context.Context, e *env, args []string) int {
 		}
 		return code
 	}
-	fmt.Fprintln(e.stderr, "airlock log: want a subcommand: append, verify, show, prove or cosign")
+	names := make([]string, 0, len(logSubcommands()))
+	for _, c := range logSubcommands() {
+		names = append(names, strings.TrimPrefix(c.name, "log "))
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "airlock log: unknown log subcommand %q (%s)\n", fs.Arg(0), strings.Join(names, ", "))
+		return exitError
+	}
+	fmt.Fprintf(e.stderr, "airlock log: want a subcommand (%s)\n", strings.Join(names, ", "))
 	fs.Usage()
 	return exitError
 }

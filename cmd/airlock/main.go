@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"sort"
@@ -71,6 +72,8 @@ func dispatch(ctx context.Context, e *env, args []string) int {
 	case "-h", "-help", "--help", "help":
 		usage(e.stdout)
 		return exitOK
+	case "-V", "--version", "-version":
+		return runVersion(ctx, e, args[1:])
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
@@ -161,4 +164,15 @@ func parseInterspersed(fs *flag.FlagSet, args []string) error {
 		args = rest[1:]
 	}
 	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+// flagFileError says what went wrong with the file a flag named, starting with the flag as the
+// user typed it: "--pub /nonexist: no such file or directory". An error that already names the
+// file (as *fs.PathError does) is not made to name it twice.
+func flagFileError(flagName, path string, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return fmt.Sprintf("--%s %s: %v", flagName, path, pe.Err)
+	}
+	return fmt.Sprintf("--%s %s: %v", flagName, path, strings.TrimPrefix(err.Error(), path+": "))
 }

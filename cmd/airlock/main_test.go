@@ -90,3 +90,28 @@ func TestFlagsAfterPositionals(t *testing.T) {
 		t.Errorf("group: %v %q", err, group.Args())
 	}
 }
+
+// TestErrorsNameFlagAndFile: setup errors name the flag and the file as typed; an unknown log
+// subcommand lists the known ones; --version and -V print the version.
+func TestErrorsNameFlagAndFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"verify", dir, "--pub", "/nonexist"}, exitError, "airlock verify: --pub /nonexist: no such file or directory\n"},
+		{[]string{"log", "frob"}, exitError, "airlock log: unknown log subcommand \"frob\" (append, verify, show, prove, cosign)\n"},
+	} {
+		_, stderr, code := runCLI(t, tc.args...)
+		if code != tc.code || stderr != tc.want {
+			t.Errorf("airlock %q: exit %d, stderr %q; want %d, %q", tc.args, code, stderr, tc.code, tc.want)
+		}
+	}
+	for _, v := range []string{"--version", "-V"} {
+		out, _, code := runCLI(t, v)
+		if code != exitOK || !strings.HasPrefix(out, "airlock ") || !strings.Contains(out, "libyara") {
+			t.Errorf("airlock %s: exit %d, %q", v, code, out)
+		}
+	}
+}

@@ -62,21 +62,21 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	for _, p := range pubs {
 		k, err := sealing.LoadPublicKey(p)
 		if err != nil {
-			return opfail("%v", err)
+			return opfail("%s", flagFileError("pub", p, err))
 		}
 		opts.Trusted = append(opts.Trusted, k)
 	}
 	if *vkey != "" {
 		v, err := sealing.LoadNoteVerifier(*vkey)
 		if err != nil {
-			return opfail("%v", err)
+			return opfail("%s", flagFileError("log-vkey", *vkey, err))
 		}
 		opts.LogKey = v
 	}
 	if *state != "" {
 		prev, err := sealing.LoadState(*state)
 		if err != nil {
-			return opfail("state: %v", err)
+			return opfail("%s", flagFileError("state", *state, err))
 		}
 		opts.Previous = prev
 	}
