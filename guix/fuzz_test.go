@@ -13,7 +13,7 @@ import (
 )
 
 func addVectorSeeds(f *testing.F, names ...string) {
-	dir := filepath.Join(testenv.SharedDir(), "vectors", "guix")
+	dir := testenv.GuixVectors(f)
 	for _, n := range names {
 		if b, err := os.ReadFile(filepath.Join(dir, n)); err == nil {
 			f.Add(b)
@@ -178,7 +178,7 @@ func FuzzBase32(f *testing.F) {
 // FuzzJudge: signature and ACL s-expressions from the stream never panic the judge, and only a
 // signature that really verifies is valid.
 func FuzzJudge(f *testing.F) {
-	dir := filepath.Join(testenv.SharedDir(), "vectors", "guix")
+	dir := testenv.GuixVectors(f)
 	acl, _ := os.ReadFile(filepath.Join(dir, "two-acl"))
 	for _, name := range []string{"p2-only.export", "bad-signature.export", "unauthorized.export"} {
 		b, err := os.ReadFile(filepath.Join(dir, name))

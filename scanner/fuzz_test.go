@@ -23,7 +23,7 @@ func FuzzWalk(f *testing.F) {
 	f.Add([]byte("BZh91AY&SY"))
 	f.Add(append([]byte("#!/bin/sh\nexit 0\n"), mkZip(f, entry{"sfx", eicar()})...)) // zip-appended
 	f.Add([]byte("7z\xbc\xaf\x27\x1c\x00\x04"))
-	dir := filepath.Join(testenv.SharedDir(), "vectors", "guix")
+	dir := testenv.GuixVectors(f)
 	for _, name := range []string{"p2.nar", "p4.nar", "p2-only.export", "trailing-garbage.export"} {
 		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
 			f.Add(b)

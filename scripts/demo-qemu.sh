@@ -4,7 +4,7 @@
 #   1. the boot image (make image: build/vmlinuz-airlock + build/airlock-initramfs.cpio.xz, with
 #      the DEMO policy and keys of initramfs/etc),
 #   2. a demo low-side stick: FAT image with a Guix export signed by the key of the image's ACL
-#      (../shared/vectors/guix/p2-only.export) and the source tarball of the image's
+#      (guix/testdata/vectors/p2-only.export) and the source tarball of the image's
 #      approver-signed allowlist (initramfs/etc/allowlist, signed with initramfs/demo/approver.key),
 #   3. QEMU (TCG) boots the image with a zeroed target disk (guest /dev/vda, the burn drive of
 #      the demo policy) and a FAT audit log disk (/dev/vdb, label AIRLOCK-LOG); the stick is
@@ -23,7 +23,7 @@ die() { printf 'demo: FAILED: %s\n' "$*" >&2; exit 1; }
 
 bin=$top/bin/airlock
 [ -x "$bin" ] || die "$bin missing (make build)"
-vec=${AIRLOCK_VECTORS:-$top/../shared/vectors/guix}
+vec=${AIRLOCK_VECTORS:-$top/guix/testdata/vectors}
 [ -r "$vec/p2-only.export" ] && [ -r "$vec/quux-3.1.tar.xz" ] || die "Guix vectors not found in $vec"
 for t in qemu-system-x86_64 mkfs.fat mcopy xorriso minisign sha256sum; do
   command -v "$t" >/dev/null || die "$t not installed (make deps)"

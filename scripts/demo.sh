@@ -4,7 +4,7 @@
 #   1. make the appliance's and the approver's keys (airlock keygen),
 #   2. make a source tarball and sign an allowlist holding it (airlock allow),
 #   3. make a demo USB stick image (FAT, mkfs.vfat + mcopy) with a signed Guix export from the
-#      shared vectors and the tarball, and attach it to a loop device (the "insert"),
+#      Guix vectors (guix/testdata/vectors) and the tarball, and attach it to a loop device (the "insert"),
 #   4. run the station, answer its prompts as an operator would (operator ID, mode, then
 #      sanitize the stick after the import and confirm the wipe), printing every line it shows,
 #   5. end with PASS and the paths of the burned image, the audit log and the certificate.
@@ -20,7 +20,7 @@ die() { printf 'demo: FAILED: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (loop devices): run make demo as root"
 [ -x "$bin" ] || die "$bin missing (make build)"
-vec=${AIRLOCK_VECTORS:-$top/../shared/vectors/guix}
+vec=${AIRLOCK_VECTORS:-$top/guix/testdata/vectors}
 [ -r "$vec/p2-only.export" ] && [ -r "$vec/one-acl" ] || die "Guix vectors not found in $vec"
 for t in losetup mkfs.vfat mcopy xorriso minisign sha256sum; do
   command -v "$t" >/dev/null || die "$t not installed (make deps)"

@@ -49,19 +49,6 @@ func RepoRoot() string {
 	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
 }
 
-// SharedDir returns ../shared beside the checkout, where the read-only test vectors live.
-func SharedDir() string { return filepath.Join(filepath.Dir(RepoRoot()), "shared") }
-
-// GuixVectors returns the directory of the real Guix test vectors.
-func GuixVectors(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join(SharedDir(), "vectors", "guix")
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("guix vectors: %v", err)
-	}
-	return dir
-}
-
 var airlockBin struct {
 	once sync.Once
 	path string

@@ -91,7 +91,7 @@ func FuzzParse(f *testing.F) {
 	for _, c := range advancedCases {
 		f.Add([]byte(c.in))
 	}
-	if dir := filepath.Join(testenv.SharedDir(), "vectors", "guix"); true {
+	if dir := testenv.GuixVectors(f); true {
 		for _, name := range []string{"two-acl", "one-acl", "keys/signer1/signing-key.pub", "keys/signer1/signing-key.sec"} {
 			if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
 				f.Add(b)
