@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/airlock-appliance/airlock/burner"
 	"github.com/airlock-appliance/airlock/media"
 	"github.com/airlock-appliance/airlock/sealing"
 	"github.com/airlock-appliance/airlock/sealing/auditlog"
@@ -210,6 +211,17 @@ func (c *SealChecker) Check(ctx context.Context, id Identity, fsys fs.FS) (strin
 		}
 		opts.Previous = prev
 	}
+	// A disc (or any medium holding ISO 9660) verifies only as the byte-for-byte output of
+	// airlock's writer: the same burner.CheckDisc as airlock verify. Copied folders keep the
+	// seal checks alone.
+	if isDisc(id, fsys) {
+		d, closer, err := burner.CheckDisc(ctx, id.Dev)
+		if err != nil {
+			return "", err
+		}
+		defer closer.Close()
+		fsys = d.FS
+	}
 	v, err := sealing.Verify(ctx, fsys, opts)
 	if err != nil {
 		return "", err
@@ -228,4 +240,19 @@ func (c *SealChecker) Check(ctx context.Context, id Identity, fsys fs.FS) (strin
 	}
 	return fmt.Sprintf("VALID: %d files, %d bytes, session %s, station %s, log index %d, %s",
 		v.Files, v.Bytes, v.Info.Session, v.Info.Station, v.Info.LogIndex, cp), nil
+}
+
+// isDisc reports whether the medium is an optical disc or holds an ISO 9660 volume anywhere.
+func isDisc(id Identity, fsys fs.FS) bool {
+	if id.Optical {
+		return true
+	}
+	if m, ok := fsys.(*media.Medium); ok {
+		for _, v := range m.Volumes {
+			if v.Kind == "iso9660" {
+				return true
+			}
+		}
+	}
+	return false
 }

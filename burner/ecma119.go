@@ -312,5 +312,8 @@ func (l *Layout) pvd() []byte {
 	copy(b[847:], noDate())
 	copy(b[864:], noDate())
 	b[881] = 1
+	if l.opts.Layout >= 2 {
+		copy(b[appUseOff:], layoutMark(l.opts.Layout))
+	}
 	return b
 }

@@ -62,6 +62,9 @@ type Options struct {
 	Label string
 	// Epoch is the one time stamp of the image: every date in it. Zero means the Unix epoch.
 	Epoch time.Time
+	// Layout is the layout version to write (see Layouts); 0 means CurrentLayout. Verification
+	// re-derives a disc with the version the disc records, so older discs still verify.
+	Layout int
 }
 
 // node is one file or directory of the tree being laid out.
@@ -113,6 +116,12 @@ func NewLayout(files []File, opts Options) (*Layout, error) {
 		opts.Epoch = time.Unix(0, 0)
 	}
 	opts.Epoch = opts.Epoch.UTC().Truncate(time.Second)
+	if opts.Layout == 0 {
+		opts.Layout = CurrentLayout
+	}
+	if !slices.Contains(Layouts, opts.Layout) {
+		return nil, fmt.Errorf("iso layout: unknown layout version %d (known: %v): %w", opts.Layout, Layouts, ErrBadLayout)
+	}
 	if y := opts.Epoch.Year(); y < 1970 || y > 2155 {
 		return nil, fmt.Errorf("iso layout: epoch %v outside 1970..2155 (directory record dates)", opts.Epoch)
 	}
@@ -372,24 +381,8 @@ func (l *Layout) WriteTo(w io.Writer) (int64, error) { return l.Write(context.Ba
 // Write is WriteTo with cancellation, checked between files and between chunks of a file.
 func (l *Layout) Write(ctx context.Context, w io.Writer) (int64, error) {
 	sw := &sectorWriter{w: w}
-	sw.zero(16 * SectorSize)
-	sw.write(l.pvd())
-	term := make([]byte, SectorSize)
-	term[0] = 255
-	copy(term[1:], "CD001")
-	term[6] = 1
-	sw.write(term)
-	sw.write(l.pathTable(false))
-	sw.write(l.pathTable(true))
-	for _, d := range l.dirs {
-		sw.write(l.dirExtent(d))
-		sw.write(l.contArea(d))
-	}
-	if sw.err != nil {
-		return sw.n, fmt.Errorf("iso write: %w", sw.err)
-	}
-	if want := int64(l.dataLBA) * SectorSize; sw.n != want {
-		return sw.n, fmt.Errorf("iso write: metadata is %d bytes, layout says %d (bug)", sw.n, want)
+	if err := l.writeMeta(sw); err != nil {
+		return sw.n, err
 	}
 	buf := make([]byte, 1<<20)
 	for _, f := range l.files {
@@ -410,6 +403,31 @@ func (l *Layout) Write(ctx context.Context, w io.Writer) (int64, error) {
 		}
 	}
 	return sw.n, nil
+}
+
+// writeMeta writes everything before the first file's data: system area, descriptors, path
+// tables, directories and their continuation areas.
+func (l *Layout) writeMeta(sw *sectorWriter) error {
+	sw.zero(16 * SectorSize)
+	sw.write(l.pvd())
+	term := make([]byte, SectorSize)
+	term[0] = 255
+	copy(term[1:], "CD001")
+	term[6] = 1
+	sw.write(term)
+	sw.write(l.pathTable(false))
+	sw.write(l.pathTable(true))
+	for _, d := range l.dirs {
+		sw.write(l.dirExtent(d))
+		sw.write(l.contArea(d))
+	}
+	if sw.err != nil {
+		return fmt.Errorf("iso write: %w", sw.err)
+	}
+	if want := int64(l.dataLBA) * SectorSize; sw.n != want {
+		return fmt.Errorf("iso write: metadata is %d bytes, layout says %d (bug)", sw.n, want)
+	}
+	return nil
 }
 
 func (l *Layout) checkEmpty(f *node) error {

@@ -241,3 +241,19 @@ func reloadDevice(ctx context.Context, dev string) error {
 	}
 	return fmt.Errorf("reload %s: %w", dev, errors.New("disc not ready after 90 s"))
 }
+
+// ioctlCDROMMULTISESSION asks a CD-ROM device where its last session starts (linux/cdrom.h).
+const ioctlCDROMMULTISESSION = 0x5310
+
+// lastSession returns the first sector of the last session of the disc in f; ok is false when f
+// is not a CD-ROM device (a USB stick holding an image), which has one session by construction.
+func lastSession(f *os.File) (int64, bool) {
+	// struct cdrom_multisession { union cdrom_addr addr; __u8 xa_flag; __u8 addr_format; }
+	var ms [8]byte
+	ms[5] = 0x01 // CDROM_LBA
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), ioctlCDROMMULTISESSION, uintptr(unsafe.Pointer(&ms[0])))
+	if errno != 0 {
+		return 0, false
+	}
+	return int64(int32(binary.NativeEndian.Uint32(ms[:4]))), true
+}

@@ -80,9 +80,12 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 		}
 		opts.Previous = prev
 	}
-	fsys, closer, err := openSealedTree(target)
+	fsys, closer, err := openSealedTree(ctx, target)
 	if errors.Is(err, burner.ErrBadImage) {
 		return printVerifyVerdict(e, *asJSON, target, nil, fmt.Errorf("%s: not a readable ISO9660 image: %w", target, err))
+	}
+	if errors.Is(err, burner.ErrNotWritten) {
+		return printVerifyVerdict(e, *asJSON, target, nil, err)
 	}
 	if err != nil {
 		return opfail("%v", err)
@@ -97,9 +100,10 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	return printVerifyVerdict(e, *asJSON, target, res, err)
 }
 
-// openSealedTree picks the file system of a target: a directory as is, an image file or an
-// optical (block) device through burner's ISO9660 reader.
-func openSealedTree(target string) (iofs.FS, io.Closer, error) {
+// openSealedTree picks the file system of a target: a directory as is; an image file or an
+// optical (block) device only once burner.CheckDisc has found it to be byte for byte what
+// airlock's writer produces from the files it holds.
+func openSealedTree(ctx context.Context, target string) (iofs.FS, io.Closer, error) {
 	st, err := os.Stat(target)
 	if err != nil {
 		return nil, nil, err
@@ -107,21 +111,11 @@ func openSealedTree(target string) (iofs.FS, io.Closer, error) {
 	if st.IsDir() {
 		return os.DirFS(target), io.NopCloser(nil), nil
 	}
-	f, err := os.Open(target)
+	c, closer, err := burner.CheckDisc(ctx, target)
 	if err != nil {
 		return nil, nil, err
 	}
-	size, err := f.Seek(0, io.SeekEnd) // works for images and block devices alike
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("%s: size: %w", target, err)
-	}
-	fsys, err := burner.OpenISO(f, size)
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	return fsys, f, nil
+	return c.FS, closer, nil
 }
 
 type verifyFailure struct {
