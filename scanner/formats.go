@@ -8,10 +8,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"hash/crc32"
-	"strings"
+	"io"
 	"strconv"
+	"strings"
 
 	"github.com/airlock-appliance/airlock/scanner/internal/zipr"
 	"github.com/klauspost/compress/flate"
@@ -122,7 +122,12 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 	sec := io.NewSectionReader(src, 0, size)
 	switch kind {
 	case FormatTar:
-		return w.walkTar(st, f, tar.NewReader(bufio.NewReaderSize(sec, 64<<10)), depth)
+		// Bytes after the end of a plain tar that are not tar were scanned with the file's own
+		// bytes, and no extractor writes them anywhere.
+		if err := w.walkTar(st, f, bufio.NewReaderSize(sec, 64<<10), depth); !errors.Is(err, errAfterTar) {
+			return err
+		}
+		return nil
 	case FormatZip, FormatZipAppended:
 		return w.walkZip(st, f, src, size, depth)
 	case FormatNAR, FormatExport:
@@ -142,34 +147,9 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 	}
 	if isTar(head) {
 		f.Format = kind + "+tar"
-		if err := w.walkTar(st, f, tar.NewReader(br), depth); err != nil {
-			return err
-		}
-		return drainZeros(br)
+		return w.walkTar(st, f, br, depth)
 	}
 	return w.entry(st, f, innerName(f.Path, kind), br, -1, depth+1)
-}
-
-// drainZeros reads what follows the end of a tar archive inside a compressed stream: tar pads
-// with zeros, anything else is data no extractor shows and no scan of entries saw.
-func drainZeros(r io.Reader) error {
-	buf := make([]byte, 32<<10)
-	var total int64
-	for {
-		n, err := r.Read(buf)
-		for _, b := range buf[:n] {
-			if b != 0 {
-				return fmt.Errorf("non-zero data %d bytes after the end of the tar archive", total)
-			}
-			total++
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
 }
 
 func (w *worker) decompressor(kind string, r io.Reader) (io.Reader, func(), error) {
@@ -200,37 +180,102 @@ func (w *worker) decompressor(kind string, r io.Reader) (io.Reader, func(), erro
 	return nil, nil, fmt.Errorf("no decompressor for %s", kind)
 }
 
-func (w *worker) walkTar(st *walkState, f *File, tr *tar.Reader, depth int) error {
+// walkTar walks a tar read from r, scanning the data of every member that has data, whatever
+// its type letter says (GNU tar and bsdtar extract contiguous '7' and unknown types as regular
+// files), and recording links and special files. A gnuView parses the same bytes the way GNU
+// tar does; any member the two parsers see differently makes the tar unscannable. Members after
+// the end-of-archive marker (which GNU tar -i extracts) are walked too.
+func (w *worker) walkTar(st *walkState, f *File, r io.Reader, depth int) error {
+	gv := &gnuView{}
+	seen := 0 // members archive/tar returned, compared with gv.members
+	tr := tar.NewReader(io.TeeReader(r, gv))
 	for {
 		if err := st.ctx.Err(); err != nil {
 			return err
 		}
 		hdr, err := tr.Next()
+		if gv.err != nil {
+			return fmt.Errorf("GNU tar's view: %w", gv.err)
+		}
 		if errors.Is(err, io.EOF) {
-			return nil
+			more, err := tarAfterEnd(r)
+			if err != nil || more == nil {
+				return err
+			}
+			tr = tar.NewReader(io.TeeReader(more, gv))
+			continue
 		}
 		if err != nil {
 			return err
 		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		if seen >= len(gv.members) {
+			return fmt.Errorf("archive/tar found member %q where GNU tar sees none", hdr.Name)
+		}
+		m := gv.members[seen]
+		seen++
+		if m.name != hdr.Name || m.typ != hdr.Typeflag || (!m.sparse && m.size != hdr.Size) {
+			return fmt.Errorf("tar views disagree on member %d: GNU tar reads %q type %q, %d bytes; archive/tar %q type %q, %d bytes",
+				seen, m.name, m.typ, m.size, hdr.Name, hdr.Typeflag, hdr.Size)
+		}
 		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeGNUSparse:
-			if err := w.entry(st, f, hdr.Name, &expansion{r: tr, st: st, l: w.s.opt.Limits, tar: true}, hdr.Size, depth+1); err != nil {
-				return err
-			}
 		case tar.TypeDir:
 		case tar.TypeSymlink:
 			err = w.record(st, f, hdr.Name, TypeSymlink, hdr.Linkname, "symbolic link: recorded, not followed", depth+1)
 		case tar.TypeLink:
 			err = w.record(st, f, hdr.Name, TypeHardlink, hdr.Linkname, "hard link: recorded, not followed", depth+1)
-		default:
+		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 			err = w.record(st, f, hdr.Name, TypeSpecial, "",
 				fmt.Sprintf("special entry (tar type %q): recorded, not opened", hdr.Typeflag), depth+1)
+		default:
+			// Regular, sparse, contiguous, and every type letter archive/tar does not know:
+			// whatever it is called, its data is what an extractor may write to a file.
+			if hdr.Size == 0 && hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeGNUSparse {
+				err = w.record(st, f, hdr.Name, TypeSpecial, "",
+					fmt.Sprintf("tar entry of type %q without data: recorded", hdr.Typeflag), depth+1)
+				break
+			}
+			err = w.entry(st, f, hdr.Name, &expansion{r: tr, st: st, l: w.s.opt.Limits, tar: true}, hdr.Size, depth+1)
 		}
 		if err != nil {
 			return err
 		}
 	}
 }
+
+// tarAfterEnd reads on after a tar's end-of-archive marker, as GNU tar -i does: zero blocks are
+// skipped; a valid header starts more members (returned: the stream from that header on);
+// anything else is not tar (nil, nil: the caller decides what trailing bytes mean).
+func tarAfterEnd(r io.Reader) (io.Reader, error) {
+	var blk [512]byte
+	for {
+		n, err := io.ReadFull(r, blk[:])
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil, nil
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			if bytes.Count(blk[:n], []byte{0}) == n {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("%w: %d bytes of a partial block", errAfterTar, n)
+		case err != nil:
+			return nil, err
+		}
+		if blk == zeroBlock {
+			continue
+		}
+		if sum, err := gnuNumber(blk[148:156]); err == nil && tarSumMatches(blk[:], sum) {
+			return io.MultiReader(bytes.NewReader(bytes.Clone(blk[:])), r), nil
+		}
+		return nil, errAfterTar
+	}
+}
+
+// errAfterTar: bytes that are not tar follow the end of a tar archive. In a compressed tar no
+// scan saw them, so the file is unscannable.
+var errAfterTar = errors.New("non-zero data after the end of the tar archive")
 
 // zipMaxProblems is how many of a zip's problems the reason lists (the count says the rest).
 const zipMaxProblems = 8

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"os/exec"
@@ -242,4 +243,115 @@ func hasUnscannableOrDisagreement(r Result) bool {
 		}
 	}
 	return false
+}
+
+// rawTar is one handmade tar header block and its data, padded.
+type rawTar struct {
+	name, prefix  string
+	typ           byte
+	size          []byte // the 12-byte size field as written; nil: octal of len(data)
+	magic         string // 8 bytes at 257; "" for ustar\x0000
+	signed        bool   // checksum as the signed sum
+	data          []byte
+	declaredAsLen bool
+}
+
+func (h rawTar) bytes() []byte {
+	b := make([]byte, 512)
+	copy(b, h.name)
+	copy(b[100:], "0000644\x00")
+	copy(b[108:], "0000000\x00")
+	copy(b[116:], "0000000\x00")
+	if h.size != nil {
+		copy(b[124:], h.size)
+	} else {
+		copy(b[124:], fmt.Sprintf("%011o\x00", len(h.data)))
+	}
+	copy(b[136:], "00000000000\x00")
+	b[156] = h.typ
+	if h.magic == "" {
+		h.magic = "ustar\x0000"
+	}
+	copy(b[257:], h.magic)
+	copy(b[345:], h.prefix)
+	var sum int64
+	for i, c := range b {
+		if i >= 148 && i < 156 {
+			c = ' '
+		}
+		if h.signed {
+			sum += int64(int8(c))
+		} else {
+			sum += int64(c)
+		}
+	}
+	if sum < 0 {
+		copy(b[148:], fmt.Sprintf("%07o\x00", sum&0o7777777))
+	} else {
+		copy(b[148:], fmt.Sprintf("%06o\x00 ", sum))
+	}
+	out := append(b, h.data...)
+	return append(out, make([]byte, (512-len(h.data)%512)%512)...)
+}
+
+func rawTarball(hs ...rawTar) []byte {
+	var b []byte
+	for _, h := range hs {
+		b = append(b, h.bytes()...)
+	}
+	return append(b, make([]byte, 1024)...)
+}
+
+func TestHostileTar(t *testing.T) {
+	testenv.Need(t, "tar", "bsdtar", "gzip")
+	s := testScanner(t, Options{Workers: 2})
+	pad := hidden()
+	clean := rawTar{name: "readme", typ: '0', data: []byte("hello")}
+	cases := []struct {
+		name   string
+		tar    []byte
+		want   Verdict
+		noTool bool
+	}{
+		{name: "contiguous-type-7", tar: rawTarball(rawTar{name: "c", typ: '7', data: pad}), want: Match},
+		{name: "unknown-type-letter", tar: rawTarball(rawTar{name: "q", typ: 'Q', data: pad}), want: Match},
+		{name: "member-after-end-marker", tar: append(rawTarball(clean), rawTarball(rawTar{name: "late", typ: '0', data: pad})...), want: Match},
+		{name: "signed-checksum", tar: rawTarball(rawTar{name: "\xe9t\xe9", typ: '0', signed: true, data: pad}), want: Match},
+		// GNU tar skips one NUL and reads the next as the end of the number: size 0, and
+		// the "data" is read as the next header; archive/tar trims every NUL and reads 2000.
+		{name: "size-nuls-then-digits", tar: rawTarball(rawTar{name: "n", typ: '0', size: []byte("\x00\x00000003720\x00"), data: pad}), want: Unscannable, noTool: true},
+		{name: "directory-with-data", tar: rawTarball(rawTar{name: "d/", typ: '5', data: pad}), want: Unscannable, noTool: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			sample := filepath.Join(dir, "sample")
+			if err := os.WriteFile(sample, gz(t, c.tar), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			checkHostile(t, s, sample, c.want, c.noTool)
+		})
+	}
+	// The ustar prefix under magics and versions tools read differently: airlock must name the
+	// member as GNU tar does, or refuse.
+	for _, magic := range []string{"ustar\x0000", "ustar\x00  ", "ustar\x00\x00\x00", "ustar  \x00", "ustar \x00 "} {
+		t.Run(fmt.Sprintf("prefix-magic-%q", magic), func(t *testing.T) {
+			dir := t.TempDir()
+			sample := filepath.Join(dir, "sample")
+			if err := os.WriteFile(sample, rawTarball(rawTar{name: "x", prefix: "hidden/dir", typ: '0', magic: magic, data: pad}), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command("tar", "-tf", sample).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			gnuName := strings.TrimSpace(string(out))
+			r := checkHostile(t, s, sample, Match, false)
+			if len(r.Inner) != 1 || r.Inner[0].Path != "sample!"+gnuName {
+				if !strings.Contains(r.Reason, "tar views disagree") {
+					t.Errorf("GNU tar names the member %q, airlock %+v %+v", gnuName, r.File, r.Inner)
+				}
+			}
+		})
+	}
 }
