@@ -2,17 +2,19 @@ package scanner
 
 import (
 	"archive/tar"
-	"archive/zip"
 	"bufio"
 	"bytes"
 	"compress/bzip2"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
-	"io/fs"
 	"strconv"
+	"strings"
 
+	"github.com/airlock-appliance/airlock/scanner/internal/zipr"
+	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
@@ -92,43 +94,6 @@ func opaque(h []byte) string {
 	return ""
 }
 
-// zipEndLen is the fixed part of a zip end-of-central-directory record; maxZipTail is how far
-// from the end one can start (the record plus the longest comment).
-const (
-	zipEndLen  = 22
-	maxZipTail = zipEndLen + 0xffff
-)
-
-// hasZipEnd reports whether the last bytes of a file hold a zip end-of-central-directory record
-// whose comment runs exactly to the end of the file, the way zip readers (unzip, 7z, Go's) find
-// an archive that does not start the file. Requiring the exact comment length keeps the four
-// signature bytes, which occur as a constant in many programs, from counting alone.
-func hasZipEnd(src io.ReaderAt, size int64) bool {
-	n := min(size, maxZipTail)
-	if n < zipEndLen {
-		return false
-	}
-	var tail []byte
-	if m, ok := src.(memSource); ok {
-		tail = m[size-n : size]
-	} else {
-		tail = make([]byte, n)
-		if k, _ := src.ReadAt(tail, size-n); int64(k) != n {
-			return false
-		}
-	}
-	for end := len(tail); ; {
-		i := bytes.LastIndex(tail[:end], []byte("PK\x05\x06"))
-		if i < 0 {
-			return false
-		}
-		if i+zipEndLen <= len(tail) && int(binary.LittleEndian.Uint16(tail[i+20:])) == len(tail)-i-zipEndLen {
-			return true
-		}
-		end = i
-	}
-}
-
 // isTar accepts a POSIX/GNU header (magic at 257) or a v7 header whose checksum is right.
 func isTar(h []byte) bool {
 	if len(h) < 512 {
@@ -157,7 +122,12 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 	sec := io.NewSectionReader(src, 0, size)
 	switch kind {
 	case FormatTar:
-		return w.walkTar(st, f, tar.NewReader(bufio.NewReaderSize(sec, 64<<10)), depth)
+		// Bytes after the end of a plain tar that are not tar were scanned with the file's own
+		// bytes, and no extractor writes them anywhere.
+		if err := w.walkTar(st, f, bufio.NewReaderSize(sec, 64<<10), depth); !errors.Is(err, errAfterTar) {
+			return err
+		}
+		return nil
 	case FormatZip, FormatZipAppended:
 		return w.walkZip(st, f, src, size, depth)
 	case FormatNAR, FormatExport:
@@ -177,34 +147,9 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 	}
 	if isTar(head) {
 		f.Format = kind + "+tar"
-		if err := w.walkTar(st, f, tar.NewReader(br), depth); err != nil {
-			return err
-		}
-		return drainZeros(br)
+		return w.walkTar(st, f, br, depth)
 	}
 	return w.entry(st, f, innerName(f.Path, kind), br, -1, depth+1)
-}
-
-// drainZeros reads what follows the end of a tar archive inside a compressed stream: tar pads
-// with zeros, anything else is data no extractor shows and no scan of entries saw.
-func drainZeros(r io.Reader) error {
-	buf := make([]byte, 32<<10)
-	var total int64
-	for {
-		n, err := r.Read(buf)
-		for _, b := range buf[:n] {
-			if b != 0 {
-				return fmt.Errorf("non-zero data %d bytes after the end of the tar archive", total)
-			}
-			total++
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
 }
 
 func (w *worker) decompressor(kind string, r io.Reader) (io.Reader, func(), error) {
@@ -235,31 +180,64 @@ func (w *worker) decompressor(kind string, r io.Reader) (io.Reader, func(), erro
 	return nil, nil, fmt.Errorf("no decompressor for %s", kind)
 }
 
-func (w *worker) walkTar(st *walkState, f *File, tr *tar.Reader, depth int) error {
+// walkTar walks a tar read from r, scanning the data of every member that has data, whatever
+// its type letter says (GNU tar and bsdtar extract contiguous '7' and unknown types as regular
+// files), and recording links and special files. A gnuView parses the same bytes the way GNU
+// tar does; any member the two parsers see differently makes the tar unscannable. Members after
+// the end-of-archive marker (which GNU tar -i extracts) are walked too.
+func (w *worker) walkTar(st *walkState, f *File, r io.Reader, depth int) error {
+	gv := &gnuView{}
+	seen := 0 // members archive/tar returned, compared with gv.members
+	tr := tar.NewReader(io.TeeReader(r, gv))
 	for {
 		if err := st.ctx.Err(); err != nil {
 			return err
 		}
 		hdr, err := tr.Next()
+		if gv.err != nil {
+			return fmt.Errorf("GNU tar's view: %w", gv.err)
+		}
 		if errors.Is(err, io.EOF) {
-			return nil
+			more, err := tarAfterEnd(r)
+			if err != nil || more == nil {
+				return err
+			}
+			tr = tar.NewReader(io.TeeReader(more, gv))
+			continue
 		}
 		if err != nil {
 			return err
 		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		if seen >= len(gv.members) {
+			return fmt.Errorf("archive/tar found member %q where GNU tar sees none", hdr.Name)
+		}
+		m := gv.members[seen]
+		seen++
+		if m.name != hdr.Name || m.typ != hdr.Typeflag || (!m.sparse && m.size != hdr.Size) {
+			return fmt.Errorf("tar views disagree on member %d: GNU tar reads %q type %q, %d bytes; archive/tar %q type %q, %d bytes",
+				seen, m.name, m.typ, m.size, hdr.Name, hdr.Typeflag, hdr.Size)
+		}
 		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeGNUSparse:
-			if err := w.entry(st, f, hdr.Name, &expansion{r: tr, st: st, l: w.s.opt.Limits, tar: true}, hdr.Size, depth+1); err != nil {
-				return err
-			}
 		case tar.TypeDir:
 		case tar.TypeSymlink:
 			err = w.record(st, f, hdr.Name, TypeSymlink, hdr.Linkname, "symbolic link: recorded, not followed", depth+1)
 		case tar.TypeLink:
 			err = w.record(st, f, hdr.Name, TypeHardlink, hdr.Linkname, "hard link: recorded, not followed", depth+1)
-		default:
+		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 			err = w.record(st, f, hdr.Name, TypeSpecial, "",
 				fmt.Sprintf("special entry (tar type %q): recorded, not opened", hdr.Typeflag), depth+1)
+		default:
+			// Regular, sparse, contiguous, and every type letter archive/tar does not know:
+			// whatever it is called, its data is what an extractor may write to a file.
+			if hdr.Size == 0 && hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeGNUSparse {
+				err = w.record(st, f, hdr.Name, TypeSpecial, "",
+					fmt.Sprintf("tar entry of type %q without data: recorded", hdr.Typeflag), depth+1)
+				break
+			}
+			err = w.entry(st, f, hdr.Name, &expansion{r: tr, st: st, l: w.s.opt.Limits, tar: true}, hdr.Size, depth+1)
 		}
 		if err != nil {
 			return err
@@ -267,71 +245,231 @@ func (w *worker) walkTar(st *walkState, f *File, tr *tar.Reader, depth int) erro
 	}
 }
 
+// tarAfterEnd reads on after a tar's end-of-archive marker, as GNU tar -i does: zero blocks are
+// skipped; a valid header starts more members (returned: the stream from that header on);
+// anything else is not tar (nil, nil: the caller decides what trailing bytes mean).
+func tarAfterEnd(r io.Reader) (io.Reader, error) {
+	var blk [512]byte
+	for {
+		n, err := io.ReadFull(r, blk[:])
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil, nil
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			if bytes.Count(blk[:n], []byte{0}) == n {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("%w: %d bytes of a partial block", errAfterTar, n)
+		case err != nil:
+			return nil, err
+		}
+		if blk == zeroBlock {
+			continue
+		}
+		if sum, err := gnuNumber(blk[148:156]); err == nil && tarSumMatches(blk[:], sum) {
+			return io.MultiReader(bytes.NewReader(bytes.Clone(blk[:])), r), nil
+		}
+		return nil, errAfterTar
+	}
+}
+
+// errAfterTar: bytes that are not tar follow the end of a tar archive. In a compressed tar no
+// scan saw them, so the file is unscannable.
+var errAfterTar = errors.New("non-zero data after the end of the tar archive")
+
+// zipMaxProblems is how many of a zip's problems the reason lists (the count says the rest).
+const zipMaxProblems = 8
+
+// walkZip reads both views of a zip (see package zipr) and scans the data of every central
+// entry that has data, whatever type its attributes claim: unzip, bsdtar and 7z write a regular
+// file with those bytes for a "FIFO", "socket", "device" or "directory" that holds data. Such a
+// claim, and every disagreement between the central directory and the local headers, make the
+// zip unscannable after its entries were scanned.
 func (w *worker) walkZip(st *walkState, f *File, src io.ReaderAt, size int64, depth int) error {
-	zr, err := zip.NewReader(src, size)
+	lim := w.s.opt.Limits
+	za, err := zipr.Open(src, size, zipr.Limits{MaxEntries: lim.MaxEntries, MaxName: maxNameBytes})
+	var zl *zipr.LimitError
+	if errors.As(err, &zl) {
+		l := LimitEntries
+		if zl.What == "name" {
+			l = LimitName
+		}
+		return &limitError{limit: l, msg: zl.Msg}
+	}
 	if err != nil {
 		return err
 	}
-	lim := w.s.opt.Limits
-	for _, zf := range zr.File {
+	problems := za.Problems
+	if za.Base > 0 && za.PrefixHasLocal() {
+		problems = append(problems, fmt.Sprintf("the %d bytes before the zip hold a local entry header (a streaming reader extracts it)", za.Base))
+	}
+	if len(problems) > 0 {
+		msg := strings.Join(problems[:min(len(problems), zipMaxProblems)], "; ")
+		if len(problems) > zipMaxProblems {
+			msg += fmt.Sprintf("; and %d more", len(problems)-zipMaxProblems)
+		}
+		defer w.worsen(f, Unscannable, "zip views disagree: "+msg)
+	}
+	for i := range za.Entries {
 		if err := st.ctx.Err(); err != nil {
 			return err
 		}
-		mode := zf.Mode()
-		switch {
-		case mode.IsDir():
-			continue
-		case zf.Flags&1 != 0:
-			if err := w.record(st, f, zf.Name, TypeRegular, "", "", depth+1); err != nil {
-				return err
-			}
-			g := &st.inner[len(st.inner)-1]
-			g.Verdict, g.Reason, g.Size = Unscannable, "encrypted zip entry: contents cannot be scanned", int64(zf.UncompressedSize64)
-			continue
-		case mode&fs.ModeSymlink != 0:
-			target := ""
-			if zf.UncompressedSize64 <= 4096 {
-				if rc, err := zf.Open(); err == nil {
-					b, _ := io.ReadAll(io.LimitReader(rc, 4096))
-					rc.Close()
-					target = string(b)
-				}
-			}
-			if err := w.record(st, f, zf.Name, TypeSymlink, target, "symbolic link: recorded, not followed", depth+1); err != nil {
-				return err
-			}
-			continue
-		case !mode.IsRegular():
-			if err := w.record(st, f, zf.Name, TypeSpecial, "", "special zip entry ("+mode.Type().String()+"): recorded, not opened", depth+1); err != nil {
-				return err
-			}
-			continue
-		}
-		if zf.UncompressedSize64 > uint64(lim.MaxEntrySize) {
-			if err := w.entry(st, f, zf.Name, nil, int64(min(zf.UncompressedSize64, 1<<62)), depth+1); err != nil {
-				return err
-			}
-			continue
-		}
-		rc, err := zf.Open()
-		if err != nil {
-			// Unsupported method or a bad local header: this entry cannot be seen.
-			if err := w.record(st, f, zf.Name, TypeRegular, "", "", depth+1); err != nil {
-				return err
-			}
-			g := &st.inner[len(st.inner)-1]
-			g.Verdict, g.Reason, g.Size = Unscannable, "cannot open zip entry: "+err.Error(), int64(zf.UncompressedSize64)
-			continue
-		}
-		var r io.Reader = rc
-		if zf.Method != zip.Store {
-			r = &expansion{r: rc, st: st, l: lim}
-		}
-		err = w.entry(st, f, zf.Name, r, int64(zf.UncompressedSize64), depth+1)
-		rc.Close()
-		if err != nil {
+		if err := w.zipEntry(st, f, za, &za.Entries[i], depth); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// zipEntry scans one zip entry (or records it, when it holds no data).
+func (w *worker) zipEntry(st *walkState, f *File, za *zipr.Archive, e *zipr.Entry, depth int) error {
+	name := e.Name
+	if e.UnicodeName != "" && e.UnicodeName != name {
+		name += " (also named " + e.UnicodeName + ")"
+	}
+	ut := e.UnixType()
+	hasData := e.Size > 0 || e.CompSize > 0
+	claim := ""
+	switch {
+	case ut == zipr.ModeDir || (ut == 0 && e.DOSDir()) || strings.HasSuffix(e.Name, "/"):
+		claim = "directory"
+	case ut == zipr.ModeFIFO:
+		claim = "FIFO"
+	case ut == zipr.ModeChar, ut == zipr.ModeBlock:
+		claim = "device"
+	case ut == zipr.ModeSocket:
+		claim = "socket"
+	case ut != 0 && ut != zipr.ModeRegular && ut != zipr.ModeSymlink:
+		claim = fmt.Sprintf("file of unknown type %#o", ut)
+	}
+	if claim != "" && !hasData {
+		if claim == "directory" {
+			return nil
+		}
+		return w.record(st, f, name, TypeSpecial, "", "special zip entry ("+claim+"): recorded, not opened", depth+1)
+	}
+	if e.Flags&1 != 0 {
+		if err := w.record(st, f, name, TypeRegular, "", "", depth+1); err != nil {
+			return err
+		}
+		g := &st.inner[len(st.inner)-1]
+		g.Verdict, g.Reason, g.Size = Unscannable, "encrypted zip entry: contents cannot be scanned", int64(min(e.Size, 1<<62))
+		return nil
+	}
+	lim := w.s.opt.Limits
+	if e.Size > uint64(lim.MaxEntrySize) {
+		return w.entry(st, f, name, nil, int64(min(e.Size, 1<<62)), depth+1)
+	}
+	r, closer, err := w.zipData(st, za, e)
+	if err != nil {
+		if err := w.record(st, f, name, TypeRegular, "", "", depth+1); err != nil {
+			return err
+		}
+		g := &st.inner[len(st.inner)-1]
+		g.Verdict, g.Reason, g.Size = Unscannable, "cannot open zip entry: "+err.Error(), int64(min(e.Size, 1<<62))
+		return nil
+	}
+	defer closer()
+	idx := len(st.inner)
+	var target *capture
+	if ut == zipr.ModeSymlink {
+		target = &capture{max: 4096}
+		r = io.TeeReader(r, target)
+	}
+	if err := w.entry(st, f, name, r, int64(e.Size), depth+1); err != nil {
+		return err
+	}
+	g := &st.inner[idx]
+	switch {
+	case target != nil:
+		g.Type, g.Target = TypeSymlink, string(target.b)
+		if e.Size > 4096 {
+			w.worsen(g, Unscannable, fmt.Sprintf("symbolic link whose target is %d bytes long: not a link any tool makes", e.Size))
+		} else {
+			g.Reason = joinReason("symbolic link: recorded, not followed; its target was scanned", g.Reason)
+		}
+	case claim != "":
+		w.worsen(g, Unscannable, fmt.Sprintf("zip entry claims to be a %s but holds %d bytes (unzip and bsdtar extract them as a regular file): scanned, and refused", claim, e.Size))
+	}
+	return nil
+}
+
+// capture keeps the first max bytes written to it.
+type capture struct {
+	b   []byte
+	max int
+}
+
+func (c *capture) Write(p []byte) (int, error) {
+	if n := min(len(p), c.max-len(c.b)); n > 0 {
+		c.b = append(c.b, p[:n]...)
+	}
+	return len(p), nil
+}
+
+func joinReason(a, b string) string {
+	switch {
+	case b == "":
+		return a
+	case a == "":
+		return b
+	}
+	return a + "; " + b
+}
+
+// zipData returns the decompressed data of e, checked against its CRC-32 and size at the end
+// (a mismatch is a read error: the entry is unscannable). Stored bytes count against the
+// expansion limits like decompressed ones.
+func (w *worker) zipData(st *walkState, za *zipr.Archive, e *zipr.Entry) (io.Reader, func(), error) {
+	raw, err := za.Data(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	lim := w.s.opt.Limits
+	var (
+		dec    io.Reader
+		closer = func() {}
+	)
+	switch e.Method {
+	case 0:
+		if e.CompSize != e.Size {
+			return nil, nil, fmt.Errorf("stored entry of %d bytes in %d", e.Size, e.CompSize)
+		}
+		return &crcCheck{r: &expansion{r: raw, st: st, l: lim, tar: true}, want: e.CRC32, size: e.Size}, closer, nil
+	case 8:
+		fr := flate.NewReader(raw)
+		dec, closer = fr, func() { fr.Close() }
+	case 12:
+		dec = bzip2.NewReader(raw)
+	case 93:
+		dec, closer, err = w.decompressor(FormatZstd, raw)
+	case 95:
+		dec, closer, err = w.decompressor(FormatXz, raw)
+	default:
+		return nil, nil, fmt.Errorf("compression method %d is not supported", e.Method)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return &crcCheck{r: &expansion{r: dec, st: st, l: lim}, want: e.CRC32, size: e.Size}, closer, nil
+}
+
+// crcCheck fails the read that ends a zip entry whose bytes do not have the CRC-32 and size the
+// central directory declares.
+type crcCheck struct {
+	r    io.Reader
+	want uint32
+	size uint64
+	n    uint64
+	crc  uint32
+}
+
+func (c *crcCheck) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.crc = crc32.Update(c.crc, crc32.IEEETable, p[:n])
+	c.n += uint64(n)
+	if errors.Is(err, io.EOF) && (c.crc != c.want || c.n != c.size) {
+		return n, fmt.Errorf("zip entry data has CRC %08x and %d bytes, the directory says %08x and %d", c.crc, c.n, c.want, c.size)
+	}
+	return n, err
 }

@@ -338,8 +338,15 @@ func (w *worker) drainHandoffs(st *walkState) {
 		}
 	}
 	for _, h := range st.hand.handed {
+		// The walk may have worsened the entry meanwhile (a zip entry whose claimed type
+		// disagrees with its data): the scan's outcome comes first, as if it had run there.
 		g := &st.inner[h.idx]
+		walkVerdict, walkReason := g.Verdict, g.Reason
 		g.SHA256, g.Rules, g.Verdict, g.Limit, g.Reason = h.sum, h.f.Rules, h.f.Verdict, h.f.Limit, h.f.Reason
+		if walkVerdict.rank() > g.Verdict.rank() {
+			g.Verdict = walkVerdict
+		}
+		g.Reason = joinReason(g.Reason, walkReason)
 	}
 	st.hand.handed = nil
 }

@@ -25,6 +25,9 @@ type Limits struct {
 	// MaxDecoderMemory bounds the window a decompressor may ask for (xz dictionary, zstd
 	// window); the format lets a 30-byte header demand gigabytes.
 	MaxDecoderMemory int64
+	// MaxPathBytes bounds the bytes of all entry paths (as reported, "outer!inner") of one
+	// top-level file: a few MB of archive can name 50,000 entries under 4 KB directory paths.
+	MaxPathBytes int64
 }
 
 // DefaultLimits are the policy defaults.
@@ -37,6 +40,7 @@ func DefaultLimits() Limits {
 		MaxEntries:       1_000_000,
 		MaxEntrySize:     8 << 30,
 		MaxDecoderMemory: 64 << 20,
+		MaxPathBytes:     32 << 20,
 	}
 }
 
@@ -111,6 +115,9 @@ func (o Options) withDefaults() Options {
 	}
 	if l.MaxDecoderMemory <= 0 {
 		l.MaxDecoderMemory = d.MaxDecoderMemory
+	}
+	if l.MaxPathBytes <= 0 {
+		l.MaxPathBytes = d.MaxPathBytes
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Minute

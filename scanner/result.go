@@ -45,6 +45,12 @@ const (
 	LimitEntrySize  = "entry-size"
 	LimitTimeout    = "timeout"
 	LimitDictionary = "decompressor-memory"
+	// LimitName: a path component longer than NAME_MAX (255 bytes) or an entry path longer
+	// than PATH_MAX (4096 bytes); no extractor can create it, so tools disagree on what it is.
+	LimitName = "name-length"
+	// LimitPathBytes: the entry paths of one top-level file add up to more than
+	// Limits.MaxPathBytes (every path is held in the report).
+	LimitPathBytes = "path-bytes"
 )
 
 // Entry types besides regular files. Links and special files are recorded, never followed or

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/airlock-appliance/airlock/scanner/internal/zipr"
 	"hash"
 	"io"
 	"io/fs"
@@ -215,6 +216,7 @@ type walkState struct {
 	expanded int64 // bytes produced by decompressors
 	unpacked int64 // bytes of tar entries (more than the tar holds when it has sparse holes)
 	entries  int
+	paths    int64 // bytes of the inner files' paths, against Limits.MaxPathBytes
 	inner    []File
 	guix     *GuixResult
 	hand     handoffState
@@ -286,6 +288,9 @@ func (w *worker) copyBuf(dst io.Writer, src io.Reader) (int64, error) {
 // memSource is contents held in the arena.
 type memSource []byte
 
+// Bytes lets readers that only look (zipr.FindEnd) skip a copy.
+func (m memSource) Bytes() []byte { return m }
+
 func (m memSource) ReadAt(p []byte, off int64) (int, error) {
 	return bytes.NewReader(m).ReadAt(p, off)
 }
@@ -351,7 +356,7 @@ func sniff(src io.ReaderAt, size int64) (kind, opaqueName string) {
 	if opaqueName = opaque(head); opaqueName != "" {
 		return "", opaqueName
 	}
-	if hasZipEnd(src, size) {
+	if zipr.FindEnd(src, size) >= 0 {
 		return FormatZipAppended, "" // walked, or unscannable if its directory cannot be read
 	}
 	return "", ""
@@ -459,6 +464,9 @@ func (w *worker) worsen(f *File, v Verdict, reason string) {
 // entry stores and examines one inner file read from r. declared is the size the archive
 // claims (-1 if unknown); name is the path inside the archive.
 func (w *worker) entry(st *walkState, parent *File, name string, r io.Reader, declared int64, depth int) error {
+	if err := w.checkName(st, parent, name, depth); err != nil {
+		return err
+	}
 	f := File{Path: parent.Path + "!" + name, Size: declared, Depth: depth}
 	idx := len(st.inner)
 	st.inner = append(st.inner, f)
@@ -533,8 +541,15 @@ func (w *worker) entry(st *walkState, parent *File, name string, r io.Reader, de
 
 // record adds an inner entry that has no contents to scan (link, special file).
 func (w *worker) record(st *walkState, parent *File, name, typ, target, reason string, depth int) error {
+	if err := w.checkName(st, parent, name, depth); err != nil {
+		return err
+	}
 	st.entries++
 	f := File{Path: parent.Path + "!" + name, Verdict: Clean, Type: typ, Target: target, Reason: reason, Depth: depth}
+	if len(target) > maxPathBytes { // no tool makes such a link
+		f.Target = cut(target, maxPathBytes)
+		f.Verdict, f.Reason = Unscannable, reason+fmt.Sprintf("; link target of %d bytes, longer than PATH_MAX (%d)", len(target), maxPathBytes)
+	}
 	if lim := w.s.opt.Limits.MaxEntries; st.entries > lim {
 		f.Verdict, f.Limit = LimitHit, LimitEntries
 		f.Reason = fmt.Sprintf("more than %d inner files in one top-level file", lim)
@@ -543,6 +558,51 @@ func (w *worker) record(st *walkState, parent *File, name, typ, target, reason s
 	}
 	st.inner = append(st.inner, f)
 	return nil
+}
+
+// Name bounds every extractor has: a component longer than NAME_MAX or a path longer than
+// PATH_MAX cannot be created, so what a tool does with it (cut it, skip it, fail) differs.
+const (
+	maxNameBytes = 255
+	maxPathBytes = 4096
+)
+
+// checkName bounds an inner file's name before it is recorded: PATH_MAX and NAME_MAX (the entry
+// is recorded, cut, with a LimitName verdict, and the archive's walk stops), and the path bytes
+// of the top-level file (a global limit). The name of a NAR or export entry starts with "/".
+func (w *worker) checkName(st *walkState, parent *File, name string, depth int) error {
+	st.paths += int64(len(parent.Path) + 1 + len(name))
+	if lim := w.s.opt.Limits.MaxPathBytes; st.paths > lim {
+		st.inner = append(st.inner, File{Path: cut(parent.Path+"!"+name, maxPathBytes), Depth: depth, Verdict: LimitHit, Limit: LimitPathBytes,
+			Reason: fmt.Sprintf("the paths of the inner files add up to more than %d bytes", lim)})
+		return &limitError{limit: LimitPathBytes, global: true}
+	}
+	msg := ""
+	if len(name) > maxPathBytes {
+		msg = fmt.Sprintf("entry path of %d bytes, longer than PATH_MAX (%d)", len(name), maxPathBytes)
+	} else {
+		for rest := name; rest != ""; {
+			c, after, _ := strings.Cut(rest, "/")
+			if len(c) > maxNameBytes {
+				msg = fmt.Sprintf("path component of %d bytes, longer than NAME_MAX (%d)", len(c), maxNameBytes)
+				break
+			}
+			rest = after
+		}
+	}
+	if msg == "" {
+		return nil
+	}
+	st.inner = append(st.inner, File{Path: cut(parent.Path+"!"+name, maxPathBytes), Depth: depth, Verdict: LimitHit, Limit: LimitName, Reason: msg})
+	return &limitError{limit: LimitName}
+}
+
+// cut shortens s to at most n bytes, marking the cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // expansion counts decompressed bytes against the ratio and absolute limits, failing the read

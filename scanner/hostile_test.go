@@ -1,0 +1,357 @@
+package scanner
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/airlock-appliance/airlock/internal/testenv"
+)
+
+// The hostile corpus: files built so that some stock extractor (unzip, bsdtar, GNU tar, 7z)
+// produces bytes that a naive reading does not see. Every case asserts what airlock says and,
+// where a stock tool is at hand, that the tool really extracts the EICAR bytes (so the case is
+// hostile, not merely odd): airlock must then never call the file clean.
+
+// stockSees runs every stock extractor that applies to sample and returns the names of those
+// whose output holds the EICAR string.
+func stockSees(t *testing.T, sample string) []string {
+	t.Helper()
+	cmds := map[string][]string{
+		"unzip -p":               {"unzip", "-p", sample},
+		"bsdtar -xOf":            {"bsdtar", "-xOf", sample},
+		"bsdtar -xOf - (a pipe)": {"sh", "-c", `bsdtar -xOf - < "$1"`, "sh", sample},
+		"tar -xOf":               {"tar", "-xOf", sample},
+		"tar -ixOf":              {"tar", "-ixOf", sample},
+		"7z e -so":               {"7z", "e", "-so", sample},
+	}
+	var seen []string
+	for name, argv := range cmds {
+		if _, err := exec.LookPath(argv[0]); err != nil {
+			continue
+		}
+		out, _ := exec.Command(argv[0], argv[1:]...).Output() // many warn and exit non-zero, yet extract
+		if bytes.Contains(out, []byte("EICAR-STANDARD-ANTIVIRUS")) {
+			seen = append(seen, name)
+		}
+	}
+	return seen
+}
+
+// checkHostile scans sample and requires verdict want for the top-level file's worst verdict,
+// and a stock tool that extracts EICAR from it (unless noTool).
+func checkHostile(t *testing.T, s *Scanner, sample string, want Verdict, noTool bool) Result {
+	t.Helper()
+	data, err := os.ReadFile(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := scanOne(t, s, "sample", data)
+	seen := stockSees(t, sample)
+	if !noTool && len(seen) == 0 {
+		t.Errorf("no stock tool extracts EICAR from the sample: the case tests nothing")
+	}
+	if got := r.Worst(); got != want {
+		t.Errorf("worst verdict %s, want %s (stock tools that extract EICAR: %v); problems:\n%s", got, want, seen, strings.Join(r.Problems(), "\n"))
+	}
+	if len(seen) > 0 && r.Worst() == Clean {
+		t.Errorf("clean, but %v extract EICAR", seen)
+	}
+	return r
+}
+
+// sh runs a shell script in dir with eicar.txt there, for samples the real tools make.
+func sh(t *testing.T, dir, script string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "eicar.txt"), eicar(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-ec", script)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+}
+
+// zent is one entry of a handmade zip.
+type zent struct {
+	name    string
+	data    []byte
+	deflate bool
+	creator byte   // "version made by" high byte (3 Unix, 0 MS-DOS)
+	ext     uint32 // external attributes
+	unicode string // Unicode Path extra field name (in both headers)
+	// localName and localMethod, if set, are what the local header says instead.
+	localName   string
+	localMethod int
+	hidden      bool // in the local entries only, not in the central directory
+	central     int  // >0: list this entry this many times in the central directory
+}
+
+// handZip builds a zip from es by hand, so that its two views can disagree.
+func handZip(es []zent, prefix, trailing []byte) []byte {
+	var b bytes.Buffer
+	b.Write(prefix)
+	var cd bytes.Buffer
+	count := 0
+	for _, e := range es {
+		off := b.Len() - len(prefix)
+		payload, method := e.data, uint16(0)
+		if e.deflate {
+			var c bytes.Buffer
+			w, _ := flate.NewWriter(&c, 9)
+			w.Write(e.data)
+			w.Close()
+			payload, method = c.Bytes(), 8
+		}
+		crc := crc32.ChecksumIEEE(e.data)
+		var extra []byte
+		if e.unicode != "" {
+			x := []byte{0x75, 0x70, 0, 0, 1}
+			x = binary.LittleEndian.AppendUint32(x, crc32.ChecksumIEEE([]byte(e.name)))
+			x = append(x, e.unicode...)
+			binary.LittleEndian.PutUint16(x[2:], uint16(len(x)-4))
+			extra = x
+		}
+		lname, lmethod := e.name, method
+		if e.localName != "" {
+			lname = e.localName
+		}
+		if e.localMethod != 0 {
+			lmethod = uint16(e.localMethod)
+		}
+		le := binary.LittleEndian
+		h := []byte("PK\x03\x04")
+		h = le.AppendUint16(h, 20)
+		h = le.AppendUint16(h, 0)
+		h = le.AppendUint16(h, lmethod)
+		h = le.AppendUint32(h, 0)
+		h = le.AppendUint32(h, crc)
+		h = le.AppendUint32(h, uint32(len(payload)))
+		h = le.AppendUint32(h, uint32(len(e.data)))
+		h = le.AppendUint16(h, uint16(len(lname)))
+		h = le.AppendUint16(h, uint16(len(extra)))
+		b.Write(h)
+		b.WriteString(lname)
+		b.Write(extra)
+		b.Write(payload)
+		if e.hidden {
+			continue
+		}
+		for range max(e.central, 1) {
+			c := []byte("PK\x01\x02")
+			c = append(c, 20, e.creator)
+			c = le.AppendUint16(c, 20)
+			c = le.AppendUint16(c, 0)
+			c = le.AppendUint16(c, method)
+			c = le.AppendUint32(c, 0)
+			c = le.AppendUint32(c, crc)
+			c = le.AppendUint32(c, uint32(len(payload)))
+			c = le.AppendUint32(c, uint32(len(e.data)))
+			c = le.AppendUint16(c, uint16(len(e.name)))
+			c = le.AppendUint16(c, uint16(len(extra)))
+			c = le.AppendUint16(c, 0)
+			c = le.AppendUint16(c, 0)
+			c = le.AppendUint16(c, 0)
+			c = le.AppendUint32(c, e.ext)
+			c = le.AppendUint32(c, uint32(off))
+			cd.Write(c)
+			cd.WriteString(e.name)
+			cd.Write(extra)
+			count++
+		}
+	}
+	cdOff := b.Len() - len(prefix)
+	b.Write(cd.Bytes())
+	le := binary.LittleEndian
+	end := []byte("PK\x05\x06")
+	end = le.AppendUint32(end, 0)
+	end = le.AppendUint16(end, uint16(count))
+	end = le.AppendUint16(end, uint16(count))
+	end = le.AppendUint32(end, uint32(cd.Len()))
+	end = le.AppendUint32(end, uint32(cdOff))
+	end = le.AppendUint16(end, 0)
+	b.Write(end)
+	b.Write(trailing)
+	return b.Bytes()
+}
+
+// hidden is EICAR padded and deflated, so that no scan of the raw bytes sees it.
+func hidden() []byte {
+	return append(eicar(), bytes.Repeat([]byte("pad\n"), 500)...)
+}
+
+func TestHostileZip(t *testing.T) {
+	testenv.Need(t, "zip", "unzip", "bsdtar")
+	s := testScanner(t, Options{Workers: 2})
+	clean := zent{name: "readme.txt", data: []byte("nothing to see"), creator: 3, ext: 0o100644 << 16}
+	cases := []struct {
+		name   string
+		script string // made by the real tools, or:
+		zip    []byte
+		want   Verdict
+		noTool bool // no stock tool extracts it (the case is about a refusal)
+	}{
+		{name: "fifo-mode-from-stdin", script: `{ cat eicar.txt; yes pad | head -2000; } | zip -q -9 sample -`, want: Match},
+		{name: "unix-dir-mode-with-data", zip: handZip([]zent{{name: "d", data: hidden(), deflate: true, creator: 3, ext: 0o40755 << 16}}, nil, nil), want: Match},
+		{name: "unix-socket-mode-with-data", zip: handZip([]zent{{name: "s", data: hidden(), deflate: true, creator: 3, ext: 0o140755 << 16}}, nil, nil), want: Match},
+		{name: "unix-chardev-mode-with-data", zip: handZip([]zent{{name: "c", data: hidden(), deflate: true, creator: 3, ext: 0o20644 << 16}}, nil, nil), want: Match},
+		{name: "msdos-dir-attribute-without-slash", zip: handZip([]zent{{name: "d", data: hidden(), deflate: true, creator: 0, ext: 0x10}}, nil, nil), want: Match},
+		{name: "local-name-differs", zip: handZip([]zent{{name: "a.txt", localName: "b.exe", data: hidden(), deflate: true, creator: 3, ext: 0o100644 << 16}}, nil, nil), want: Match},
+		{name: "local-method-differs", zip: handZip([]zent{clean, {name: "x", localMethod: 12, data: hidden(), deflate: true, creator: 3, ext: 0o100644 << 16}}, nil, nil), want: Match, noTool: true},
+		{name: "local-entry-not-in-central-directory", zip: handZip([]zent{{name: "x", data: hidden(), deflate: true, hidden: true}, clean}, nil, nil), want: Unscannable},
+		{name: "local-entry-between-entries", zip: handZip([]zent{clean, {name: "x", data: hidden(), deflate: true, hidden: true}, clean}, nil, nil), want: Unscannable, noTool: true},
+		{name: "local-entry-before-sfx-zip", zip: handZip([]zent{clean}, handZip([]zent{{name: "x", data: hidden(), deflate: true, hidden: true}}, nil, nil), nil), want: Unscannable},
+		{name: "unicode-path-differs", zip: handZip([]zent{{name: "a.txt", unicode: "b.exe", data: hidden(), deflate: true, creator: 3, ext: 0o100644 << 16}}, nil, nil), want: Match},
+		{name: "backslash-name", zip: handZip([]zent{{name: `dir\x.exe`, data: hidden(), deflate: true, creator: 0}}, nil, nil), want: Match},
+		{name: "appended-with-trailing-bytes", script: `cat eicar.txt > in; yes pad | head -2000 >> in; zip -q -9 z.zip in; { printf '#!/bin/sh\nexit 0\n'; cat z.zip; printf 'trailing bytes'; } > sample`, want: Match},
+		{name: "zip-after-text-prefix", script: `cat eicar.txt > in; yes pad | head -2000 >> in; zip -q -9 z.zip in; { yes 'some text' | head -100; cat z.zip; } > sample`, want: Match},
+		{name: "overlapping-stored-entries", zip: handZip([]zent{{name: "x", data: bytes.Repeat([]byte("x"), 1000), creator: 3, ext: 0o100644 << 16, central: 300}}, nil, nil), want: Unscannable, noTool: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			sample := filepath.Join(dir, "sample")
+			if c.script != "" {
+				sh(t, dir, c.script)
+				if _, err := os.Stat(sample); err != nil {
+					os.Rename(sample+".zip", sample)
+				}
+			} else if err := os.WriteFile(sample, c.zip, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := checkHostile(t, s, sample, c.want, c.noTool)
+			if c.want == Match && !hasUnscannableOrDisagreement(r) && !strings.HasPrefix(c.name, "fifo") && !strings.HasPrefix(c.name, "zip-after") {
+				t.Errorf("matched, but the disagreement was not also refused:\n%s", strings.Join(r.Problems(), "\n"))
+			}
+		})
+	}
+}
+
+// hasUnscannableOrDisagreement reports whether some file of r is unscannable.
+func hasUnscannableOrDisagreement(r Result) bool {
+	for _, f := range append([]File{r.File}, r.Inner...) {
+		if f.Verdict == Unscannable || strings.Contains(f.Reason, "refused") || strings.Contains(f.Reason, "disagree") {
+			return true
+		}
+	}
+	return false
+}
+
+// rawTar is one handmade tar header block and its data, padded.
+type rawTar struct {
+	name, prefix  string
+	typ           byte
+	size          []byte // the 12-byte size field as written; nil: octal of len(data)
+	magic         string // 8 bytes at 257; "" for ustar\x0000
+	signed        bool   // checksum as the signed sum
+	data          []byte
+	declaredAsLen bool
+}
+
+func (h rawTar) bytes() []byte {
+	b := make([]byte, 512)
+	copy(b, h.name)
+	copy(b[100:], "0000644\x00")
+	copy(b[108:], "0000000\x00")
+	copy(b[116:], "0000000\x00")
+	if h.size != nil {
+		copy(b[124:], h.size)
+	} else {
+		copy(b[124:], fmt.Sprintf("%011o\x00", len(h.data)))
+	}
+	copy(b[136:], "00000000000\x00")
+	b[156] = h.typ
+	if h.magic == "" {
+		h.magic = "ustar\x0000"
+	}
+	copy(b[257:], h.magic)
+	copy(b[345:], h.prefix)
+	var sum int64
+	for i, c := range b {
+		if i >= 148 && i < 156 {
+			c = ' '
+		}
+		if h.signed {
+			sum += int64(int8(c))
+		} else {
+			sum += int64(c)
+		}
+	}
+	if sum < 0 {
+		copy(b[148:], fmt.Sprintf("%07o\x00", sum&0o7777777))
+	} else {
+		copy(b[148:], fmt.Sprintf("%06o\x00 ", sum))
+	}
+	out := append(b, h.data...)
+	return append(out, make([]byte, (512-len(h.data)%512)%512)...)
+}
+
+func rawTarball(hs ...rawTar) []byte {
+	var b []byte
+	for _, h := range hs {
+		b = append(b, h.bytes()...)
+	}
+	return append(b, make([]byte, 1024)...)
+}
+
+func TestHostileTar(t *testing.T) {
+	testenv.Need(t, "tar", "bsdtar", "gzip")
+	s := testScanner(t, Options{Workers: 2})
+	pad := hidden()
+	clean := rawTar{name: "readme", typ: '0', data: []byte("hello")}
+	cases := []struct {
+		name   string
+		tar    []byte
+		want   Verdict
+		noTool bool
+	}{
+		{name: "contiguous-type-7", tar: rawTarball(rawTar{name: "c", typ: '7', data: pad}), want: Match},
+		{name: "unknown-type-letter", tar: rawTarball(rawTar{name: "q", typ: 'Q', data: pad}), want: Match},
+		{name: "member-after-end-marker", tar: append(rawTarball(clean), rawTarball(rawTar{name: "late", typ: '0', data: pad})...), want: Match},
+		{name: "signed-checksum", tar: rawTarball(rawTar{name: "\xe9t\xe9", typ: '0', signed: true, data: pad}), want: Match},
+		// GNU tar skips one NUL and reads the next as the end of the number: size 0, and
+		// the "data" is read as the next header; archive/tar trims every NUL and reads 2000.
+		{name: "size-nuls-then-digits", tar: rawTarball(rawTar{name: "n", typ: '0', size: []byte("\x00\x00000003720\x00"), data: pad}), want: Unscannable, noTool: true},
+		{name: "directory-with-data", tar: rawTarball(rawTar{name: "d/", typ: '5', data: pad}), want: Unscannable, noTool: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			sample := filepath.Join(dir, "sample")
+			if err := os.WriteFile(sample, gz(t, c.tar), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			checkHostile(t, s, sample, c.want, c.noTool)
+		})
+	}
+	// The ustar prefix under magics and versions tools read differently: airlock must name the
+	// member as GNU tar does, or refuse.
+	for _, magic := range []string{"ustar\x0000", "ustar\x00  ", "ustar\x00\x00\x00", "ustar  \x00", "ustar \x00 "} {
+		t.Run(fmt.Sprintf("prefix-magic-%q", magic), func(t *testing.T) {
+			dir := t.TempDir()
+			sample := filepath.Join(dir, "sample")
+			if err := os.WriteFile(sample, rawTarball(rawTar{name: "x", prefix: "hidden/dir", typ: '0', magic: magic, data: pad}), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command("tar", "-tf", sample).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			gnuName := strings.TrimSpace(string(out))
+			r := checkHostile(t, s, sample, Match, false)
+			if len(r.Inner) != 1 || r.Inner[0].Path != "sample!"+gnuName {
+				if !strings.Contains(r.Reason, "tar views disagree") {
+					t.Errorf("GNU tar names the member %q, airlock %+v %+v", gnuName, r.File, r.Inner)
+				}
+			}
+		})
+	}
+}
