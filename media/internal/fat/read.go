@@ -369,6 +369,25 @@ func badShort(name []byte) bool {
 	return false
 }
 
+// innerSpace reports whether the base or the extension of a short name has a space before
+// another character: some readers end the name at the space, others keep all of it.
+func innerSpace(e []byte) bool {
+	in := func(b []byte) bool {
+		t := bytes.TrimRight(b, " ")
+		return bytes.IndexByte(t, ' ') >= 0
+	}
+	return in(e[0:8]) || in(e[8:11])
+}
+
+func highByte(e []byte) bool {
+	for i, c := range e[:11] {
+		if c >= 0x80 || (i == 0 && c == 0x05) { // 0x05 stands for 0xE5
+			return true
+		}
+	}
+	return false
+}
+
 // subdir is a subdirectory found in a directory, read after the directory's own entries so that
 // only one directory's data is held at a time.
 type subdir struct {
@@ -460,6 +479,9 @@ func (rd *reader) walk(dir *tree.Node, data []byte, where string, self, parent u
 			} else if long.want <= 0 || int(e[0]) != long.want || e[13] != long.sum {
 				return corrupt(i, "long-name entry %#02x out of sequence or with another checksum (orphan long-name entries)", e[0])
 			}
+			if e[12] != 0 || e[26] != 0 || e[27] != 0 {
+				return corrupt(i, "long-name entry with a type or cluster (readers differ on whether it is one)")
+			}
 			u := make([]uint16, 0, 13)
 			for _, o := range []int{1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30} {
 				u = append(u, binary.LittleEndian.Uint16(e[o:]))
@@ -509,6 +531,12 @@ func (rd *reader) walk(dir *tree.Node, data []byte, where string, self, parent u
 		}
 		shorts[key] = true
 		name := shortName(e)
+		if long.want != -1 && innerSpace(e) {
+			return corrupt(i, "short name %q with a space inside (readers cut it there or not)", e[:11])
+		}
+		if long.want != -1 && highByte(e) {
+			return corrupt(i, "short name %q with a byte above 0x7f and no long name (its characters depend on the reader's code page)", e[:11])
+		}
 		if long.want == -1 {
 			var err error
 			if name, err = long.name(); err != nil {
@@ -593,12 +621,20 @@ func (l *lfn) name() (string, error) {
 	}
 	for k, c := range u {
 		if c == 0 {
+			for _, pad := range u[k+1:] {
+				if pad != 0xffff {
+					// Linux stops at the NUL, 7z then takes the short name.
+					return "", errors.New("long name with characters after its NUL other than the 0xFFFF padding")
+				}
+			}
 			u = u[:k]
 			break
 		}
 	}
 	for k := 0; k < len(u); k++ {
 		switch {
+		case u[k] == 0xffff:
+			return "", errors.New("long name with 0xFFFF before its end (7z then takes the short name, Linux the long one)")
 		case u[k] >= 0xD800 && u[k] < 0xDC00 && k+1 < len(u) && u[k+1] >= 0xDC00 && u[k+1] < 0xE000:
 			k++
 		case utf16.IsSurrogate(rune(u[k])):
