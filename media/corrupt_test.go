@@ -81,7 +81,7 @@ func TestCorruptFAT(t *testing.T) {
 				setCluster(b, entryOf(t, b, "README  TXT"), 0x0ffffff0&(1<<bits-1)-16)
 				expectRefusal(t, b, ErrCorrupt, "out of range")
 			})
-			for _, bad := range []struct{ name, c, why string }{{"slash", "/", `'/'`}, {"nul", "\x00", `'\x00'`}, {"control", "\x01", `'\x01'`}} {
+			for _, bad := range []struct{ name, c, why string }{{"slash", "/", `bad short name "RE/DME`}, {"nul", "\x00", `bad short name "RE\x00DME`}, {"control", "\x01", `bad short name "RE\x01DME`}} {
 				t.Run("name-"+bad.name, func(t *testing.T) {
 					b := mut()
 					e := entryOf(t, b, "README  TXT")

@@ -37,6 +37,15 @@ const (
 	MaxDepth        = 64
 	MaxDirBytes     = 65536 * 32 // the specification's limit on one directory
 	MaxAllDirBytes  = 64 << 20   // directory data of the whole volume
+	// MaxPathBytes bounds the paths of all entries together (each counted whole, as a walker
+	// that keeps every path holds them): a deep tree of long names cannot make the walkers
+	// above hold gigabytes of path strings.
+	MaxPathBytes = 16 << 20
+	// MaxExtents bounds the runs of all files' cluster chains together (16 bytes each): a
+	// volume fragmented one cluster at a time cannot make the reader hold a map of it.
+	MaxExtents = 1 << 21
+	// fatCacheBytes bounds the part of the FAT held in memory at once (see fatTable).
+	fatCacheBytes = 16 << 20
 )
 
 // BPB is the decoded BIOS parameter block of a FAT boot sector.
@@ -51,6 +60,7 @@ type BPB struct {
 	HiddenSectors     uint32
 	RootCluster       uint32 // FAT32
 	ExtFlags          uint16 // FAT32: bit 7 set = mirroring off, bits 0-3 active FAT
+	Media             byte   // media descriptor: 0xF0 or 0xF8..0xFF; FAT[0] repeats it
 	VolumeID          uint32
 	Label             string
 
@@ -89,6 +99,7 @@ func ParseBPB(b []byte, size int64) (*BPB, error) {
 		TotalSectors:      le16(19),
 		FATSectors:        le16(22),
 		HiddenSectors:     le32(28),
+		Media:             b[21],
 	}
 	if p.TotalSectors == 0 {
 		p.TotalSectors = le32(32)

@@ -1,0 +1,291 @@
+package fat
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/airlock-appliance/airlock/internal/testenv"
+	"github.com/airlock-appliance/airlock/media/internal/mediaerr"
+)
+
+// kernelOpts are the mount options of a stock Linux desktop reading a stick (UTF-8 names,
+// code page 437 short names, the default shortname=mixed), spelled out so that the kernel's
+// build defaults do not change the test.
+const kernelOpts = "ro,loop,utf8,codepage=437,shortname=mixed"
+
+// oracle is a stock reader of FAT volumes: list extracts or mounts img and lists every entry as
+// path -> SHA-256 ("dir" for directories, "EIO" for a file it cannot read); a volume it refuses
+// gives an error.
+type oracle struct {
+	name string
+	list func(t *testing.T, img string) (map[string]string, error)
+}
+
+// oracles are the stock readers available here: the kernel's vfat (root, a kernel with vfat),
+// mtools and 7z.
+func oracles(t *testing.T) []oracle {
+	var out []oracle
+	if os.Geteuid() == 0 && hasVFAT() {
+		out = append(out, oracle{"kernel vfat", kernelList})
+	}
+	if _, err := exec.LookPath("mcopy"); err == nil {
+		out = append(out, oracle{"mtools", func(t *testing.T, img string) (map[string]string, error) {
+			dir := t.TempDir()
+			out, err := exec.Command("mcopy", "-s", "-n", "-i", img, "::*", dir).CombinedOutput()
+			got := listDir(dir)
+			if err != nil && len(got) == 0 {
+				return nil, fmt.Errorf("mcopy: %v: %s", err, out)
+			}
+			return got, nil // mcopy exits 1 after partial extraction: what it wrote still counts
+		}})
+	}
+	if _, err := exec.LookPath("7z"); err == nil {
+		out = append(out, oracle{"7z", func(t *testing.T, img string) (map[string]string, error) {
+			dir := t.TempDir()
+			out, err := exec.Command("7z", "x", "-y", "-tFAT", "-o"+dir, img).CombinedOutput()
+			got := listDir(dir)
+			if err != nil && len(got) == 0 {
+				return nil, fmt.Errorf("7z: %v: %.200s", err, out)
+			}
+			return got, nil
+		}})
+	}
+	if testenv.InCI() && len(out) < 2 {
+		t.Fatalf("only %d FAT oracles here (mtools, 7z)", len(out))
+	}
+	return out
+}
+
+func hasVFAT() bool {
+	b, _ := os.ReadFile("/proc/filesystems")
+	if bytes.Contains(b, []byte("\tvfat\n")) {
+		return true
+	}
+	return exec.Command("modprobe", "vfat").Run() == nil
+}
+
+func listDir(root string) map[string]string {
+	got := map[string]string{}
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(root, p)
+		if err != nil {
+			got[rel] = "EIO"
+			return nil
+		}
+		if rel == "." {
+			return nil
+		}
+		if d.IsDir() {
+			got[rel] = "dir"
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			got[rel] = "EIO"
+			return nil
+		}
+		s := sha256.Sum256(b)
+		got[rel] = hex.EncodeToString(s[:])
+		return nil
+	})
+	return got
+}
+
+// kernelList mounts img with the kernel's vfat read-only.
+func kernelList(t *testing.T, img string) (map[string]string, error) {
+	t.Helper()
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "vfat", "-o", kernelOpts, img, mnt).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("mount: %v: %s", err, out)
+	}
+	defer func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Fatalf("umount: %v: %s", err, out)
+		}
+	}()
+	return listDir(mnt), nil
+}
+
+// airlockList lists the volume as kernelList does, through Open.
+func airlockList(v *vol) (map[string]string, error) {
+	vl, err := v.open()
+	if err != nil {
+		return nil, err
+	}
+	got := map[string]string{}
+	err = fs.WalkDir(vl.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == "." {
+			return err
+		}
+		if d.IsDir() {
+			got[p] = "dir"
+			return nil
+		}
+		f, err := vl.FS.Open(p)
+		if err != nil {
+			return err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		got[p] = hex.EncodeToString(h.Sum(nil))
+		return nil
+	})
+	return got, err
+}
+
+// missing lists what the kernel shows and airlock does not (or with other bytes): a scan bypass.
+func missing(kernel, airlock map[string]string) []string {
+	var out []string
+	for p, k := range kernel {
+		a, ok := airlock[p]
+		if !ok || (k != a && k != "EIO") {
+			out = append(out, fmt.Sprintf("%s (kernel %.12s, airlock %.12s)", p, k, a))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestOraclesAgree: the undamaged volumes list the same in airlock and every stock reader; for
+// each hostile class airlock refuses, the log says what each reader shows instead (the record of
+// why airlock cannot list it).
+func TestOraclesAgree(t *testing.T) {
+	ors := oracles(t)
+	for _, bits := range []int{12, 16, 32} {
+		t.Run(fmt.Sprintf("fat%d", bits), func(t *testing.T) {
+			base := newVol(t, bits)
+			a, err := airlockList(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range ors {
+				k, err := o.list(t, base.save())
+				if err != nil {
+					t.Fatalf("%s: %v", o.name, err)
+				}
+				if m := missing(k, a); len(m) > 0 || len(k) != len(a) {
+					t.Fatalf("%s %v\nairlock %v", o.name, k, a)
+				}
+			}
+			for _, tc := range hostileCases() {
+				if tc.fixed && bits == 32 {
+					continue
+				}
+				v := base.clone()
+				tc.patch(v)
+				if _, aerr := v.open(); aerr == nil {
+					t.Errorf("%s: airlock lists it", tc.name)
+				}
+				for _, o := range ors {
+					k, err := o.list(t, v.save())
+					var extra []string
+					for p := range k {
+						if _, ok := a[p]; !ok {
+							extra = append(extra, p)
+						}
+					}
+					sort.Strings(extra)
+					t.Logf("%s: %s: err=%.80v, %d entries, not in the undamaged volume: %.200q", tc.name, o.name, err, len(k), extra)
+				}
+			}
+		})
+	}
+}
+
+// TestDifferentialMutations mutates the metadata of real volumes at random (the boot sector, the
+// FAT, the directory entries) for AIRLOCK_FAT_DIFF_SECONDS (default 5; the hwtest run gives it
+// 30) and compares what airlock lists with what every stock reader extracts: airlock may refuse,
+// but whatever it accepts must include every file a reader shows, with the same bytes.
+func TestDifferentialMutations(t *testing.T) { differential(t, 5*time.Second) }
+
+func differential(t *testing.T, budget time.Duration) {
+	ors := oracles(t)
+	if s := os.Getenv("AIRLOCK_FAT_DIFF_SECONDS"); s != "" {
+		d, err := time.ParseDuration(s + "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		budget = d
+	}
+	bases := []*vol{newVol(t, 12), newVol(t, 16)}
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("AIRLOCK_FAT_DIFF_SEED"); s != "" {
+		fmt.Sscan(s, &seed)
+	}
+	rng := rand.New(rand.NewPCG(seed, 1))
+	t.Logf("seed %d (AIRLOCK_FAT_DIFF_SEED)", seed)
+	deadline := time.Now().Add(budget)
+	var tries, accepted int
+	refused := map[string]int{}
+	for time.Now().Before(deadline) {
+		v := bases[rng.IntN(len(bases))].clone()
+		// The root directory, the directory clusters after it, the FAT, the BPB.
+		root := v.rootOff()
+		fat := int(v.p.ReservedSectors) * 512
+		regions := [][2]int{{root, root + 32*16}, {v.clusterOff(2), v.clusterOff(2) + 8*512},
+			{fat, fat + 64}, {0, 62}}
+		var desc []string
+		for n := 1 + rng.IntN(3); n > 0; n-- {
+			r := regions[rng.IntN(len(regions))]
+			off := r[0] + rng.IntN(r[1]-r[0])
+			val := byte(rng.Uint32())
+			if rng.IntN(2) == 0 { // one bit: near-valid values reach deeper
+				val = v.b[off] ^ 1<<rng.IntN(8)
+			}
+			desc = append(desc, fmt.Sprintf("b[%d]=%#02x", off, val))
+			v.b[off] = val
+		}
+		tries++
+		a, aerr := airlockList(v)
+		if aerr != nil {
+			if !errors.Is(aerr, mediaerr.ErrCorrupt) && !errors.Is(aerr, mediaerr.ErrUnsupported) {
+				t.Fatalf("FAT%d %v: refusal of an unknown class: %v", v.bits, desc, aerr)
+			}
+			reason := strings.Map(func(r rune) rune {
+				if r >= '0' && r <= '9' {
+					return '#'
+				}
+				return r
+			}, aerr.Error())
+			if i := strings.LastIndex(reason, ": "); i > 0 {
+				reason = reason[i+2:]
+			}
+			reason = strings.ToValidUTF8(reason[:min(len(reason), 48)], "")
+			refused[reason]++
+			continue
+		}
+		accepted++
+		img := v.save()
+		for _, o := range ors {
+			k, err := o.list(t, img)
+			if err != nil {
+				continue // the reader refuses it: nothing to compare
+			}
+			if m := missing(k, a); len(m) > 0 {
+				t.Errorf("FAT%d %v: %s shows what airlock does not list: %v", v.bits, desc, o.name, m)
+			}
+		}
+		os.Remove(img)
+	}
+	t.Logf("%d mutations, %d accepted and compared with %d readers; refusals: %v", tries, accepted, len(ors), refused)
+	if accepted == 0 {
+		t.Fatal("no mutation was accepted: the comparison never ran")
+	}
+}
