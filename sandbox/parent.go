@@ -331,7 +331,6 @@ func (t *tracker) reading() []string {
 	return out
 }
 
-
 // tail keeps the last n bytes written.
 type tail struct {
 	mu  sync.Mutex
@@ -627,4 +626,3 @@ func (c *Config) runInProcess(ctx context.Context, wc *workerConfig, src *os.Fil
 	wg.Wait()
 	return judgeRun(ctx, st, perr, nil, nil, "", tr, conf)
 }
-
