@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -59,7 +60,7 @@ type workerConfig struct {
 
 // faultHook, set only in this package's test binary, injects the fault named by the parent
 // after the worker confined itself. It returns false to go on with the real work.
-var faultHook func(fault string, w *wire.Writer, cfg *workerConfig) bool
+var faultHook func(fault string, w *wire.Writer, j *job) bool
 
 // MaybeWorker runs the scan worker and exits if args (os.Args) say this process is one; it
 // returns otherwise. The program's main (and the TestMain of any package whose tests start
@@ -106,12 +107,12 @@ func workerMain(args []string) int {
 		}
 	}
 	hello := wire.Hello{PID: os.Getpid()}
-	if cfg.Confine {
+	if cfg.Confine && !strings.HasPrefix(cfg.Fault, "unconfined-") {
 		if hello, err = confine(&cfg); err != nil {
 			return fail(w, fmt.Errorf("sandbox: %w", err))
 		}
 	}
-	if cfg.Fault != "" && faultHook != nil && faultHook(cfg.Fault, w, &cfg) {
+	if cfg.Fault != "" && faultHook != nil && faultHook(cfg.Fault, w, j) {
 		return 0
 	}
 	if err := w.Send(wire.THello, hello); err != nil {
@@ -140,6 +141,8 @@ type job struct {
 	rules  *scanner.Rules
 	spool  *os.Root
 	tmpDir string
+	// rewrite, set only by a test fault, falsifies each result before it is sent.
+	rewrite func(*scanner.Result)
 }
 
 // serve does the job and ends the stream: results, then Done, or an Error and Done.
@@ -229,6 +232,9 @@ func (j *job) do(ctx context.Context, w *wire.Writer, results, entries *int) err
 		}
 		if sendErr != nil {
 			return
+		}
+		if j.rewrite != nil {
+			j.rewrite(&r)
 		}
 		if err := w.Send(wire.TResult, wire.ResultHead{File: r.File, Inner: len(r.Inner)}); err != nil {
 			sendErr = err
