@@ -65,6 +65,7 @@ func injectFault(fault string, w *wire.Writer, j *job) bool {
 				b[k] = 1
 			}
 			keep = append(keep, b)
+			_ = keep[len(keep)-1][0]
 		}
 		os.Exit(98)
 	case "lie-clean":
