@@ -2,22 +2,19 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/airlock-appliance/airlock/media"
+	"github.com/airlock-appliance/airlock/sandbox"
 )
 
 var lsCommand = command{
 	name:    "ls",
-	usage:   "[--hash] [--json] [--allow-loop] DEVICE|IMAGE",
+	usage:   "[--hash] [--json] [--allow-loop] [--no-sandbox] DEVICE|IMAGE",
 	summary: "list the files of a stick or image, read in userspace without mounting",
 }
 
@@ -34,7 +31,7 @@ type lsEntry struct {
 // exit 1) rather than an operational failure.
 func mediumRefused(err error) bool {
 	return errors.Is(err, media.ErrCorrupt) || errors.Is(err, media.ErrUnsupported) ||
-		errors.Is(err, media.ErrNoFilesystem) || errors.Is(err, media.ErrRefused)
+		errors.Is(err, media.ErrNoFilesystem) || errors.Is(err, media.ErrRefused) || errors.Is(err, sandbox.ErrRefused)
 }
 
 // guardBlock applies the device guard when path is a block device; images pass.
@@ -62,6 +59,7 @@ func runLs(ctx context.Context, e *env, args []string) int {
 	hash := fset.Bool("hash", false, "print the SHA-256 of every file")
 	asJSON := fset.Bool("json", false, "print a JSON array")
 	allowLoop := fset.Bool("allow-loop", false, "admit loop devices (test mode)")
+	noSandbox := noSandboxFlag(fset)
 	if ok, code := parse(e, fset, args); !ok {
 		return code
 	}
@@ -78,7 +76,8 @@ func runLs(ctx context.Context, e *env, args []string) int {
 		}
 		return exitError
 	}
-	m, err := media.Open(ctx, dev)
+	// The medium is parsed in a scan worker (package sandbox), never in this process.
+	ents, _, err := sandboxConfig(*noSandbox, e.stderr, "ls").List(ctx, sandbox.Source{Path: dev, Kind: sandbox.Medium}, *hash)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "airlock ls: %v\n", err)
 		if mediumRefused(err) {
@@ -86,33 +85,9 @@ func runLs(ctx context.Context, e *env, args []string) int {
 		}
 		return exitError
 	}
-	defer m.Close()
 	var list []lsEntry
-	err = fs.WalkDir(m, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		ent := lsEntry{Path: p, Size: info.Size()}
-		if *hash {
-			f, err := m.Open(p)
-			if err != nil {
-				return err
-			}
-			h := sha256.New()
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
-			ent.SHA256 = hex.EncodeToString(h.Sum(nil))
-		}
+	for _, en := range ents {
+		ent := lsEntry{Path: en.Path, Size: en.Size, SHA256: en.SHA256}
 		if *asJSON {
 			list = append(list, ent)
 		} else if *hash {
@@ -120,11 +95,6 @@ func runLs(ctx context.Context, e *env, args []string) int {
 		} else {
 			fmt.Fprintf(e.stdout, "%s\t%d\n", ent.Path, ent.Size)
 		}
-		return nil
-	})
-	if err != nil {
-		fmt.Fprintf(e.stderr, "airlock ls: %s: %v\n", dev, err)
-		return exitError
 	}
 	if *asJSON {
 		if list == nil {

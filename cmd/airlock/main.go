@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/airlock-appliance/airlock/sandbox"
 )
 
 // Exit statuses of every subcommand (DESIGN.md, CLI contract).
@@ -56,6 +58,7 @@ func commands() []command {
 }
 
 func main() {
+	sandbox.MaybeWorker(os.Args) // the hidden scan worker (worker.go); returns in the parent
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
 	stop()

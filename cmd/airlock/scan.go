@@ -11,14 +11,14 @@ import (
 	"strings"
 
 	"github.com/airlock-appliance/airlock/guix"
-	"github.com/airlock-appliance/airlock/media"
+	"github.com/airlock-appliance/airlock/sandbox"
 	"github.com/airlock-appliance/airlock/scanner"
 	"github.com/airlock-appliance/airlock/sealing"
 )
 
 var scanCommand = command{
 	name:    "scan",
-	usage:   "[--rules FILE.yar]... [--compiled RULES.yarc] [--json] [--allowlist F --approver-pub P] [--acl ACL] [--image] PATH|DEVICE|IMAGE...",
+	usage:   "[--rules FILE.yar]... [--compiled RULES.yarc] [--json] [--allowlist F --approver-pub P] [--acl ACL] [--image] [--no-sandbox] PATH|DEVICE|IMAGE...",
 	summary: "YARA-scan files, recursing into archives, NARs and Guix exports",
 }
 
@@ -41,6 +41,7 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	aclPath := fl.String("acl", "", "Guix ACL: judge every item of every Guix export")
 	image := fl.Bool("image", false, "treat regular-file arguments as disk images (read in userspace, not mounted)")
 	workers := fl.Int("workers", 0, "files scanned in parallel (default: number of cores)")
+	noSandbox := noSandboxFlag(fl)
 	limits := scanner.DefaultLimits()
 	fl.IntVar(&limits.MaxDepth, "max-depth", limits.MaxDepth, "archive nesting depth limit")
 	fl.Int64Var(&limits.MaxRatio, "max-ratio", limits.MaxRatio, "decompression ratio limit (N:1)")
@@ -71,6 +72,7 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	defer rs.Destroy()
 	opt := scanner.Options{Limits: limits, Workers: *workers}
 	decide := false
+	var acl *guix.ACL
 	var allow scanner.Allowlist
 	if *allowPath != "" {
 		allow, err = loadAllowlist(*allowPath, *approverPub)
@@ -81,17 +83,17 @@ func runScan(ctx context.Context, e *env, args []string) int {
 		decide = true
 	}
 	if *aclPath != "" {
-		opt.Guix, err = loadGuixPolicy(*aclPath)
+		acl, err = loadGuixPolicy(*aclPath)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "airlock scan: %v\n", err)
 			return exitError
 		}
 		decide = true
 	}
-	sc := scanner.New(rs, opt)
+	sb := sandboxConfig(*noSandbox, e.stderr, "scan")
 	var results []scanner.Result
 	for _, arg := range fl.Args() {
-		rs, err := scanArg(ctx, sc, arg, *image)
+		rs, err := scanArg(ctx, sb, &sandbox.ScanRequest{Rules: rs, Options: opt}, arg, *image, decide, acl)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "airlock scan: %s: %v\n", arg, err)
 			return exitError
@@ -157,37 +159,48 @@ func loadRules(files []string, compiled string) (*scanner.Rules, error) {
 	return scanner.CompileFiles(files...)
 }
 
-// scanArg scans one argument: a directory (every file under it), a regular file, or a block
-// device or (with --image) an image file read through media without mounting. Result paths
-// start with the argument as given.
-func scanArg(ctx context.Context, sc *scanner.Scanner, arg string, image bool) ([]scanner.Result, error) {
+// scanArg scans one argument in a scan worker: a directory (every file under it), a regular
+// file, or a block device or (with --image) an image file read without mounting. When a decision
+// is asked for, the worker spools what it read and this process re-hashes the spool and verifies
+// the Guix exports in it itself (package sandbox: the worker can only reject). Result paths start
+// with the argument as given.
+func scanArg(ctx context.Context, sb *sandbox.Config, req *sandbox.ScanRequest, arg string, image, decide bool, acl *guix.ACL) ([]scanner.Result, error) {
 	fi, err := os.Stat(arg)
 	if err != nil {
 		return nil, err
 	}
-	var (
-		fsys   fs.FS
-		root   = "."
-		prefix = arg
-	)
+	prefix := arg
+	r := *req
+	r.Source.Path = arg
 	switch {
 	case fi.Mode()&fs.ModeDevice != 0 || (image && fi.Mode().IsRegular()):
-		mfs, closer, err := media.OpenFS(ctx, arg)
-		if err != nil {
-			return nil, err
-		}
-		defer closer.Close()
-		fsys = mfs
+		r.Source.Kind = sandbox.Medium
 	case fi.IsDir():
-		fsys = os.DirFS(arg)
+		r.Source.Kind = sandbox.Dir
 	case fi.Mode().IsRegular():
-		fsys, root, prefix = os.DirFS(filepath.Dir(arg)), filepath.Base(arg), filepath.Dir(arg)
+		r.Source.Kind, prefix = sandbox.File, filepath.Dir(arg)
 	default:
 		return nil, fmt.Errorf("not a file, directory or block device (%s)", fi.Mode().Type())
 	}
-	results, err := sc.ScanAll(ctx, fsys, root)
+	if decide {
+		if r.SpoolDir, err = os.MkdirTemp("", "airlock-scan-spool-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(r.SpoolDir)
+	}
+	results, _, err := sb.Scan(ctx, &r)
 	if err != nil {
 		return nil, err
+	}
+	if decide {
+		if err := sandbox.Recheck(results, r.SpoolDir); err != nil {
+			return nil, err
+		}
+		if acl != nil {
+			if err := sandbox.VerifyExports(ctx, results, r.SpoolDir, acl, nil); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for i := range results {
 		results[i].Rename(joinPath(prefix, results[i].Path))
@@ -228,7 +241,7 @@ func (l allowlist) Allowed(sum [32]byte, size int64) bool {
 }
 
 // loadGuixPolicy reads the Guix ACL (as /etc/guix/acl holds it).
-func loadGuixPolicy(path string) (scanner.GuixPolicy, error) {
+func loadGuixPolicy(path string) (*guix.ACL, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,43 @@
+// Package sandbox runs everything that touches untrusted bytes (the medium's partition table and
+// filesystems, the recursive walk, the decompressors, libyara) in a confined worker process, and
+// re-checks in the parent every fact an approval rests on.
+//
+// # The worker
+//
+// The worker is the airlock binary itself, re-executed (/proc/self/exe) with the hidden first
+// argument WorkerArg; the program's main must call [MaybeWorker] first. It gets, as inherited
+// descriptors, the medium (or image, file or directory) already opened read-only by the parent,
+// the compiled rules, the spool directory and a scratch directory, and writes its results on a
+// pipe in the strict format of package sandbox/internal/wire. Before it reads the first untrusted
+// byte it confines itself, in this order:
+//
+//   - rlimits: address space, open files, file size (the spool budget), no core dumps;
+//   - every capability dropped: bounding set, ambient, permitted, effective, on every thread;
+//   - PR_SET_NO_NEW_PRIVS;
+//   - Landlock: no filesystem access but writing into the spool and scratch directories (and, when
+//     a directory is scanned, reading it); no TCP; no signals or abstract sockets out of the domain;
+//   - seccomp: an allowlist of the system calls the Go runtime, libyara and the scan need; no
+//     socket, exec, ptrace, mount, ioctl, prctl or the like (they fail with EPERM).
+//
+// The parent starts it in new user, network, IPC and mount namespaces, as uid/gid 65534 with no
+// supplementary groups when the parent is root (the kernel refuses namespaces to some callers;
+// then the worker runs without them and the Hello frame in the log says so), and kills it when
+// the wall-clock deadline passes or its parent dies.
+//
+// # The worker can only reject
+//
+// The worker's results are claims. [Recheck] re-hashes every spooled file in the parent, refuses
+// a spool that holds anything the worker did not report or a hash that differs, and drops every
+// Guix verdict so the caller re-verifies each export over the spooled bytes itself (pure Go).
+// The allowlist is looked up with the parent's own hash. A compromised worker can therefore hide
+// a YARA match, but never get a file approved that the approver's allowlist or the Guix ACL does
+// not approve: those bases are decided from bytes the parent hashed, and those bytes are what
+// is burned.
+//
+// # Failure
+//
+// A worker that crashes, is killed by a limit, times out, writes anything but a well-formed
+// stream, or exits before its Done frame fails the whole read with a [*WorkerError] that names
+// the cause and the file it was reading ("scan worker killed by SIGSEGV while reading
+// EFI/x.zip"). No partial result is ever used.
+package sandbox
