@@ -3,9 +3,13 @@ package guix
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 )
 
 // ResignExport copies the export stream r to w with every item's signature replaced by one made
@@ -62,4 +66,64 @@ func ResignExport(ctx context.Context, w io.Writer, r io.Reader, key *PrivateKey
 		return fmt.Errorf("re-sign export: write: %w", err)
 	}
 	return nil
+}
+
+// ErrChanged is wrapped by ResignFile's error when the file's bytes are not the ones judged.
+var ErrChanged = errors.New("file changed since it was judged")
+
+// ResignFile re-signs the export at path in place with key (ResignExport), for the station's
+// resign_guix: the file must still hash to want, the SHA-256 of the bytes that were judged
+// (checked in the same read, so a spool file changed after the scan is refused and left as
+// it was). The re-signed stream is written beside it and renamed over it only when complete;
+// its SHA-256 and size are returned, for the seal.
+func ResignFile(ctx context.Context, path string, want [32]byte, key *PrivateKey) (sum [32]byte, size int64, err error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return sum, 0, err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".resign-*")
+	if err != nil {
+		return sum, 0, err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	inHash, outHash := sha256.New(), sha256.New()
+	cw := &countWriter{w: io.MultiWriter(tmp, outHash)}
+	if err = ResignExport(ctx, cw, io.TeeReader(in, inHash), key); err != nil {
+		return sum, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	// ResignExport stops at the end marker; anything after it was refused as trailing data.
+	var got [32]byte
+	inHash.Sum(got[:0])
+	if got != want {
+		err = fmt.Errorf("%s: %w: SHA-256 %x, judged %x", path, ErrChanged, got, want)
+		return sum, 0, err
+	}
+	if err = tmp.Sync(); err != nil {
+		return sum, 0, err
+	}
+	if err = tmp.Close(); err != nil {
+		return sum, 0, err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return sum, 0, err
+	}
+	outHash.Sum(sum[:0])
+	return sum, cw.n, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

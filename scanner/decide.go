@@ -46,7 +46,7 @@ func decide(r *Result, allow Allowlist) Decision {
 	switch {
 	case hashed && allow != nil && allow.Allowed(r.Sum, r.Size):
 		d.Basis = BasisAllowlist
-	case r.Guix != nil && r.Guix.Accepted:
+	case r.Guix != nil && r.Guix.Accept:
 		d.Basis = BasisGuixACL
 	default:
 		switch {
@@ -59,16 +59,8 @@ func decide(r *Result, allow Allowlist) Decision {
 		}
 		switch {
 		case r.Guix != nil:
-			if r.Guix.Stream != "" {
-				d.Reasons = append(d.Reasons, fmt.Sprintf("%s: guix export stream: %s", r.Path, r.Guix.Stream))
-			}
-			for _, it := range r.Guix.Items {
-				if it.Outcome != GuixValid {
-					d.Reasons = append(d.Reasons, fmt.Sprintf("%s: guix item %s: %s", r.Path, it.StorePath, it.Outcome))
-				}
-			}
-			if len(r.Guix.Items) == 0 {
-				d.Reasons = append(d.Reasons, r.Path+": guix export holds no item")
+			for _, why := range r.Guix.Reasons() {
+				d.Reasons = append(d.Reasons, r.Path+": guix: "+why)
 			}
 		case r.Format == FormatExport:
 			d.Reasons = append(d.Reasons, r.Path+": a Guix export, but no Guix ACL was given to judge it")

@@ -3,6 +3,8 @@ package scanner
 import (
 	"strings"
 	"testing"
+
+	"github.com/airlock-appliance/airlock/guix"
 )
 
 type mapAllow map[[32]byte]int64
@@ -22,8 +24,8 @@ func TestDecide(t *testing.T) {
 		r.Inner = []File{{Path: r.Path + "!bad", Verdict: Match, Rules: []RuleMatch{{Rule: "eicar", Namespace: "t"}}}}
 		return r
 	}
-	guixOK := &GuixResult{Accepted: true, Items: []GuixItem{{StorePath: "/gnu/store/a-x", Outcome: GuixValid}}}
-	guixBad := &GuixResult{Items: []GuixItem{{StorePath: "/gnu/store/a-x", Outcome: GuixValid}, {StorePath: "/gnu/store/b-y", Outcome: "unauthorized-key"}}}
+	guixOK := &GuixResult{Accept: true, Stream: guix.StreamComplete, Items: []guix.ItemReport{{StorePath: "/gnu/store/a-x", Outcome: guix.OutcomeValid}}}
+	guixBad := &GuixResult{Stream: guix.StreamComplete, Items: []guix.ItemReport{{StorePath: "/gnu/store/a-x", Outcome: guix.OutcomeValid}, {StorePath: "/gnu/store/b-y", Outcome: guix.OutcomeUnauthorizedKey, Reason: "signing key is not in the ACL"}}}
 	withGuix := func(r Result, g *GuixResult) Result { r.Guix, r.Format = g, FormatExport; return r }
 	cases := []struct {
 		name     string
@@ -40,10 +42,10 @@ func TestDecide(t *testing.T) {
 		{"allowlisted infected", infected(clean("a", sumA, 100)), allow, false, BasisAllowlist, []string{"a!bad: match: t:eicar"}},
 		{"guix valid", withGuix(clean("e", sumB, 5), guixOK), nil, true, BasisGuixACL, nil},
 		{"guix valid and allowlisted", withGuix(clean("a", sumA, 100), guixOK), allow, true, BasisAllowlist, nil},
-		{"guix unauthorized", withGuix(clean("e", sumB, 5), guixBad), allow, false, "", []string{"not on the allowlist", "guix item /gnu/store/b-y: unauthorized-key"}},
+		{"guix unauthorized", withGuix(clean("e", sumB, 5), guixBad), allow, false, "", []string{"not on the allowlist", "guix: /gnu/store/b-y: unauthorized-key (signing key is not in the ACL)"}},
 		{"guix valid infected", infected(withGuix(clean("e", sumB, 5), guixOK)), nil, false, BasisGuixACL, []string{"e!bad: match"}},
 		{"export without ACL", func() Result { r := clean("e", sumB, 5); r.Format = FormatExport; return r }(), nil, false, "", []string{"no Guix ACL"}},
-		{"guix stream trailing", withGuix(clean("e", sumB, 5), &GuixResult{Stream: "trailing-data", Items: guixOK.Items}), nil, false, "", []string{"stream: trailing-data"}},
+		{"guix stream trailing", withGuix(clean("e", sumB, 5), &GuixResult{Stream: guix.StreamTrailingData, StreamReason: "after the end marker", Items: guixOK.Items}), nil, false, "", []string{"guix: stream trailing-data: after the end marker"}},
 		{"limit inside", func() Result {
 			r := clean("a", sumA, 100)
 			r.Inner = []File{{Path: "a!x", Verdict: LimitHit, Limit: LimitDepth, Reason: "too deep"}}

@@ -10,33 +10,15 @@ import (
 	"github.com/airlock-appliance/airlock/guix"
 )
 
-// GuixPolicy judges one item of a Guix export as guix-daemon would (signature, key authorized,
-// signed hash); *guix.ACL is one. Missing references are checked by the scanner itself.
-type GuixPolicy interface {
-	Judge(info *guix.ItemInfo) guix.Outcome
-}
+// GuixPolicy is the ACL the scanner judges top-level Guix exports under (as /etc/guix/acl).
+type GuixPolicy = *guix.ACL
 
-// GuixValid is the outcome of an item that may be imported.
-const GuixValid = string(guix.OutcomeValid)
-
-// GuixResult is the verdict on one top-level Guix export stream, made in the same read as the
-// scan of its files: every item judged in stream order against an empty store (a reference
-// counts only if it is an earlier item), as guix.VerifyExport does.
-type GuixResult struct {
-	Items []GuixItem `json:"items"`
-	// Stream is "" for a complete stream, else guix.StreamTruncated, StreamTrailingData or
-	// StreamMalformed.
-	Stream string `json:"stream,omitempty"`
-	// Accepted: at least one item, every item valid, the stream complete.
-	Accepted bool `json:"accepted"`
-}
-
-// GuixItem is one store item of an export and how the ACL judged it.
-type GuixItem struct {
-	StorePath string `json:"store_path"`
-	Outcome   string `json:"outcome"`
-	Reason    string `json:"reason,omitempty"`
-}
+// GuixResult is the verdict on one top-level Guix export stream: the report of guix.Judge,
+// made in the same read as the scan of its files, the one VerifyExport and `airlock guix
+// verify` make: every item judged in stream order against a store holding Options.GuixPresent.
+// Its Stream is guix.StreamUnread when the scan stopped inside the stream (a limit, a read
+// error), since the rest was never judged.
+type GuixResult = guix.ExportReport
 
 // walkGuix descends into a NAR or an export stream. Inner files of an export item are named
 // "EXPORT!STOREPATH/PATH"; while an item's NAR is being read its store path (which follows the
@@ -46,34 +28,41 @@ func (w *worker) walkGuix(st *walkState, f *File, kind string, r io.Reader, dept
 	if kind == FormatNAR {
 		return w.walkNAR(st, f, guix.NewNARReader(r), "", depth)
 	}
-	policy := w.s.opt.Guix
-	var res *GuixResult
-	if depth == 0 && policy != nil {
-		res = &GuixResult{}
-		st.guix = res
+	var j *guix.Judge
+	if depth == 0 && w.s.opt.Guix != nil {
+		j = guix.NewJudge(w.s.opt.Guix, w.s.opt.GuixPresent)
 	}
-	known := map[string]bool{}
+	// end records the verdict and returns what makes the export unscannable: bytes the
+	// scanner could not attribute to an item were not seen as files.
+	end := func(err error) error {
+		if j != nil {
+			st.guix, _ = j.Finish(err)
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	}
 	er := guix.NewExportReader(r)
 	for n := 0; ; n++ {
 		it, err := er.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
 		if err != nil {
-			return guixStreamError(res, err)
+			return end(err)
 		}
 		placeholder := "#" + strconv.Itoa(n)
 		first := len(st.inner)
 		if err := w.walkNAR(st, f, it.NAR(), placeholder, depth); err != nil {
-			var le *limitError
-			if errors.As(err, &le) {
-				return err
-			}
-			return guixStreamError(res, err)
+			return end(err)
 		}
-		info, err := it.Trailer()
+		if j != nil {
+			err = j.Add(it)
+		}
+		info, terr := it.Trailer()
+		if err == nil {
+			err = terr
+		}
 		if err != nil {
-			return guixStreamError(res, err)
+			return end(err)
 		}
 		old := f.Path + "!" + placeholder
 		for i := first; i < len(st.inner); i++ {
@@ -81,60 +70,7 @@ func (w *worker) walkGuix(st *walkState, f *File, kind string, r io.Reader, dept
 				st.inner[i].Path = f.Path + "!" + info.StorePath + p[len(old):]
 			}
 		}
-		if res != nil {
-			item := GuixItem{StorePath: info.StorePath, Outcome: string(policy.Judge(info))}
-			if item.Outcome == GuixValid {
-				var missing []string
-				for _, ref := range info.References {
-					if ref != info.StorePath && !known[ref] && !w.present(ref) {
-						missing = append(missing, ref)
-					}
-				}
-				if len(missing) > 0 {
-					item.Outcome = string(guix.OutcomeMissingReference)
-					item.Reason = "not earlier in the stream nor present: " + strings.Join(missing, " ")
-				}
-			}
-			res.Items = append(res.Items, item)
-		}
-		known[info.StorePath] = true
 	}
-	if res != nil {
-		res.Accepted = len(res.Items) > 0
-		for _, it := range res.Items {
-			res.Accepted = res.Accepted && it.Outcome == GuixValid
-		}
-	}
-	return nil
-}
-
-func (w *worker) present(storePath string) bool {
-	for _, p := range w.s.opt.GuixPresent {
-		if p == storePath {
-			return true
-		}
-	}
-	return false
-}
-
-// guixStreamError records a broken stream in res (if judging) and returns the error that makes
-// the export unscannable: bytes the scanner could not attribute to an item were not seen as
-// files.
-func guixStreamError(res *GuixResult, err error) error {
-	if res != nil {
-		res.Accepted = false
-		switch {
-		case errors.Is(err, guix.ErrTrailingData):
-			res.Stream = string(guix.StreamTrailingData)
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			res.Stream = string(guix.StreamTruncated)
-			res.Items = append(res.Items, GuixItem{Outcome: string(guix.OutcomeTruncated), Reason: err.Error()})
-		default:
-			res.Stream = string(guix.StreamMalformed)
-			res.Items = append(res.Items, GuixItem{Outcome: string(guix.OutcomeMalformed), Reason: err.Error()})
-		}
-	}
-	return err
 }
 
 // walkNAR scans every regular file of a NAR and records its symlinks. prefix goes before each

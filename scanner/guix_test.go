@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -130,7 +131,7 @@ func TestEICARInSignedExport(t *testing.T) {
 	if g := findInner(r, "bundle.export!"+clean+"/bin/hello"); g == nil || g.Verdict != Clean {
 		t.Fatalf("%+v", r.Inner)
 	}
-	if r.Guix == nil || !r.Guix.Accepted || len(r.Guix.Items) != 2 {
+	if r.Guix == nil || !r.Guix.Accept || len(r.Guix.Items) != 2 {
 		t.Fatalf("guix verdict %+v", r.Guix)
 	}
 	d := Decide([]Result{r}, nil)[0]
@@ -151,20 +152,20 @@ func TestGuixVectors(t *testing.T) {
 	cases := []struct {
 		file, acl string
 		outcomes  string
-		stream    string
+		stream    guix.StreamState
 		approved  bool
 	}{
-		{"bundle.export", "two-acl", "valid valid valid valid", "", true},
-		{"bundle.export", "one-acl", "valid valid valid unauthorized-key", "", false},
-		{"partial-closure.export", "two-acl", "missing-reference valid", "", false},
-		{"unsigned.export", "two-acl", "unsigned unsigned unsigned unsigned", "", false},
-		{"tampered-nar.export", "two-acl", "hash-mismatch valid valid valid", "", false},
-		{"tampered-path.export", "two-acl", "valid hash-mismatch missing-reference valid", "", false},
-		{"bad-signature.export", "two-acl", "invalid-signature", "", false},
-		{"unauthorized.export", "two-acl", "unauthorized-key", "", false},
+		{"bundle.export", "two-acl", "valid valid valid valid", "complete", true},
+		{"bundle.export", "one-acl", "valid valid valid unauthorized-key", "complete", false},
+		{"partial-closure.export", "two-acl", "missing-reference valid", "complete", false},
+		{"unsigned.export", "two-acl", "unsigned unsigned unsigned unsigned", "complete", false},
+		{"tampered-nar.export", "two-acl", "hash-mismatch valid valid valid", "complete", false},
+		{"tampered-path.export", "two-acl", "valid hash-mismatch missing-reference valid", "complete", false},
+		{"bad-signature.export", "two-acl", "invalid-signature", "complete", false},
+		{"unauthorized.export", "two-acl", "unauthorized-key", "complete", false},
 		{"truncated.export", "two-acl", "valid valid truncated", "truncated", false},
 		{"trailing-garbage.export", "two-acl", "valid", "trailing-data", false},
-		{"p2-only.export", "one-acl", "valid", "", true},
+		{"p2-only.export", "one-acl", "valid", "complete", true},
 	}
 	for _, c := range cases {
 		t.Run(c.file+"/"+c.acl, func(t *testing.T) {
@@ -179,7 +180,7 @@ func TestGuixVectors(t *testing.T) {
 			}
 			var got []string
 			for _, it := range r.Guix.Items {
-				got = append(got, it.Outcome)
+				got = append(got, string(it.Outcome))
 			}
 			if strings.Join(got, " ") != c.outcomes || r.Guix.Stream != c.stream {
 				t.Fatalf("outcomes %q stream %q, want %q %q", got, r.Guix.Stream, c.outcomes, c.stream)
@@ -201,8 +202,8 @@ func TestGuixVectors(t *testing.T) {
 					t.Errorf("item %d: store path %q, VerifyExport %q", i, r.Guix.Items[i].StorePath, it.StorePath)
 				}
 			}
-			if strings.Join(want, " ") != c.outcomes || vr.Accept != r.Guix.Accepted {
-				t.Fatalf("VerifyExport: %q accept %v; scan: %q accept %v", want, vr.Accept, got, r.Guix.Accepted)
+			if strings.Join(want, " ") != c.outcomes || vr.Accept != r.Guix.Accept {
+				t.Fatalf("VerifyExport: %q accept %v; scan: %q accept %v", want, vr.Accept, got, r.Guix.Accept)
 			}
 			d := Decide(res, nil)[0]
 			if d.Approved != c.approved {
@@ -216,5 +217,96 @@ func TestGuixVectors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// sameReport compares two judge reports on everything but the items' ItemInfo pointers and
+// the error values (their texts are compared).
+func sameReport(a, b *GuixResult) bool {
+	if a.Stream != b.Stream || a.Accept != b.Accept || a.StreamReason != b.StreamReason || len(a.Items) != len(b.Items) {
+		return false
+	}
+	for i := range a.Items {
+		x, y := a.Items[i], b.Items[i]
+		if x.Index != y.Index || x.StorePath != y.StorePath || x.Outcome != y.Outcome || x.Reason != y.Reason ||
+			strings.Join(x.Missing, " ") != strings.Join(y.Missing, " ") {
+			return false
+		}
+	}
+	return true
+}
+
+// TestGuixPresentAsVerify is issue 20's bug at the scanner level: an export that `airlock guix
+// verify --present` (guix.VerifyExport) accepts is accepted by the scanner given the same
+// present set, and every verdict and reason is the same with any present set.
+func TestGuixPresentAsVerify(t *testing.T) {
+	vec := testenv.GuixVectors(t)
+	const p1 = "/gnu/store/hfj39pdgk5syajdqf8w4ibp7766cfsv3-quux-checkout"
+	const p2 = "/gnu/store/z5nff46ps7zhhda3cv8cqc5zldnpg1rz-quux-3.1.tar.xz"
+	cases := []struct {
+		file    string
+		present []string
+		accept  bool
+	}{
+		{"partial-closure.export", []string{p1, p2}, true},
+		{"partial-closure.export", []string{p1}, false},
+		{"partial-closure.export", nil, false},
+		{"bundle.export", nil, true},
+		{"truncated.export", []string{p1, p2}, false},
+		{"trailing-garbage.export", []string{p1, p2}, false},
+	}
+	acl := loadACL(t, "two-acl")
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%s/%d", c.file, len(c.present)), func(t *testing.T) {
+			s := testScanner(t, Options{Guix: acl, GuixPresent: c.present})
+			res, err := s.ScanAll(context.Background(), os.DirFS(vec), c.file)
+			if err != nil || len(res) != 1 || res[0].Guix == nil {
+				t.Fatal(err, len(res))
+			}
+			fh, err := os.Open(filepath.Join(vec, c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fh.Close()
+			want, err := guix.VerifyExport(context.Background(), fh, acl, c.present)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := res[0].Guix
+			if !sameReport(got, want) || want.Accept != c.accept {
+				t.Fatalf("scanner %+v\nverify  %+v", got, want)
+			}
+			d := Decide(res, nil)[0]
+			if d.Approved != c.accept {
+				t.Fatalf("decision %+v", d)
+			}
+			// Every reason of the judge reaches the decision.
+			all := strings.Join(d.Reasons, "\n")
+			for _, why := range want.Reasons() {
+				if !strings.Contains(all, why) {
+					t.Errorf("reason %q missing from %q", why, all)
+				}
+			}
+		})
+	}
+}
+
+// TestGuixScanLimitUnread: a scanner limit inside an export stops the judging; the report
+// says the stream was not read to the end rather than judging what it saw.
+func TestGuixScanLimitUnread(t *testing.T) {
+	vec := testenv.GuixVectors(t)
+	lim := DefaultLimits()
+	lim.MaxEntries = 3
+	s := testScanner(t, Options{Guix: loadACL(t, "two-acl"), Limits: lim})
+	res, err := s.ScanAll(context.Background(), os.DirFS(vec), "bundle.export")
+	if err != nil || len(res) != 1 {
+		t.Fatal(err, len(res))
+	}
+	g := res[0].Guix
+	if g == nil || g.Stream != guix.StreamUnread || g.Accept || g.StreamReason == "" {
+		t.Fatalf("guix report %+v", g)
+	}
+	if d := Decide(res, nil)[0]; d.Approved || !strings.Contains(strings.Join(d.Reasons, "\n"), "stream unread") {
+		t.Fatalf("decision %+v", d)
 	}
 }

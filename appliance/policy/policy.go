@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -42,6 +43,10 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/airlock-appliance/airlock/guix"
+	"github.com/airlock-appliance/airlock/internal/readlimit"
+	"github.com/airlock-appliance/airlock/sealing"
 )
 
 // MaxPolicyBytes bounds the policy file: it is small and read before anything else.
@@ -92,14 +97,80 @@ type Import struct {
 	ApproverKeys []string `toml:"approver_keys"`
 	GuixACL      string   `toml:"guix_acl"`
 	YaraRules    []string `toml:"yara_rules"`
-	// ResignGuix re-signs approved exports with the appliance's Guix key.
+	// ResignGuix re-signs every item of an approved Guix export with the appliance's Guix key
+	// (keys.dir/guix-signing-key.sec) before it is sealed and burned, so that the high side's
+	// /etc/guix/acl holds the appliance's key alone: the low side's signers (or builders) are
+	// never authorized there, and an export can reach the high side only through airlock.
+	// Required with a quorum: otherwise the high side would have to authorize each builder,
+	// and any single builder's signature would import there, bypassing the quorum.
 	ResignGuix bool `toml:"resign_guix"`
+	// Quorum, when it lists builders, approves Guix store items only when K of them vouch for
+	// an identical NAR (issue 17; guix.QuorumJudge).
+	Quorum Quorum `toml:"quorum"`
 	// SpoolDir is the RAM spool (tmpfs) the approved bytes are kept in between read and burn.
 	SpoolDir string `toml:"spool_dir"`
 	// SpoolMax bounds the bytes spooled for one stick.
 	SpoolMax Size `toml:"spool_max"`
 	// KnownStorePaths lists store paths already on the high side (references to them are fine).
 	KnownStorePaths string `toml:"known_store_paths"`
+}
+
+// Quorum is the reproducibility policy: independent builders, each with its Guix key, and
+// how many of them must vouch for an identical NAR of a store item:
+//
+//	[import.quorum]
+//	k = 2
+//	builders = [
+//	  { name = "farm-a", key = "builders/farm-a.pub" },  # its /etc/guix/signing-key.pub
+//	  { name = "farm-b", key = "builders/farm-b.pub" },
+//	  { name = "farm-c", key = "builders/farm-c.pub" },
+//	]
+//	rules = [ { pattern = "linux-libre-*", k = 3 } ]     # store names (after HASH-), first match
+type Quorum struct {
+	K        int             `toml:"k"`
+	Builders []QuorumBuilder `toml:"builders"`
+	Rules    []QuorumRule    `toml:"rules"`
+}
+
+// QuorumBuilder is one builder: a name for reports and the audit log, and its public key file.
+type QuorumBuilder struct {
+	Name string `toml:"name"`
+	Key  string `toml:"key"`
+}
+
+// QuorumRule overrides K for the store items whose name matches Pattern (path.Match syntax).
+type QuorumRule struct {
+	Pattern string `toml:"pattern"`
+	K       int    `toml:"k"`
+}
+
+// Enabled reports whether the policy asks for a quorum.
+func (q *Quorum) Enabled() bool { return len(q.Builders) > 0 }
+
+// Load reads the builders' key files and returns the quorum as package guix judges it. Parse
+// has checked the shape; this is where a key file that is not a Guix public key fails.
+func (q *Quorum) Load() (*guix.Quorum, error) {
+	var bs []guix.Builder
+	for i, b := range q.Builders {
+		text, err := readlimit.File(b.Key, 64<<10)
+		if err != nil {
+			return nil, fmt.Errorf("import.quorum.builders[%d] (%s): %w", i, b.Name, err)
+		}
+		k, err := guix.ParsePublicKey(text)
+		if err != nil {
+			return nil, fmt.Errorf("import.quorum.builders[%d] (%s): %s: %w", i, b.Name, b.Key, err)
+		}
+		bs = append(bs, guix.Builder{Name: b.Name, Key: k})
+	}
+	var rules []guix.QuorumRule
+	for _, r := range q.Rules {
+		rules = append(rules, guix.QuorumRule{Pattern: r.Pattern, K: r.K})
+	}
+	gq, err := guix.NewQuorum(bs, q.K, rules...)
+	if err != nil {
+		return nil, fmt.Errorf("import.quorum: %w", err)
+	}
+	return gq, nil
 }
 
 // Limits bounds the scanner's recursion into archives.
@@ -375,15 +446,16 @@ func validate(p *Policy) []*Error {
 		bad("keys.dir", "required (seal and log keys; seal.pub for checking discs)")
 	}
 	if seen[ModeImport] {
-		if p.Import.Allowlist == "" && p.Import.GuixACL == "" {
-			bad("import", "needs allowlist or guix_acl: with neither, nothing can ever be approved")
-		}
 		if p.Import.Allowlist != "" && len(p.Import.ApproverKeys) == 0 {
 			bad("import.approver_keys", "required with import.allowlist (the list is verified against them)")
 		}
 		if len(p.Import.YaraRules) == 0 {
 			bad("import.yara_rules", "required for import (at least one .yar file)")
 		}
+		if p.Import.Allowlist == "" && p.Import.GuixACL == "" && !p.Import.Quorum.Enabled() {
+			bad("import", "needs allowlist, guix_acl or quorum: with none, nothing can ever be approved")
+		}
+		errs = append(errs, validateQuorum(&p.Import)...)
 		if p.Import.SpoolDir == "" {
 			bad("import.spool_dir", "required for import")
 		}
@@ -466,6 +538,52 @@ func validate(p *Policy) []*Error {
 	return errs
 }
 
+// validateQuorum checks the quorum's shape (the key files are read by Quorum.Load).
+func validateQuorum(im *Import) []*Error {
+	var errs []*Error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &Error{Key: key, Problem: fmt.Sprintf(format, args...)})
+	}
+	q := &im.Quorum
+	if !q.Enabled() {
+		if q.K != 0 || len(q.Rules) > 0 {
+			bad("import.quorum.builders", "required with import.quorum.k or rules")
+		}
+		return nil
+	}
+	n := len(q.Builders)
+	if q.K < 1 || q.K > n {
+		bad("import.quorum.k", "%d out of range 1..%d (the number of builders)", q.K, n)
+	}
+	names := map[string]bool{}
+	for i, b := range q.Builders {
+		key := fmt.Sprintf("import.quorum.builders[%d]", i)
+		if !stationRE.MatchString(b.Name) {
+			bad(key+".name", "%q: use 1-64 letters, digits, '.', '_' or '-'", b.Name)
+		}
+		if names[b.Name] {
+			bad(key+".name", "%q listed twice", b.Name)
+		}
+		names[b.Name] = true
+		if b.Key == "" {
+			bad(key+".key", "required (the builder's signing-key.pub)")
+		}
+	}
+	for i, r := range q.Rules {
+		key := fmt.Sprintf("import.quorum.rules[%d]", i)
+		if _, err := path.Match(r.Pattern, ""); err != nil || r.Pattern == "" {
+			bad(key+".pattern", "%q: not a path.Match pattern", r.Pattern)
+		}
+		if r.K < 1 || r.K > n {
+			bad(key+".k", "%d out of range 1..%d (the number of builders)", r.K, n)
+		}
+	}
+	if !im.ResignGuix {
+		bad("import.resign_guix", "must be true with a quorum: otherwise the high side must authorize every builder's key, and one builder's signature imports there alone")
+	}
+	return errs
+}
+
 func fatLabelOK(s string) bool {
 	for _, r := range s {
 		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
@@ -488,6 +606,9 @@ func resolve(p *Policy, dir string) {
 	abs(&p.Import.KnownStorePaths)
 	for i := range p.Import.ApproverKeys {
 		abs(&p.Import.ApproverKeys[i])
+	}
+	for i := range p.Import.Quorum.Builders {
+		abs(&p.Import.Quorum.Builders[i].Key)
 	}
 	for i := range p.Import.YaraRules {
 		abs(&p.Import.YaraRules[i])
@@ -524,6 +645,12 @@ func checkFiles(p *Policy) error {
 		need("import.known_store_paths", p.Import.KnownStorePaths)
 		for _, k := range p.Import.ApproverKeys {
 			need("import.approver_keys", k)
+		}
+		for i, b := range p.Import.Quorum.Builders {
+			need(fmt.Sprintf("import.quorum.builders[%d].key", i), b.Key)
+		}
+		if p.Import.ResignGuix {
+			need("import.resign_guix", filepath.Join(p.Keys.Dir, sealing.GuixSecFile))
 		}
 		for _, r := range p.Import.YaraRules {
 			need("import.yara_rules", r)
