@@ -160,13 +160,16 @@ type Commit struct {
 // parent lines next; the gpgsig header is taken from the header block only.
 func ParseCommit(data []byte) (*Commit, error) {
 	c := &Commit{}
-	hdrEnd := bytes.Index(data, []byte("\n\n"))
-	if hdrEnd < 0 {
+	hdrEnd := bytes.Index(data, []byte("\n\n")) + 1 // keep the last header's newline
+	if hdrEnd <= 0 {
 		hdrEnd = len(data)
 	}
 	header := data[:hdrEnd]
 	var signed bytes.Buffer
 	lines := bytes.SplitAfter(header, []byte("\n"))
+	if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
+		lines = lines[:len(lines)-1]
+	}
 	sawTree, sawSig := false, false
 	for i := 0; i < len(lines); i++ {
 		line := lines[i]
