@@ -53,6 +53,7 @@ func guixSubcommands() []command {
 			summary: "print the hash `guix hash` prints for PATH",
 			run:     runGuixHash,
 		},
+		guixAuthenticateCommand,
 	}
 }
 
