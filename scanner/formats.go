@@ -46,7 +46,8 @@ func detect(h []byte) string {
 		return FormatXz
 	case bytes.HasPrefix(h, []byte("BZh")) && len(h) > 3 && h[3] >= '1' && h[3] <= '9':
 		return FormatBzip2
-	case bytes.HasPrefix(h, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+	case bytes.HasPrefix(h, []byte{0x28, 0xb5, 0x2f, 0xfd}),
+		len(h) >= 4 && h[0]&0xf0 == 0x50 && bytes.Equal(h[1:4], []byte{0x2a, 0x4d, 0x18}): // a skippable frame first
 		return FormatZstd
 	case bytes.HasPrefix(h, []byte("PK\x03\x04")), bytes.HasPrefix(h, []byte("PK\x05\x06")):
 		return FormatZip
@@ -140,6 +141,15 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 	if closer != nil {
 		defer closer()
 	}
+	// gzip and bzip2 decode what precedes trailing garbage and only warn about it; so does
+	// the walk, and the garbage (in the file's own bytes) is scanned as it is.
+	tg := &trailingGarbage{r: dec, kind: kind}
+	dec = tg
+	defer func() {
+		if tg.seen {
+			w.scanRaw(f, src, size, kind+" stream followed by trailing data (which "+kind+" ignores with a warning): the file's own bytes were scanned")
+		}
+	}()
 	br := bufio.NewReaderSize(&expansion{r: dec, st: st, l: w.s.opt.Limits}, 64<<10)
 	head, err := br.Peek(512)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -150,6 +160,42 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 		return w.walkTar(st, f, br, depth)
 	}
 	return w.entry(st, f, innerName(f.Path, kind), br, -1, depth+1)
+}
+
+// trailingGarbage ends a gzip or bzip2 stream, as gzip -d and bzip2 -d do, where the data after
+// a complete member (a complete stream) is not another member, and notes that it did.
+type trailingGarbage struct {
+	r    io.Reader
+	kind string
+	seen bool
+}
+
+func (t *trailingGarbage) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	var se bzip2.StructuralError
+	switch {
+	case err == nil || errors.Is(err, io.EOF):
+	case t.kind == FormatGzip && errors.Is(err, gzip.ErrHeader),
+		t.kind == FormatBzip2 && errors.As(err, &se) && strings.Contains(string(se), "continuation file"):
+		t.seen = true
+		return n, io.EOF
+	}
+	return n, err
+}
+
+// scanRaw scans a file's own bytes (besides what the walk saw in it) and folds the outcome into
+// f, with why as the reason.
+func (w *worker) scanRaw(f *File, src io.ReaderAt, size int64, why string) {
+	g := File{Verdict: Clean}
+	w.yara(&g, src, size)
+	f.Rules = append(f.Rules, g.Rules...)
+	if g.Verdict.rank() > f.Verdict.rank() {
+		f.Verdict = g.Verdict
+		if f.Limit == "" {
+			f.Limit = g.Limit
+		}
+	}
+	f.Reason = joinReason(joinReason(f.Reason, g.Reason), why)
 }
 
 func (w *worker) decompressor(kind string, r io.Reader) (io.Reader, func(), error) {

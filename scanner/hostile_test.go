@@ -355,3 +355,43 @@ func TestHostileTar(t *testing.T) {
 		})
 	}
 }
+
+// TestCompressedStreamsAsTheirTools: gzip and bzip2 decode what precedes trailing garbage (and
+// warn), multi-member gzip and zstd streams that start with a skippable frame decode whole.
+func TestCompressedStreamsAsTheirTools(t *testing.T) {
+	testenv.Need(t, "gzip", "bzip2", "zstd")
+	s := testScanner(t, Options{Workers: 2})
+	tarEICAR := mkTar(t, entry{"e", hidden()})
+	tarClean := mkTar(t, entry{"c", []byte("clean")})
+	skippable := append([]byte{0x5a, 0x2a, 0x4d, 0x18, 4, 0, 0, 0}, "skip"...)
+	cases := []struct {
+		name string
+		data []byte
+		want Verdict
+		tool string // shell command reading the sample on stdin whose output must hold EICAR
+	}{
+		{"gzip-trailing-garbage-clean", append(gz(t, tarClean), "trailing garbage"...), Clean, ""},
+		{"gzip-trailing-garbage-eicar-in-member", append(gz(t, tarEICAR), "trailing garbage"...), Match, "gzip -dc 2>/dev/null"},
+		{"gzip-trailing-garbage-is-eicar", append(gz(t, tarClean), eicar()...), Match, ""},
+		{"gzip-multi-member", append(gz(t, []byte("first member\n")), gz(t, hidden())...), Match, "gzip -dc"},
+		{"bzip2-trailing-garbage", append(bz2(t, tarEICAR), "trailing garbage"...), Match, "bzip2 -dc 2>/dev/null"},
+		{"bzip2-trailing-garbage-clean", append(bz2(t, tarClean), "trailing garbage"...), Clean, ""},
+		{"zstd-skippable-frame-first", append(skippable, zst(t, tarEICAR)...), Match, "zstd -dc"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := scanOne(t, s, "sample", c.data)
+			if got := r.Worst(); got != c.want {
+				t.Errorf("worst %s, want %s:\n%s", got, c.want, strings.Join(r.Problems(), "\n"))
+			}
+			if c.tool != "" {
+				cmd := exec.Command("sh", "-c", c.tool)
+				cmd.Stdin = bytes.NewReader(c.data)
+				out, _ := cmd.Output()
+				if !bytes.Contains(out, []byte("EICAR-STANDARD")) {
+					t.Errorf("%s does not produce EICAR: the case tests nothing", c.tool)
+				}
+			}
+		})
+	}
+}
