@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/airlock-appliance/airlock/guix"
+	"github.com/airlock-appliance/airlock/sandbox"
 	"github.com/airlock-appliance/airlock/scanner"
 )
 
@@ -33,6 +34,49 @@ type ScanImporter struct {
 	SpoolMax int64
 	// MaxFiles bounds the top-level files of one stick.
 	MaxFiles int
+	// Sandbox starts the scan workers of ReadDevice (nil: the default, confined).
+	Sandbox *sandbox.Config
+}
+
+// DeviceImporter is an Importer that reads the device itself, in a sandboxed worker that holds
+// no key, instead of an fs.FS parsed by the station.
+type DeviceImporter interface {
+	Importer
+	ReadDevice(ctx context.Context, dev, spoolDir string, progress Progress) (*Decision, error)
+}
+
+// ReadDevice implements DeviceImporter: the stick's partition table, filesystems, archives and
+// libyara are all handled by the worker (package sandbox); this process re-hashes the spool,
+// verifies the Guix exports in it and decides. A worker that fails fails the read, naming why.
+func (im *ScanImporter) ReadDevice(ctx context.Context, dev, spoolDir string, progress Progress) (*Decision, error) {
+	sb := im.Sandbox
+	if sb == nil {
+		sb = &sandbox.Config{}
+	}
+	req := &sandbox.ScanRequest{Source: sandbox.Source{Path: dev, Kind: sandbox.Medium}, Rules: im.Rules,
+		Options: im.Options, SpoolDir: spoolDir, SpoolMax: im.SpoolMax, MaxFiles: im.MaxFiles}
+	if progress != nil {
+		req.Progress = func(done, total int64) { progress(done, total) }
+	}
+	results, _, err := sb.Scan(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := sandbox.Recheck(results, spoolDir); err != nil {
+		return nil, err
+	}
+	// The worker's own bounds are re-checked over what the parent hashed.
+	var total int64
+	for i := range results {
+		total += results[i].Size
+	}
+	if im.MaxFiles > 0 && len(results) > im.MaxFiles {
+		return nil, fmt.Errorf("more than %d files on the stick (limits.max_stick_files)", im.MaxFiles)
+	}
+	if im.SpoolMax > 0 && total > im.SpoolMax {
+		return nil, errSpoolFull
+	}
+	return im.decide(ctx, results, spoolDir)
 }
 
 // Read implements Importer.
@@ -79,6 +123,11 @@ func (im *ScanImporter) Read(ctx context.Context, fsys fs.FS, spoolDir string, p
 	if err := sp.failed(); err != nil {
 		return nil, err
 	}
+	return im.decide(ctx, results, spoolDir)
+}
+
+// decide judges results whose top-level files are in spoolDir.
+func (im *ScanImporter) decide(ctx context.Context, results []scanner.Result, spoolDir string) (*Decision, error) {
 	// Guix exports are judged from the spooled bytes (the same read) when the scanner did not.
 	for i := range results {
 		r := &results[i]

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/airlock-appliance/airlock/guix"
 	"github.com/airlock-appliance/airlock/internal/testenv"
+	"github.com/airlock-appliance/airlock/sandbox"
 	"github.com/airlock-appliance/airlock/scanner"
 	"github.com/airlock-appliance/airlock/sealing"
 )
@@ -154,5 +156,80 @@ func TestCheckSealed(t *testing.T) {
 		if err := checkSealed(tc.files, tc.want); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// fatImage makes a FAT superfloppy image holding files (name -> content).
+func fatImage(t *testing.T, files map[string][]byte) string {
+	t.Helper()
+	testenv.Need(t, "mkfs.vfat", "mcopy")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "stick.img")
+	run := func(name string, args ...string) {
+		if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+	}
+	run("mkfs.vfat", "-C", img, "8192")
+	for name, b := range files {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o644)
+		run("mcopy", "-i", img, p, "::"+name)
+	}
+	return img
+}
+
+// The station's import through the sandboxed worker: the same verdicts as in-process, the spool
+// holds exactly what was hashed, and a worker that dies fails the read naming why.
+func TestScanImporterDevice(t *testing.T) {
+	vec := testenv.GuixVectors(t)
+	export, err := os.ReadFile(filepath.Join(vec, "p2-only.export"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unauth, _ := os.ReadFile(filepath.Join(vec, "unauthorized.export"))
+	src := []byte("a source tarball, allowlisted\n")
+	eicar := `X5O!P%@AP[4\PZX54(P^)7CC)7}$` + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+	files := map[string][]byte{"quux.export": export, "src.tar": src, "eicar.com": []byte(eicar),
+		"unknown.txt": []byte("nobody approved me\n"), "unauth.export": unauth}
+	img := fatImage(t, files)
+	im := newTestImporter(t)
+	im.Allowlist = setAllow{sha256.Sum256(src): int64(len(src))}
+	for _, noSandbox := range []bool{false, true} {
+		im.Sandbox = &sandbox.Config{Disabled: noSandbox}
+		spool := t.TempDir()
+		var last, total int64
+		dec, err := im.ReadDevice(context.Background(), img, spool, func(done, all int64) { last, total = done, all })
+		if err != nil {
+			t.Fatalf("no-sandbox=%v: %v", noSandbox, err)
+		}
+		want := map[string]string{"quux.export": "", "src.tar": "", "eicar.com": "EICAR_test_file",
+			"unknown.txt": "allowlist", "unauth.export": "unauthorized"}
+		if len(dec.Files) != len(want) {
+			t.Fatalf("%d verdicts: %+v", len(dec.Files), dec.Files)
+		}
+		for _, f := range dec.Files {
+			w := want[f.Path]
+			if w == "" && !f.Approved {
+				t.Errorf("%s rejected: %v", f.Path, f.Reasons)
+			}
+			if w != "" && (f.Approved || !strings.Contains(strings.Join(f.Reasons, "; "), w)) {
+				t.Errorf("%s: approved=%v reasons %v, want rejected for %q", f.Path, f.Approved, f.Reasons, w)
+			}
+			b, err := os.ReadFile(filepath.Join(spool, f.Path))
+			sum := sha256.Sum256(b)
+			if err != nil || hex.EncodeToString(sum[:]) != f.SHA256 || string(b) != string(files[f.Path]) {
+				t.Errorf("%s: spooled copy differs from what was read (%v)", f.Path, err)
+			}
+		}
+		if last == 0 || last != total {
+			t.Errorf("progress ended at %d of %d", last, total)
+		}
+	}
+	// A worker that is not one (exits 1 at once) fails the read; nothing is decided.
+	im.Sandbox = &sandbox.Config{Executable: "/bin/false"}
+	if dec, err := im.ReadDevice(context.Background(), img, t.TempDir(), nil); err == nil || dec != nil ||
+		!strings.Contains(err.Error(), "scan worker exited with status 1") {
+		t.Errorf("failed worker: %v, %v", dec, err)
 	}
 }

@@ -164,15 +164,22 @@ func (j *job) importFlow() (string, error) {
 	if err := j.stage(Reading); err != nil {
 		return "", err
 	}
-	fsys, closer, err := p.Devices.OpenFS(j.ctx, j.dev)
-	if err != nil {
-		if gone := p.Devices.Unchanged(j.dev); gone != nil {
-			return "", fmt.Errorf("reading %s: %w (%v)", j.dev.Dev, gone, err)
+	var dec *Decision
+	var err error
+	if di, ok := p.Importer.(DeviceImporter); ok {
+		// The stick is parsed in the sandboxed worker, never in this process (package sandbox).
+		dec, err = di.ReadDevice(j.ctx, j.dev.Dev, bundle, j.progress())
+	} else {
+		fsys, closer, oerr := p.Devices.OpenFS(j.ctx, j.dev)
+		if oerr != nil {
+			if gone := p.Devices.Unchanged(j.dev); gone != nil {
+				return "", fmt.Errorf("reading %s: %w (%v)", j.dev.Dev, gone, oerr)
+			}
+			return "", oerr // media names the device and the reason
 		}
-		return "", err // media names the device and the reason
+		dec, err = p.Importer.Read(j.ctx, fsys, bundle, j.progress())
+		closer.Close()
 	}
-	dec, err := p.Importer.Read(j.ctx, fsys, bundle, j.progress())
-	closer.Close()
 	if err == nil {
 		err = contextCauseOf(j) // a stick pulled at the very end still fails the read
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/airlock-appliance/airlock/guix"
 	"github.com/airlock-appliance/airlock/internal/readlimit"
 	"github.com/airlock-appliance/airlock/media"
+	"github.com/airlock-appliance/airlock/sandbox"
 	"github.com/airlock-appliance/airlock/scanner"
 	"github.com/airlock-appliance/airlock/sealing"
 	"github.com/airlock-appliance/airlock/sealing/auditlog"
@@ -37,6 +38,8 @@ type WireOptions struct {
 	Version string
 	// CertDir, when set (host mode), keeps a copy of every sanitization certificate.
 	CertDir string
+	// NoSandbox parses sticks in the station's own process (debugging; never in boot mode).
+	NoSandbox bool
 }
 
 // Wired is the result of Wire: the parts and what to release at the end.
@@ -93,6 +96,10 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 			return fail(err)
 		}
 		w.closers = append(w.closers, closerFunc(func() error { imp.Rules.Destroy(); return nil }))
+		imp.Sandbox = &sandbox.Config{Disabled: o.NoSandbox, TempDir: pol.Import.SpoolDir}
+		if o.NoSandbox {
+			w.Notes = append(w.Notes, "--no-sandbox: sticks are parsed in the station's process, next to the keys (debugging only)")
+		}
 		w.Parts.Importer = imp
 		w.Parts.Sealer = &KeySealer{Key: sealKey}
 		w.Parts.Burner = &DriveBurner{Drive: pol.Burn.Drive, Policy: burner.Policy{Speed: pol.Burn.Speed,

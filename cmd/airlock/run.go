@@ -36,6 +36,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	boot := fs.Bool("boot", false, "perform the uinit's boot duties (mounts, modules, USB lock-down, log medium)")
 	passFile := fs.String("passphrase-file", "", "read the key passphrase from this file instead of asking")
 	screen := fs.String("screen", "", "full-screen view on this terminal (default: the policy's console.screen in boot mode)")
+	noSandbox := noSandboxFlag(fs)
 	if ok, code := parse(e, fs, args); !ok {
 		return code
 	}
@@ -51,6 +52,10 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "airlock run: --boot and --root exclude each other")
 		return exitError
 	}
+	if *noSandbox && *boot {
+		fmt.Fprintln(e.stderr, "airlock run: --no-sandbox is for debugging on a host; the appliance (boot mode) always parses sticks in the sandboxed worker")
+		return exitError
+	}
 	if *root == "" && *allowLoop {
 		fmt.Fprintln(e.stderr, "airlock run: --allow-loop needs --root (host mode)")
 		return exitError
@@ -63,7 +68,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	out := e.stdout
 	in := e.stdin
 	var views console.Multi
-	wo := appliance.WireOptions{AllowLoop: *allowLoop, LoopDir: *loopDir}
+	wo := appliance.WireOptions{AllowLoop: *allowLoop, LoopDir: *loopDir, NoSandbox: *noSandbox}
 	ledDir := "/sys/class/leds"
 	var notes []string
 	if *root != "" {
