@@ -19,7 +19,7 @@ import (
 
 var guixCommand = command{
 	name:    "guix",
-	usage:   "verify --acl ACL EXPORT... | sign --key KEY IN | ls EXPORT|NAR | hash [-S nar] PATH",
+	usage:   "verify --acl ACL EXPORT... | quorum --builders B --k N INPUT... | sign --key KEY IN | ls EXPORT|NAR | hash [-S nar] PATH",
 	summary: "verify, re-sign, list and hash Guix exports and NARs",
 }
 
@@ -35,6 +35,7 @@ func guixSubcommands() []command {
 			summary: "judge every item of each export as guix-daemon would (exit 0 iff every file is accepted)",
 			run:     runGuixVerify,
 		},
+		guixQuorumCommand,
 		{
 			name:    "guix sign",
 			usage:   "--key GUIX_SECRET_KEY [--out FILE] IN.export",

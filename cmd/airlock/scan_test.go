@@ -112,7 +112,7 @@ func TestScanDecisionCLI(t *testing.T) {
 		}
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitVerdict || len(rep.Guix) != 1 || len(rep.Guix[0].Items) != 4 ||
-		rep.Guix[0].Items[3].Outcome != "unauthorized-key" || rep.Guix[0].Accept || len(rep.Decisions) != 1 || rep.Decisions[0].Approved {
+		rep.Guix[0].Items[3].Outcome != "unauthorized-key" || rep.Guix[0].Accepted || len(rep.Decisions) != 1 || rep.Decisions[0].Approved {
 		t.Fatalf("bundle with one-acl: exit %d %v %+v", code, err, rep)
 	}
 }
