@@ -114,6 +114,7 @@ func (im *ScanImporter) Read(ctx context.Context, fsys fs.FS, spoolDir string, p
 	opts.Spool = sp
 	if im.ACL != nil {
 		opts.Guix = im.ACL
+		opts.GuixPresent = im.Present // the policy's import.known_store_paths
 	}
 	sc := scanner.New(im.Rules, opts)
 	results, err := sc.ScanAll(ctx, fsys, ".")
@@ -146,7 +147,7 @@ func (im *ScanImporter) decide(ctx context.Context, results []scanner.Result, sp
 		if err != nil {
 			return nil, fmt.Errorf("guix verify %s: %w", r.Path, err)
 		}
-		r.Guix = guixResult(rep)
+		r.Guix = rep
 	}
 	decisions := scanner.Decide(results, im.Allowlist)
 	report := scanner.NewReport(results, decisions)
@@ -175,24 +176,6 @@ func (im *ScanImporter) decide(ctx context.Context, results []scanner.Result, sp
 
 func isExport(r *scanner.Result) bool {
 	return r.Format == scanner.FormatExport || strings.HasPrefix(r.Format, scanner.FormatExport)
-}
-
-func guixResult(rep *guix.ExportReport) *scanner.GuixResult {
-	g := &scanner.GuixResult{Accepted: rep.Accept}
-	if rep.Stream != guix.StreamComplete {
-		g.Stream = string(rep.Stream)
-		if rep.StreamErr != nil {
-			g.Stream += ": " + rep.StreamErr.Error()
-		}
-	}
-	for _, it := range rep.Items {
-		out := string(it.Outcome)
-		if it.Reason != "" && out != scanner.GuixValid {
-			out += " (" + it.Reason + ")"
-		}
-		g.Items = append(g.Items, scanner.GuixItem{StorePath: it.StorePath, Outcome: out})
-	}
-	return g
 }
 
 // spooler writes every top-level file the scanner reads into the RAM spool, under the same

@@ -31,17 +31,7 @@ func VerifyExports(ctx context.Context, results []scanner.Result, spoolDir strin
 		if err != nil {
 			return fmt.Errorf("guix verify %s: %w", r.Path, err)
 		}
-		g := &scanner.GuixResult{Accepted: rep.Accept}
-		if rep.Stream != guix.StreamComplete {
-			g.Stream = string(rep.Stream)
-			if rep.StreamErr != nil {
-				g.Stream += ": " + rep.StreamErr.Error()
-			}
-		}
-		for _, it := range rep.Items {
-			g.Items = append(g.Items, scanner.GuixItem{StorePath: it.StorePath, Outcome: string(it.Outcome), Reason: it.Reason})
-		}
-		r.Guix = g
+		r.Guix = rep
 	}
 	return nil
 }
