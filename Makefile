@@ -28,6 +28,7 @@ build-static: deps
 	CGO_ENABLED=1 $(GO) build -buildvcs=auto -trimpath -tags yara_static,netgo,osusergo -ldflags '$(STATIC_LDFLAGS)' -o bin/airlock-static ./cmd/airlock
 
 vet: deps
+	$(GO) mod tidy -diff
 	$(GO) vet -tags $(TAGS_ALL) ./...
 	staticcheck -tags $(TAGS_ALL) ./...
 
