@@ -109,11 +109,8 @@ func (g *Guix) Run(ctx context.Context, stdin io.Reader, args ...string) ([]byte
 	g.t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, GuixTimeout)
 	defer cancel()
-	cmdArgs := append([]string{g.script, "run", g.state, "--"}, args...)
-	if !strings.HasPrefix(args[0], "/") {
-		cmdArgs = append([]string{g.script, "run", g.state, "--", "guix"}, args...)
-	}
-	cmd := exec.CommandContext(ctx, "bash", cmdArgs...)
+	argv := g.Argv(args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin = stdin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -134,4 +131,15 @@ func (g *Guix) MustRun(stdin io.Reader, args ...string) []byte {
 		g.t.Fatal(err)
 	}
 	return out
+}
+
+// Argv returns the command line that runs args (as Run does: a guix subcommand, or an absolute
+// program path) against this daemon, for callers that run and measure the process themselves
+// (benchmarks through benchtab.Run).
+func (g *Guix) Argv(args ...string) []string {
+	argv := []string{"bash", g.script, "run", g.state, "--"}
+	if len(args) > 0 && !strings.HasPrefix(args[0], "/") {
+		argv = append(argv, "guix")
+	}
+	return append(argv, args...)
 }
