@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/airlock-appliance/airlock/guix"
 	"github.com/airlock-appliance/airlock/internal/testenv"
@@ -554,7 +555,13 @@ func (it *realItems) daemonImport(t *testing.T, ms []mutant) map[string]string {
 	if err := os.WriteFile(filepath.Join(host, "list"), []byte(list.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := it.sink.MustRun(nil, "repl", "--", in+"/import.scm", in+"/list")
+	// Bounded by the number of cases: about 0.2 s each on an idle machine, 2 s on a loaded one.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute+time.Duration(len(ms))*5*time.Second)
+	defer cancel()
+	out, err := it.sink.Run(ctx, nil, "repl", "--", in+"/import.scm", in+"/list")
+	if err != nil {
+		t.Fatal(err)
+	}
 	verdicts := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		file, v, _ := strings.Cut(line, "\t")

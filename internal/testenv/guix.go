@@ -28,7 +28,8 @@ type Guix struct {
 	state  string // the scratch store's state directory on the host
 }
 
-// GuixTimeout bounds one guix command of a test (a `guix system build -d` takes minutes).
+// GuixTimeout bounds one guix command of a test whose context has no deadline of its own (a
+// `guix system build -d` takes a minute or two on a loaded machine).
 const GuixTimeout = 3 * time.Minute
 
 // GuixOracle starts a guix-daemon on a fresh scratch store for t. It skips t (fails it in CI)
@@ -105,10 +106,14 @@ func (e *GuixError) Unwrap() error { return e.Err }
 // Run runs `guix ARGS...` (or, when args[0] is not a guix subcommand but a path, that program)
 // in the root against this daemon, with stdin as its input, and returns its stdout. A non-zero
 // exit is a *GuixError carrying stderr; a test decides whether that is the expected verdict.
+// It is bounded by ctx's deadline, or GuixTimeout when ctx has none.
 func (g *Guix) Run(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
 	g.t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, GuixTimeout)
-	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, GuixTimeout)
+		defer cancel()
+	}
 	argv := g.Argv(args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin = stdin
