@@ -15,10 +15,14 @@
 ;;;     leaves the initrd (so no Shepherd services, no networking and no writable root ever run),
 ;;;     and whose only file system is a RAM tmpfs root.
 ;;;
-;;; NOT TRIED AGAINST A REAL GUIX: there is no Guix on the machines this was written on. `make
-;;; test' only checks with guile-3.0 that this file parses, has these top-level forms, and that
-;;; %airlock-linux-modules matches initramfs/modules.txt (initramfs/guix_test.go). README says what
-;;; remains to be tried.
+;;; TRIED AGAINST THE REAL GUIX 1.5.0 (Debian's package, offline, scripts/guix-oracle.sh):
+;;; `guix system build -d guix-system.scm' and `guix system image -t iso9660 -d guix-system.scm'
+;;; compute the system's and the ISO's derivations (initramfs/guix_test.go asserts both). Nothing
+;;; was built: the ISO's derivation needs 1438 others (`guix build --dry-run'), the first of
+;;; which (Guix's bootstrap `tar') is a download, and so are the sources of linux-libre 6.12, Go,
+;;; yara and xorriso; building needs the network or substitutes. guile-3.0 alone also checks that
+;;; this file parses, has these top-level forms, and that %airlock-linux-modules matches
+;;; initramfs/modules.txt.
 
 (use-modules (gnu)
              (gnu system)
@@ -139,13 +143,15 @@ signed certificate, and checks burned discs.")
                (targets '("/dev/sda"))
                (timeout 0)))
   ;; The root is RAM; it is never mounted from a disk, since /init never returns to Guix's boot
-  ;; script. Nothing on the boot medium is ever written.
-  (file-systems (cons (file-system
+  ;; script. Nothing on the boot medium is ever written. Not %base-file-systems: its /dev/pts
+  ;; requires the udev service, and with no services Guix refuses the declaration ("service
+  ;; 'file-system-/dev/pts' requires 'udev', which is not provided by any service"); /init
+  ;; mounts what the station needs itself.
+  (file-systems (list (file-system
                         (device "none")
                         (mount-point "/")
                         (type "tmpfs")
-                        (check? #f))
-                      %base-file-systems))
+                        (check? #f))))
   ;; No networking service of any kind; the initrd carries no network driver.
   (services '())
   (packages (list airlock xorriso)))

@@ -1,6 +1,8 @@
 package initramfs
 
 import (
+	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -84,5 +86,45 @@ func TestGuixSystemDeclaration(t *testing.T) {
 	}
 	if !reflect.DeepEqual(modules, want) {
 		t.Errorf("%%airlock-linux-modules = %v\ninitramfs/modules.txt  = %v", modules, want)
+	}
+}
+
+// TestGuixSystemBuildDerivations: the real Guix (1.5.0, testenv.GuixOracle) accepts
+// guix-system.scm: `guix system build -d` computes the system's derivation and `guix system
+// image -t iso9660 -d` the ISO's, from a copy of this checkout's tracked files (the declaration
+// takes the airlock package's source from "."). Only derivations: building them needs the
+// sources of linux-libre, Go, yara, xorriso, ... which are not reachable offline.
+func TestGuixSystemBuildDerivations(t *testing.T) {
+	g := testenv.GuixOracle(t)
+	testenv.Need(t, "git")
+	host, in := g.TempDir()
+	root := testenv.RepoRoot()
+	files, err := exec.Command("git", "-C", root, "ls-files", "-z").Output()
+	if err != nil {
+		t.Skipf("not a git checkout (%v): guix-system.scm's local-file needs the tracked tree", err)
+	}
+	cp := exec.Command("cpio", "-pdm0", "--quiet", host)
+	cp.Dir, cp.Stdin = root, strings.NewReader(string(files))
+	if out, err := cp.CombinedOutput(); err != nil {
+		t.Fatalf("copying the checkout: %v\n%s", err, out)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"system", "build", "-d", "guix-system.scm"}, "-system.drv"},
+		{[]string{"system", "image", "-t", "iso9660", "-d", "guix-system.scm"}, "-image.iso.drv"},
+	} {
+		out, err := g.Run(context.Background(), nil, append([]string{"/bin/sh", "-c", `cd "$0" && exec guix "$@"`, in}, c.args...)...)
+		if err != nil {
+			t.Fatalf("guix %s: %v", strings.Join(c.args, " "), err)
+		}
+		drv := strings.TrimSpace(string(out))
+		if !strings.HasPrefix(drv, "/gnu/store/") || !strings.HasSuffix(drv, c.want) {
+			t.Fatalf("guix %s printed %q, want a /gnu/store/...%s", strings.Join(c.args, " "), out, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(g.Store(), strings.TrimPrefix(drv, "/gnu/store/"))); err != nil {
+			t.Errorf("guix %s: %s not in the store: %v", strings.Join(c.args, " "), drv, err)
+		}
 	}
 }

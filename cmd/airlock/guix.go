@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/airlock-appliance/airlock/guix"
@@ -50,7 +52,7 @@ func guixSubcommands() []command {
 		},
 		{
 			name:    "guix hash",
-			usage:   "[-S none|nar] [-f nix-base32|base16|base64] PATH...",
+			usage:   "[-S none|nar] [-x] [-f nix-base32|base32|base16|base64] PATH...",
 			summary: "print the hash `guix hash` prints for PATH",
 			run:     runGuixHash,
 		},
@@ -431,6 +433,13 @@ func runGuixHash(ctx context.Context, e *env, args []string) int {
 	recursive := fs.Bool("r", false, "same as -S nar (deprecated in Guix)")
 	format := fs.String("f", "nix-base32", "output format: nix-base32, base16 (hex, hexadecimal), base64")
 	algo := fs.String("H", "sha256", "hash algorithm (only sha256)")
+	excludeVCS := fs.Bool("x", false, "exclude version control metadata (.bzr .git .hg .svn CVS) found at the top of PATH, as guix hash -x")
+	// guix hash's long names for the same flags.
+	fs.StringVar(ser, "serializer", "none", "same as -S")
+	fs.BoolVar(recursive, "recursive", false, "same as -r")
+	fs.StringVar(format, "format", "nix-base32", "same as -f")
+	fs.StringVar(algo, "hash", "sha256", "same as -H")
+	fs.BoolVar(excludeVCS, "exclude-vcs", false, "same as -x")
 	if ok, code := parse(e, fs, args); !ok {
 		return code
 	}
@@ -454,17 +463,21 @@ func runGuixHash(ctx context.Context, e *env, args []string) int {
 		encode = hex.EncodeToString
 	case "base64":
 		encode = base64.StdEncoding.EncodeToString
+	case "base32": // RFC 4648, lower case, unpadded (guix/base32.scm)
+		encode = func(b []byte) string {
+			return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+		}
 	default:
-		fmt.Fprintf(e.stderr, "airlock guix hash: unsupported format %q\n", *format)
+		fmt.Fprintf(e.stderr, "airlock guix hash: unsupported format %q (nix-base32, base32, base16, base64)\n", *format)
 		return exitError
 	}
 	if *ser != "none" && *ser != "nar" {
-		fmt.Fprintf(e.stderr, "airlock guix hash: unsupported serializer %q (none or nar)\n", *ser)
+		fmt.Fprintf(e.stderr, "airlock guix hash: unsupported serializer %q (none or nar; not git)\n", *ser)
 		return exitError
 	}
 	// As guix hash, one line per PATH.
 	for _, path := range fs.Args() {
-		sum, err := hashPath(ctx, e, path, *ser == "nar")
+		sum, err := hashPath(ctx, e, path, *ser == "nar", *excludeVCS)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "airlock guix hash: %v\n", err)
 			return exitError
@@ -475,9 +488,21 @@ func runGuixHash(ctx context.Context, e *env, args []string) int {
 }
 
 // hashPath returns SHA-256 of the file's bytes (or of stdin for "-"), or of the NAR of path.
-func hashPath(ctx context.Context, e *env, path string, nar bool) ([]byte, error) {
+func hashPath(ctx context.Context, e *env, path string, nar, excludeVCS bool) ([]byte, error) {
 	h := sha256.New()
 	if nar {
+		if excludeVCS {
+			dir, err := withoutVCS(path)
+			if dir != "" {
+				defer os.RemoveAll(dir)
+			}
+			if err != nil {
+				return nil, err
+			}
+			if dir != "" {
+				path = filepath.Join(dir, "tree")
+			}
+		}
 		if err := guix.DumpPath(h, path); err != nil {
 			return nil, err
 		}
@@ -503,4 +528,78 @@ func hashPath(ctx context.Context, e *env, path string, nar bool) ([]byte, error
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return h.Sum(nil), nil
+}
+
+// vcsDirs are the version control directories `guix hash -x` leaves out (guix/hash.scm).
+var vcsDirs = []string{".bzr", ".git", ".hg", ".svn", "CVS"}
+
+// withoutVCS copies the tree at path, less what `guix hash -x` excludes, into a new temporary
+// directory's "tree" (returning that directory), or returns "" when nothing would be excluded.
+// As guix does: the kinds of VCS are those whose directory (or .git file) is at the top of path;
+// then, at any depth, directories with those names are left out, and regular files named .git
+// when .git is one of them.
+func withoutVCS(path string) (string, error) {
+	var kinds []string
+	for _, v := range vcsDirs {
+		if _, err := os.Stat(filepath.Join(path, v)); err == nil {
+			kinds = append(kinds, v)
+		}
+	}
+	if fi, err := os.Lstat(path); err != nil || !fi.IsDir() || len(kinds) == 0 {
+		return "", nil
+	}
+	excluded := func(name string, fi os.FileInfo) bool {
+		for _, k := range kinds {
+			if name == k && (fi.IsDir() || (k == ".git" && fi.Mode().IsRegular())) {
+				return true
+			}
+		}
+		return false
+	}
+	tmp, err := os.MkdirTemp("", "airlock-hash-")
+	if err != nil {
+		return "", err
+	}
+	dst := filepath.Join(tmp, "tree")
+	err = filepath.Walk(path, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(path, p)
+		if rel != "." && excluded(fi.Name(), fi) {
+			if fi.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		out := filepath.Join(dst, rel)
+		switch {
+		case fi.IsDir():
+			return os.Mkdir(out, 0o755)
+		case fi.Mode()&os.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, out)
+		case fi.Mode().IsRegular():
+			in, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			f, err := os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, fi.Mode().Perm()|0o200)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, in); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		default:
+			return fmt.Errorf("%s: unsupported file type %v", p, fi.Mode().Type())
+		}
+	})
+	return tmp, err
 }
