@@ -398,7 +398,7 @@ func (p *parser) walk(dir *Node, where string, depth int) error {
 			return p.bad("in /%s: %v", where, err)
 		}
 		if len(full)+1 > p.lim.MaxPathBytes {
-			return p.bad("/%s...: path longer than %d bytes", full[:64], p.lim.MaxPathBytes)
+			return p.bad("/%s...: path longer than %d bytes", full[:min(len(full), 64)], p.lim.MaxPathBytes)
 		}
 		if pending != nil {
 			if pending.Name != n.Name || n.Dir {
