@@ -249,10 +249,10 @@ func (p *parser) open() (*Image, error) {
 			return nil, err
 		}
 		if err := p.walk(j, "", 0); err != nil {
-			return nil, fmt.Errorf("Joliet tree: %w", err)
+			return nil, fmt.Errorf("the Joliet tree: %w", err)
 		}
 		if err := p.checkOverlaps(); err != nil {
-			return nil, fmt.Errorf("Joliet tree: %w", err)
+			return nil, fmt.Errorf("the Joliet tree: %w", err)
 		}
 		im.Joliet = j
 	}
