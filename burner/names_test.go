@@ -57,8 +57,9 @@ func TestNamesRefused(t *testing.T) {
 }
 
 // TestNamesReadBack writes the odd names and reads them back with every reader (ours, xorriso,
-// bsdtar, 7-Zip, isoinfo -R, kdomanski, go-diskfs, and the kernel's isofs when it can mount):
-// each must show every name exactly, and the image must re-derive.
+// bsdtar, 7-Zip, isoinfo -R, kdomanski, go-diskfs, and the kernel's isofs when it can mount;
+// TestQEMUDriveStatus reads the same names with the kernel's isofs in QEMU): each must show
+// every name exactly, and the image must re-derive.
 func TestNamesReadBack(t *testing.T) {
 	src := t.TempDir()
 	want := listing{"d": "dir"}
