@@ -206,12 +206,16 @@ func TestCheckImageHostile(t *testing.T) {
 		t.Run(fmt.Sprintf("joliet-over-unsealed-extents/volume-grown=%v", grow), func(t *testing.T) {
 			h := writeTemp(t, jolietOver(t, orig, "X5O!P%@AP unsealed payload\n", grow))
 			// The differential is real: Joliet readers show the unsealed file.
-			testenv.Need(t, "isoinfo", "7z")
+			testenv.Need(t, "isoinfo", "7z", "bsdtar")
 			if out := run(t, "isoinfo", "-J", "-i", h, "-x", "/evil.txt;1"); !strings.Contains(out, "unsealed payload") {
 				t.Errorf("isoinfo -J does not show the unsealed file: %q", out)
 			}
 			if out := run(t, "7z", "l", h); !strings.Contains(out, "evil.txt") {
 				t.Errorf("7z does not list the unsealed file:\n%s", out)
+			}
+			// bsdtar prefers Rock Ridge, and shows the Joliet tree without it.
+			if out := run(t, "bsdtar", "--options", "!rockridge", "-tf", h); !strings.Contains(out, "evil.txt") {
+				t.Errorf("bsdtar without Rock Ridge does not list the unsealed file:\n%s", out)
 			}
 			if grow {
 				expect(t, h, ErrNotWritten, "byte 32848", "volume space size", "Joliet descriptor at sector 17")

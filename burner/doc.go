@@ -46,14 +46,49 @@
 // There is no Joliet tree: Rock Ridge carries the names. Joliet caps names at 64 UCS-2
 // characters, and readers that prefer it (7-Zip) would then show long names truncated.
 //
+// # Names
+//
+// A name goes onto a disc only if every reader on the high side (xorriso, bsdtar, 7-Zip,
+// isoinfo -R, the Linux kernel's isofs, and airlock's own reader) shows it byte for byte:
+// NewLayout refuses, with ErrBadName naming the path, a trailing '.' and a trailing ';' plus
+// digits (7-Zip drops both, so "a.txt." would land on "a.txt" and "semi;1" on "semi"), control
+// characters and '\' (CheckName, for callers that refuse earlier, such as the station's import).
+// Names differing only in case or in Unicode normalization are kept on purpose: every one of
+// those readers is case-sensitive and byte-exact (TestNamesReadBack). A name too long to stay in
+// its directory record (about 150 bytes and more) is listed by 7-Zip, which ignores continuation
+// areas, under its ISO 9660 name; that name never equals a sibling's name, so nothing merges.
+//
+// # Layout versions
+//
+// The bytes the writer produces for given files and Options are its layout. They are versioned
+// (Options.Layout, CurrentLayout, Layouts): the version is recorded in the primary volume
+// descriptor's application use field as "AIRLOCK LAYOUT n" (layout 1, the images written before
+// versioning, leaves it zero), every released version is kept, and testdata/layout-n.iso is
+// the committed image of each (TestLayoutImages: it still verifies and the writer still
+// reproduces it). Changing the writer's bytes means a new version.
+//
 // # Reading images and discs
 //
-// OpenISO returns an fs.FS over any io.ReaderAt (an image file or an optical drive; OpenFile
-// opens either by path, and VolumeSize tells how many bytes of a disc the image occupies), using
-// Rock Ridge names when present, else Joliet, else ISO9660 names. Its input is hostile: every
-// address and length is checked against the image size and fixed bounds, a directory listed
-// under two paths (a loop) and two entries of one name are errors wrapping ErrBadImage, and
-// nothing panics (FuzzOpenISO).
+// Every ISO 9660 volume is read by airlock's one reader, internal/iso9660 (also media's, for
+// images on sticks): the whole volume is validated first (bounds on depth, entries, directory
+// and path bytes; extents inside the volume and never overlapping; no loops; Rock Ridge RE only
+// on relocated directories), and what other readers would see (a Joliet tree, an El Torito boot
+// record, zisofs files) is recorded. OpenISO returns an fs.FS over any io.ReaderAt (OpenFile
+// opens an image file or device by path, VolumeSize tells how many bytes of a disc the image
+// occupies): Rock Ridge names when present, else Joliet, else ISO9660 names. Errors wrap
+// ErrBadImage; nothing panics (FuzzOpen in internal/iso9660).
+//
+// # Verifying a disc
+//
+// CheckImage (CheckDisc for a path) accepts an image only if it is byte for byte what the writer
+// produces from the files it holds, its label, its epoch and its layout version: it lays the
+// files out again and compares the system area, descriptors, path tables, directories and
+// continuation areas in one streaming pass, the padding after every file, and the size. The file
+// data are then where the writer puts them, and sealing.Verify hashes them over Checked.FS. Any
+// other descriptor (Joliet, El Torito), tree, hidden record, session or sector is refused with an
+// ImageDiffError (ErrNotWritten) naming the first differing byte and the structure it belongs
+// to. airlock verify and the station's check-a-disc mode both run it; FuzzCheckImage checks that
+// whatever it accepts is exactly the writer's output.
 //
 // # Burning
 //

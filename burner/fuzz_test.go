@@ -2,6 +2,7 @@ package burner
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -81,6 +82,10 @@ func FuzzLayout(f *testing.F) {
 		l2.WriteTo(&b)
 		if !bytes.Equal(a.Bytes(), b.Bytes()) {
 			t.Fatal("two builds differ")
+		}
+		// Every image the writer makes verifies by re-derivation.
+		if _, err := CheckImage(context.Background(), "fuzz", bytes.NewReader(a.Bytes()), int64(a.Len())); err != nil {
+			t.Fatalf("the writer's image does not re-derive: %v", err)
 		}
 		want := treeListing(files)
 		img := filepath.Join(t.TempDir(), "f.iso")
@@ -168,6 +173,9 @@ func randomTree(rnd *rand.Rand, n int) []File {
 		}
 		if strings.Trim(s, ".") == "" {
 			s = "x" // go-diskfs strips dots and cannot reach a name made only of dots
+		}
+		if strings.HasSuffix(s, ".") {
+			s = s[:len(s)-1] + "_" // refused by CheckName: 7-Zip drops a trailing dot
 		}
 		return s
 	}

@@ -47,11 +47,28 @@ func splitExt(name string) (base, ext string) {
 
 // isoNamer hands out the ISO identifiers of one directory. Names are requested in a fixed order
 // (children sorted by their byte names), so the result is deterministic.
+//
+// A reader that takes Rock Ridge names only when they are inline (7-Zip ignores continuation
+// areas) shows a mix of both: the exact names of most entries and the ISO name of a long one.
+// So an identifier also never equals, as shown, the exact name of a sibling other than its own
+// entry, or "semi...;1" could be listed as a sibling's real name.
 type isoNamer struct {
-	used map[string]bool // identifiers as readers without Rock Ridge show them
+	used     map[string]bool // identifiers as readers without Rock Ridge show them
+	siblings map[string]bool // the exact names of the directory's entries
 }
 
-func newISONamer() *isoNamer { return &isoNamer{used: make(map[string]bool)} }
+func newISONamer(siblings ...string) *isoNamer {
+	n := &isoNamer{used: make(map[string]bool), siblings: make(map[string]bool)}
+	for _, s := range siblings {
+		n.siblings[s] = true
+	}
+	return n
+}
+
+// taken says whether shown may not be the identifier (as shown) of the entry named orig.
+func (n *isoNamer) taken(shown, orig string) bool {
+	return n.used[shown] || (n.siblings[shown] && shown != orig)
+}
 
 // name returns the identifier as recorded ("NAME.EXT;1" or "DIR") for a child called orig.
 func (n *isoNamer) name(orig string, dir bool) string {
@@ -73,7 +90,7 @@ func (n *isoNamer) name(orig string, dir bool) string {
 				}
 				cand = b + suf
 			}
-			if !n.used[cand] {
+			if !n.taken(cand, orig) {
 				n.used[cand] = true
 				return cand
 			}
@@ -103,7 +120,7 @@ func (n *isoNamer) name(orig string, dir bool) string {
 		if ext != "" {
 			shown += "." + ext
 		}
-		if !n.used[shown] {
+		if !n.taken(shown, orig) {
 			n.used[shown] = true
 			return cb + "." + ext + ";1"
 		}

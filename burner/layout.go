@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/airlock-appliance/airlock/internal/iso9660"
 )
 
 // SectorSize is the ISO9660 logical block size used by every image this package writes.
@@ -32,6 +34,9 @@ var (
 	// ErrBadPath reports a file path that cannot go into an image (empty, absolute, "..",
 	// NUL byte, component longer than MaxNameLen, invalid UTF-8).
 	ErrBadPath = errors.New("invalid path for ISO image")
+	// ErrBadName reports a name that a reader of the disc would show changed, or not at all, or
+	// merged with another (see CheckName); it also matches ErrBadPath.
+	ErrBadName = errors.New("name that ISO readers would change")
 	// ErrDuplicate reports two entries with the same path, or a file where a directory is needed.
 	ErrDuplicate = errors.New("duplicate path in ISO image")
 	// ErrSizeMismatch reports a file whose opener produced more or fewer bytes than its declared
@@ -199,8 +204,42 @@ func checkPath(p string) error {
 		case len(c) > MaxNameLen:
 			return bad(fmt.Sprintf("component longer than %d bytes", MaxNameLen))
 		}
+		if why := nameProblem(c); why != "" {
+			return fmt.Errorf("iso layout: %q: %s: %w (%w)", p, why, ErrBadName, ErrBadPath)
+		}
 	}
 	return nil
+}
+
+// CheckName reports (with ErrBadName, naming the path) a path whose names would not read back
+// identically from a disc in every reader on the high side: xorriso, bsdtar (libarchive), 7-Zip,
+// isoinfo -R and the Linux kernel's isofs, and airlock's own reader. Tested with those readers
+// (TestNamesReadBack):
+//
+//   - a trailing '.' ("a.txt.", "dots..", "..."): 7-Zip drops one, so "a.txt." lands on "a.txt";
+//   - ';' followed by digits at the end ("semi;1", "x.;1"): 7-Zip takes it for an ISO 9660
+//     version and drops it, so "semi;1" lands on "semi";
+//   - control characters (C0, DEL, C1), '\' and invalid UTF-8: 7-Zip rewrites some ("nl\nx" is
+//     listed as "nl_x"), and airlock's reader refuses them on any medium.
+//
+// Deliberately kept: names differing only in case ("Case" and "case") and names differing only
+// in Unicode normalization (NFC "é" and NFD "e\u0301"). Every reader above is byte-exact and
+// case-sensitive, so they stay two files; the high side is Linux. Copying such a tree onto a
+// case-insensitive or normalizing file system is outside what a disc can promise, and refusing
+// them would refuse ordinary source trees (Linux's own has case-only pairs).
+func CheckName(p string) error { return checkPath(p) }
+
+func nameProblem(c string) string {
+	if err := iso9660.CheckName(c); err != nil {
+		return err.Error()
+	}
+	if strings.HasSuffix(c, ".") {
+		return "ends with '.', which 7-Zip drops"
+	}
+	if i := strings.LastIndexByte(c, ';'); i >= 0 && i < len(c)-1 && strings.Trim(c[i+1:], "0123456789") == "" {
+		return "ends with ';' and digits, which 7-Zip drops as an ISO 9660 version"
+	}
+	return ""
 }
 
 // volumeID turns a label into a volume identifier (d-characters, at most 32).
@@ -221,7 +260,11 @@ func (l *Layout) compute() error {
 	var walk func(d *node)
 	walk = func(d *node) {
 		slices.SortFunc(d.children, func(a, b *node) int { return strings.Compare(a.name, b.name) })
-		nm := newISONamer()
+		names := make([]string, len(d.children))
+		for i, c := range d.children {
+			names[i] = c.name
+		}
+		nm := newISONamer(names...)
 		for _, c := range d.children {
 			c.id = nm.name(c.name, c.dir)
 			if c.dir {

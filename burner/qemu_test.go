@@ -47,6 +47,11 @@ func TestQEMUDriveStatus(t *testing.T) {
 		{Path: "Ünïcödé 漢字.txt", Size: 2, Open: constOpener("u\n")},
 		{Path: "empty", Size: 0, Open: constOpener("")},
 	}
+	// The odd names of TestNamesReadBack, which the kernel's isofs must show byte for byte too.
+	for i, n := range oddNames {
+		body := "odd " + itoa(int64(i)) + "\n"
+		files = append(files, File{Path: "odd/" + n, Size: int64(len(body)), Open: constOpener(body)})
+	}
 	l, err := NewLayout(files, Options{Epoch: testEpoch})
 	if err != nil {
 		t.Fatal(err)

@@ -159,8 +159,13 @@ func printVerifyVerdict(e *env, asJSON bool, target string, res *sealing.Verifie
 	if err != nil {
 		for _, one := range splitVerifyErrors(err) {
 			var ve *sealing.VerifyError
+			var de *burner.ImageDiffError
 			if errors.As(one, &ve) {
 				r.Failures = append(r.Failures, verifyFailure{Kind: ve.Kind(), File: ve.File, Line: ve.Line, Detail: ve.Error()})
+			} else if errors.As(one, &de) {
+				r.Failures = append(r.Failures, verifyFailure{Kind: "not-airlock-image", Detail: de.Error()})
+			} else if errors.Is(one, burner.ErrBadImage) {
+				r.Failures = append(r.Failures, verifyFailure{Kind: "bad-image", Detail: one.Error()})
 			} else {
 				r.Failures = append(r.Failures, verifyFailure{Kind: "error", Detail: one.Error()})
 			}

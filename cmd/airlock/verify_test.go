@@ -174,4 +174,9 @@ func TestVerifyCLIXorrisoImage(t *testing.T) {
 		!strings.Contains(errOut, "INVALID") || !strings.Contains(errOut, "not what airlock's writer") {
 		t.Fatalf("verify xorriso image: exit %d %q %q", code, out, errOut)
 	}
+	out, _, _ := runCLI(t, "verify", "--json", "--pub", filepath.Join(keys, "seal.pub"), img)
+	var r verifyReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Valid || len(r.Failures) != 1 || r.Failures[0].Kind != "not-airlock-image" {
+		t.Errorf("--json: %v: %s", err, out)
+	}
 }

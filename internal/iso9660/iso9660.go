@@ -72,10 +72,11 @@ var DefaultLimits = Limits{
 }
 
 const (
-	maxDescriptors = 64 // sectors scanned from 16 for the terminator
-	maxCEHops      = 16 // continuation areas chained from one record
-	maxSUSPBytes   = 1 << 16
-	maxRRName      = 1024 // bytes of one Rock Ridge name or symlink target
+	maxDescriptors = 64       // sectors scanned from 16 for the terminator
+	maxCEHops      = 16       // continuation areas chained from one record
+	maxSUSPBytes   = 1 << 16  // continuation bytes of one record
+	maxAllSUSP     = 64 << 20 // continuation bytes read for the whole volume
+	maxRRName      = 1024     // bytes of one Rock Ridge name or symlink target
 )
 
 // Extent is a run of a file's bytes at Off in the image.
@@ -152,6 +153,7 @@ type parser struct {
 	relocs  map[int64]bool
 	reSeen  map[int64]string
 	zf      []string
+	ceRead  int64 // continuation bytes read so far
 }
 
 type owned struct {
@@ -249,10 +251,10 @@ func (p *parser) open() (*Image, error) {
 			return nil, err
 		}
 		if err := p.walk(j, "", 0); err != nil {
-			return nil, fmt.Errorf("Joliet tree: %w", err)
+			return nil, fmt.Errorf("the Joliet tree: %w", err)
 		}
 		if err := p.checkOverlaps(); err != nil {
-			return nil, fmt.Errorf("Joliet tree: %w", err)
+			return nil, fmt.Errorf("the Joliet tree: %w", err)
 		}
 		im.Joliet = j
 	}
@@ -398,7 +400,7 @@ func (p *parser) walk(dir *Node, where string, depth int) error {
 			return p.bad("in /%s: %v", where, err)
 		}
 		if len(full)+1 > p.lim.MaxPathBytes {
-			return p.bad("/%s...: path longer than %d bytes", full[:64], p.lim.MaxPathBytes)
+			return p.bad("/%s...: path longer than %d bytes", full[:min(len(full), 64)], p.lim.MaxPathBytes)
 		}
 		if pending != nil {
 			if pending.Name != n.Name || n.Dir {
@@ -709,6 +711,9 @@ func (p *parser) rockRidge(rec []byte, where string) (rrInfo, error) {
 					total += int(min(n, maxSUSPBytes+1))
 					if hop >= maxCEHops || total > maxSUSPBytes || off >= SectorSize || n > 16*SectorSize {
 						return out, p.bad("%s: System Use continuation too long", where)
+					}
+					if p.ceRead += n; p.ceRead > maxAllSUSP {
+						return out, p.bad("more than %d bytes of System Use continuation areas", maxAllSUSP)
 					}
 					if err := p.inside(blk, off+n, where+": continuation area"); err != nil {
 						return out, err
