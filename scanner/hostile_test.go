@@ -395,3 +395,50 @@ func TestCompressedStreamsAsTheirTools(t *testing.T) {
 		})
 	}
 }
+
+// TestEmbeddedOpaque: a 7z, RAR or CAB archive inside an executable (a self-extractor, which 7z
+// opens by searching for it) is unscannable, not a clean executable; programs that merely hold
+// the signatures as constants stay clean. An LHA archive is opaque.
+func TestEmbeddedOpaque(t *testing.T) {
+	testenv.Need(t, "7z")
+	s := testScanner(t, Options{Workers: 2})
+	dir := t.TempDir()
+	sh(t, dir, `{ cat eicar.txt; yes pad | head -2000; } > in; 7z a -bd -mx9 a.7z in >/dev/null; cat /bin/true a.7z > elf7z`)
+	if _, err := os.Stat("/usr/lib/p7zip/7zCon.sfx"); err == nil {
+		sh(t, dir, `7z a -bd -mx9 -sfx sfx.exe in >/dev/null`)
+	}
+	for _, name := range []string{"elf7z", "sfx.exe"} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		r := checkHostile(t, s, p, Unscannable, false)
+		if !strings.Contains(r.Reason, "7z archive at offset") {
+			t.Errorf("%s: reason %q", name, r.Reason)
+		}
+	}
+	prog, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A RAR 4 marker and archive header (type 0x73, flags 0, size 13, CRC-16 of it), by hand.
+	ah := []byte{0, 0, 0x73, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0}
+	binary.LittleEndian.PutUint16(ah, uint16(crc32.ChecksumIEEE(ah[2:])))
+	rar := append(append(bytes.Clone(prog), "Rar!\x1a\x07\x00"...), ah...)
+	if r := scanOne(t, s, "elfrar", rar); r.Verdict != Unscannable || !strings.Contains(r.Reason, "RAR archive at offset") {
+		t.Errorf("ELF with a RAR archive: %s %q", r.Verdict, r.Reason)
+	}
+	lha := append([]byte{0x20, 0, '-', 'l', 'h', '5', '-'}, make([]byte, 40)...)
+	if r := scanOne(t, s, "a.lzh", lha); r.Verdict != Unscannable || !strings.Contains(r.Reason, "LHA") {
+		t.Errorf("LHA: %s %q", r.Verdict, r.Reason)
+	}
+	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libarchive.so.13", "/usr/lib/p7zip/7z.so", "/usr/bin/bsdtar", "/usr/lib/p7zip/7zCon.sfx"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if r := scanOne(t, s, filepath.Base(p), b); r.Verdict != Clean {
+			t.Errorf("%s: %s %q, want clean (signatures as constants are no archive)", p, r.Verdict, r.Reason)
+		}
+	}
+}

@@ -356,10 +356,13 @@ func sniff(src io.ReaderAt, size int64) (kind, opaqueName string) {
 	if opaqueName = opaque(head); opaqueName != "" {
 		return "", opaqueName
 	}
+	if opaqueName = lhaName(head); opaqueName != "" {
+		return "", opaqueName
+	}
 	if zipr.FindEnd(src, size) >= 0 {
 		return FormatZipAppended, "" // walked, or unscannable if its directory cannot be read
 	}
-	return "", ""
+	return "", embeddedOpaque(src, size)
 }
 
 // examine scans one file's bytes with YARA and, if it is an archive (kind, from sniff),
