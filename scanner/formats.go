@@ -57,6 +57,10 @@ func detect(h []byte) string {
 		return FormatExport
 	case isTar(h):
 		return FormatTar
+	case bytes.HasPrefix(h, []byte(arMagic)):
+		return FormatAr
+	case isCpio(h):
+		return FormatCpio
 	}
 	return ""
 }
@@ -133,6 +137,10 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 		return w.walkZip(st, f, src, size, depth)
 	case FormatNAR, FormatExport:
 		return w.walkGuix(st, f, kind, sec, depth)
+	case FormatAr:
+		return w.walkAr(st, f, sec, depth)
+	case FormatCpio:
+		return w.walkCpio(st, f, sec, depth)
 	}
 	dec, closer, err := w.decompressor(kind, sec)
 	if err != nil {

@@ -442,3 +442,51 @@ func TestEmbeddedOpaque(t *testing.T) {
 		}
 	}
 }
+
+// TestArCpio: members of ar (.deb) and cpio archives are compressed tars and streams; they are
+// walked, as dpkg-deb, ar and cpio -i (and the kernel, for initramfs) unpack them.
+func TestArCpio(t *testing.T) {
+	testenv.Need(t, "ar", "cpio", "xz", "gzip", "tar")
+	s := testScanner(t, Options{Workers: 2})
+	dir := t.TempDir()
+	sh(t, dir, `{ cat eicar.txt; yes pad | head -2000; } > payload
+tar -cf - payload | xz -c > data.tar.xz; echo 2.0 > debian-binary; tar -cf - debian-binary | gzip -c > control.tar.gz
+ar rc deb debian-binary control.tar.gz data.tar.xz
+gzip -c payload > p.gz
+echo p.gz | cpio -o --quiet -H newc > newc
+echo p.gz | cpio -o --quiet -H odc > odc
+echo p.gz | cpio -o --quiet -H bin > bin
+echo debian-binary | cpio -o --quiet -H newc > first; cat first newc > concatenated
+echo payload | cpio -o --quiet -H newc | gzip -c > second.gz; cat first second.gz > initramfs`)
+	views := map[string]string{
+		"deb":          `ar p deb data.tar.xz | xz -dc | tar -xOf -`,
+		"newc":         `cpio -i --quiet --to-stdout < newc | gzip -dc`,
+		"odc":          `cpio -i --quiet --to-stdout < odc | gzip -dc`,
+		"bin":          `cpio -i --quiet --to-stdout < bin | gzip -dc`,
+		"concatenated": `tail -c +$(($(wc -c < first) + 1)) concatenated | cpio -i --quiet --to-stdout | gzip -dc`,
+		"initramfs":    `tail -c +$(($(wc -c < first) + 1)) initramfs | gzip -dc | cpio -i --quiet --to-stdout`,
+	}
+	for name, view := range views {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command("sh", "-c", view)
+			cmd.Dir = dir
+			out, _ := cmd.Output()
+			if !bytes.Contains(out, []byte("EICAR-STANDARD")) {
+				t.Fatalf("%s does not show EICAR: the case tests nothing", view)
+			}
+			data, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := scanOne(t, s, name, data)
+			if r.Worst() != Match {
+				t.Errorf("worst %s, want match:\n%s", r.Worst(), strings.Join(r.Problems(), "\n"))
+			}
+			for _, g := range append([]File{r.File}, r.Inner...) {
+				if g.Verdict == Unscannable {
+					t.Errorf("%s unscannable: %s", g.Path, g.Reason)
+				}
+			}
+		})
+	}
+}
