@@ -356,6 +356,18 @@ func TestHostileTar(t *testing.T) {
 	}
 }
 
+// toolOut runs a shell command with data on stdin and returns its output.
+func toolOut(t *testing.T, command string, data []byte) []byte {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", command)
+	cmd.Stdin = bytes.NewReader(data)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v", command, err)
+	}
+	return out
+}
+
 // TestCompressedStreamsAsTheirTools: gzip and bzip2 decode what precedes trailing garbage (and
 // warn), multi-member gzip and zstd streams that start with a skippable frame decode whole.
 func TestCompressedStreamsAsTheirTools(t *testing.T) {
@@ -377,6 +389,10 @@ func TestCompressedStreamsAsTheirTools(t *testing.T) {
 		{"bzip2-trailing-garbage", append(bz2(t, tarEICAR), "trailing garbage"...), Match, "bzip2 -dc 2>/dev/null"},
 		{"bzip2-trailing-garbage-clean", append(bz2(t, tarClean), "trailing garbage"...), Clean, ""},
 		{"zstd-skippable-frame-first", append(skippable, zst(t, tarEICAR)...), Match, "zstd -dc"},
+		{"lzma-alone-tar", toolOut(t, "xz --format=lzma -c", tarEICAR), Match, "xz --format=lzma -dc | tar -xOf -"},
+		{"lzma-alone-plain", toolOut(t, "xz --format=lzma -c", hidden()), Match, "lzma -dc"},
+		{"lzma-alone-truncated", toolOut(t, "xz --format=lzma -c", tarEICAR)[:100], Unscannable, ""},
+		{"lzma-like-header-plain-file", append([]byte{0x5d, 0, 0, 0x80, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, "not lzma at all, just text that follows"...), Clean, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
