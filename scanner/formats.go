@@ -144,6 +144,8 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 		return w.walkAr(st, f, sec, depth)
 	case FormatCpio:
 		return w.walkCpio(st, f, sec, depth)
+	case FormatUU:
+		return w.walkUU(st, f, sec, depth)
 	}
 	dec, closer, err := w.decompressor(kind, sec)
 	if err != nil {

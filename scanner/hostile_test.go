@@ -540,3 +540,34 @@ func TestNameBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestUUEncoded: uuencoded and begin-base64 blocks anywhere in a text file are decoded and
+// scanned, as uudecode writes them.
+func TestUUEncoded(t *testing.T) {
+	testenv.Need(t, "uuencode", "uudecode")
+	s := testScanner(t, Options{Workers: 2})
+	dir := t.TempDir()
+	sh(t, dir, `{ cat eicar.txt; yes pad | head -2000; } | gzip -c > p.gz
+{ echo "Dear user, the file follows."; uuencode p.gz p.gz; } > uu
+{ echo "Dear user, the file follows."; uuencode -m p.gz p.gz; } > b64`)
+	for _, name := range []string{"uu", "b64"} {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command("sh", "-c", "uudecode -o /dev/stdout "+name+" | gzip -dc")
+			cmd.Dir = dir
+			if out, _ := cmd.Output(); !bytes.Contains(out, []byte("EICAR-STANDARD")) {
+				t.Fatal("uudecode does not give EICAR: the case tests nothing")
+			}
+			data, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := scanOne(t, s, name, data); r.Worst() != Match {
+				t.Errorf("worst %s, want match:\n%s", r.Worst(), strings.Join(r.Problems(), "\n"))
+			}
+		})
+	}
+	// Text that merely mentions a begin line is scanned as the text it is.
+	if r := scanOne(t, s, "doc.txt", []byte("How to:\nbegin 644 name\nis what uuencode writes first.\n")); r.Worst() != Clean {
+		t.Errorf("doc: %s %q", r.Worst(), r.Problems())
+	}
+}

@@ -365,7 +365,13 @@ func (w *worker) sniff(src io.ReaderAt, size int64) (kind, opaqueName string) {
 	if zipr.FindEnd(src, size) >= 0 {
 		return FormatZipAppended, "" // walked, or unscannable if its directory cannot be read
 	}
-	return "", embeddedOpaque(src, size)
+	if opaqueName = embeddedOpaque(src, size); opaqueName != "" {
+		return "", opaqueName
+	}
+	if hasUUBegin(src, size) {
+		return FormatUU, ""
+	}
+	return "", ""
 }
 
 // examine scans one file's bytes with YARA and, if it is an archive (kind, from sniff),
