@@ -359,6 +359,9 @@ func (w *worker) sniff(src io.ReaderAt, size int64) (kind, opaqueName string) {
 	if opaqueName = lhaName(head); opaqueName != "" {
 		return "", opaqueName
 	}
+	if opaqueName = isoName(src, size); opaqueName != "" {
+		return "", opaqueName
+	}
 	if lzmaProbe(src, size, w.s.opt.Limits.MaxDecoderMemory) {
 		return FormatLzma, ""
 	}
