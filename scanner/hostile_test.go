@@ -247,13 +247,12 @@ func hasUnscannableOrDisagreement(r Result) bool {
 
 // rawTar is one handmade tar header block and its data, padded.
 type rawTar struct {
-	name, prefix  string
-	typ           byte
-	size          []byte // the 12-byte size field as written; nil: octal of len(data)
-	magic         string // 8 bytes at 257; "" for ustar\x0000
-	signed        bool   // checksum as the signed sum
-	data          []byte
-	declaredAsLen bool
+	name, prefix string
+	typ          byte
+	size         []byte // the 12-byte size field as written; nil: octal of len(data)
+	magic        string // 8 bytes at 257; "" for ustar\x0000
+	signed       bool   // checksum as the signed sum
+	data         []byte
 }
 
 func (h rawTar) bytes() []byte {
