@@ -577,3 +577,34 @@ func TestUUEncoded(t *testing.T) {
 		t.Errorf("doc: %s %q", r.Worst(), r.Problems())
 	}
 }
+
+// TestOrdinaryTarsAccepted: what GNU tar and bsdtar write in every format they offer (long
+// names, sparse files, pax headers) is walked clean, never refused by the two-view check.
+func TestOrdinaryTarsAccepted(t *testing.T) {
+	testenv.Need(t, "tar", "bsdtar", "truncate")
+	s := testScanner(t, Options{Workers: 2})
+	dir := t.TempDir()
+	sh(t, dir, `mkdir -p tree/`+strings.Repeat("long-directory-name-", 8)+` && echo hello > tree/small
+echo deep > tree/`+strings.Repeat("long-directory-name-", 8)+`/`+strings.Repeat("file", 30)+`
+truncate -s 600K tree/sparse && echo data >> tree/sparse && ln -s small tree/link && ln tree/small tree/hard
+for f in gnu oldgnu pax posix ustar v7; do tar --sparse --format=$f -cf $f.tar tree 2>/dev/null || true; done
+for f in pax ustar gnutar v7tar; do bsdtar --format $f -cf bsd-$f.tar tree 2>/dev/null || true; done`)
+	entries, _ := filepath.Glob(filepath.Join(dir, "*.tar"))
+	if len(entries) < 6 {
+		t.Fatalf("only %d tars made", len(entries))
+	}
+	for _, p := range entries {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(p)
+		r := scanOne(t, s, name, data)
+		if r.Worst() != Clean {
+			t.Errorf("%s: %s:\n%s", name, r.Worst(), strings.Join(r.Problems(), "\n"))
+		}
+		if len(r.Inner) < 3 {
+			t.Errorf("%s: %d inner files", name, len(r.Inner))
+		}
+	}
+}
