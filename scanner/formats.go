@@ -32,6 +32,9 @@ const (
 	FormatZipAppended = "zip-appended"
 	FormatNAR         = "nar"
 	FormatExport      = "guix-export"
+	// FormatLzma is a legacy .lzma (LZMA-alone) stream. It has no magic: a file whose header
+	// has the shape lzma writes and whose first bytes decode is taken for one (see lzmaProbe).
+	FormatLzma = "lzma"
 )
 
 var narMagic = append([]byte{13, 0, 0, 0, 0, 0, 0, 0}, "nix-archive-1\x00\x00\x00"...)
@@ -57,6 +60,10 @@ func detect(h []byte) string {
 		return FormatExport
 	case isTar(h):
 		return FormatTar
+	case bytes.HasPrefix(h, []byte(arMagic)):
+		return FormatAr
+	case isCpio(h):
+		return FormatCpio
 	}
 	return ""
 }
@@ -133,6 +140,12 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 		return w.walkZip(st, f, src, size, depth)
 	case FormatNAR, FormatExport:
 		return w.walkGuix(st, f, kind, sec, depth)
+	case FormatAr:
+		return w.walkAr(st, f, sec, depth)
+	case FormatCpio:
+		return w.walkCpio(st, f, sec, depth)
+	case FormatUU:
+		return w.walkUU(st, f, sec, depth)
 	}
 	dec, closer, err := w.decompressor(kind, sec)
 	if err != nil {
@@ -160,6 +173,41 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 		return w.walkTar(st, f, br, depth)
 	}
 	return w.entry(st, f, innerName(f.Path, kind), br, -1, depth+1)
+}
+
+// lzmaProbe reports whether a file is a legacy .lzma stream: a header of the shape lzma and xz
+// write (properties lc+lp*9+pb*45 below 225, a dictionary of 2^n or 2^n+2^(n-1) bytes, an
+// uncompressed size unknown or below 256 GiB: liblzma's own "picky" test) and its first bytes
+// decode. A file that passes is walked, and also scanned as it is (it may be a plain file that
+// happens to pass), and refused if it then fails to decode.
+func lzmaProbe(src io.ReaderAt, size, maxDict int64) bool {
+	var h [13]byte
+	if size < 13+5 {
+		return false
+	}
+	if n, _ := src.ReadAt(h[:], 0); n < 13 || h[0] >= 225 {
+		return false
+	}
+	if d := binary.LittleEndian.Uint32(h[1:]); d == 0 || !(d&(d-1) == 0 || isTwoBits(d)) {
+		return false
+	}
+	if u := binary.LittleEndian.Uint64(h[5:]); u != ^uint64(0) && u >= 1<<38 {
+		return false
+	}
+	z, err := newLzmaReader(io.NewSectionReader(src, 0, size), maxDict)
+	if err != nil {
+		return false
+	}
+	defer z.Close()
+	buf := make([]byte, 32<<10)
+	n, err := io.ReadFull(z, buf)
+	return n > 0 && (err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF))
+}
+
+// isTwoBits reports whether d is 2^n + 2^(n-1).
+func isTwoBits(d uint32) bool {
+	low := d & -d
+	return d == low*3
 }
 
 // trailingGarbage ends a gzip or bzip2 stream, as gzip -d and bzip2 -d do, where the data after
@@ -218,6 +266,12 @@ func (w *worker) decompressor(kind string, r io.Reader) (io.Reader, func(), erro
 		return z, z.Close, nil
 	case FormatXz:
 		z, err := newXZReader(r, lim.MaxDecoderMemory)
+		if err != nil {
+			return nil, nil, err
+		}
+		return z, z.Close, nil
+	case FormatLzma:
+		z, err := newLzmaReader(r, lim.MaxDecoderMemory)
 		if err != nil {
 			return nil, nil, err
 		}

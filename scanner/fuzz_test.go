@@ -23,6 +23,18 @@ func FuzzWalk(f *testing.F) {
 	f.Add([]byte("BZh91AY&SY"))
 	f.Add(append([]byte("#!/bin/sh\nexit 0\n"), mkZip(f, entry{"sfx", eicar()})...)) // zip-appended
 	f.Add([]byte("7z\xbc\xaf\x27\x1c\x00\x04"))
+	// The hostile corpus's walkers: handmade zips whose views disagree, tars GNU tar reads
+	// differently, ar, cpio, gzip with trailing garbage, zstd with a skippable frame first.
+	f.Add(handZip([]zent{{name: "d", data: []byte("data"), creator: 3, ext: 0o40755 << 16}, {name: "x", localName: "y", data: []byte("z"), deflate: true}}, []byte("stub"), []byte("tail")))
+	f.Add(handZip([]zent{{name: "x", data: []byte("xx"), central: 3}, {name: "u", unicode: "v", data: []byte("u")}}, nil, nil))
+	f.Add(rawTarball(rawTar{name: "c", typ: '7', data: []byte("contiguous")}, rawTar{name: "n", typ: '0', size: []byte("\x00\x0000000012\x00"), data: []byte("abc")}))
+	f.Add(append(rawTarball(rawTar{name: "a", typ: '0', data: []byte("a")}), rawTarball(rawTar{name: "late", typ: 'Q', signed: true, data: []byte("\xe9")})...))
+	f.Add([]byte("!<arch>\ndebian-binary   0           0     0     100644  4         `\n2.0\n//                                              8         `\nlong.n/\n/0              0           0     0     100644  1         `\nx\n"))
+	f.Add([]byte("070701000000010000816400000000000000000000000100000000000000050000000000000000000000000000000200000000a\x00hello\x00\x00\x00" +
+		"07070100000000000000000000000000000000000000010000000000000000000000000000000000000000000000000b00000000TRAILER!!!\x00\x00\x00\x00"))
+	f.Add(append(gz(f, tarball), "garbage"...))
+	f.Add(append([]byte{0x5a, 0x2a, 0x4d, 0x18, 1, 0, 0, 0, 0}, zst(f, tarball)...))
+	f.Add(append([]byte{0x5d, 0, 0, 0x80, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 0, 0x33, 0x1b, 0xec))
 	dir := testenv.GuixVectors(f)
 	for _, name := range []string{"p2.nar", "p4.nar", "p2-only.export", "trailing-garbage.export"} {
 		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {

@@ -247,13 +247,12 @@ func hasUnscannableOrDisagreement(r Result) bool {
 
 // rawTar is one handmade tar header block and its data, padded.
 type rawTar struct {
-	name, prefix  string
-	typ           byte
-	size          []byte // the 12-byte size field as written; nil: octal of len(data)
-	magic         string // 8 bytes at 257; "" for ustar\x0000
-	signed        bool   // checksum as the signed sum
-	data          []byte
-	declaredAsLen bool
+	name, prefix string
+	typ          byte
+	size         []byte // the 12-byte size field as written; nil: octal of len(data)
+	magic        string // 8 bytes at 257; "" for ustar\x0000
+	signed       bool   // checksum as the signed sum
+	data         []byte
 }
 
 func (h rawTar) bytes() []byte {
@@ -356,6 +355,18 @@ func TestHostileTar(t *testing.T) {
 	}
 }
 
+// toolOut runs a shell command with data on stdin and returns its output.
+func toolOut(t *testing.T, command string, data []byte) []byte {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", command)
+	cmd.Stdin = bytes.NewReader(data)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v", command, err)
+	}
+	return out
+}
+
 // TestCompressedStreamsAsTheirTools: gzip and bzip2 decode what precedes trailing garbage (and
 // warn), multi-member gzip and zstd streams that start with a skippable frame decode whole.
 func TestCompressedStreamsAsTheirTools(t *testing.T) {
@@ -377,6 +388,10 @@ func TestCompressedStreamsAsTheirTools(t *testing.T) {
 		{"bzip2-trailing-garbage", append(bz2(t, tarEICAR), "trailing garbage"...), Match, "bzip2 -dc 2>/dev/null"},
 		{"bzip2-trailing-garbage-clean", append(bz2(t, tarClean), "trailing garbage"...), Clean, ""},
 		{"zstd-skippable-frame-first", append(skippable, zst(t, tarEICAR)...), Match, "zstd -dc"},
+		{"lzma-alone-tar", toolOut(t, "xz --format=lzma -c", tarEICAR), Match, "xz --format=lzma -dc | tar -xOf -"},
+		{"lzma-alone-plain", toolOut(t, "xz --format=lzma -c", hidden()), Match, "lzma -dc"},
+		{"lzma-alone-truncated", toolOut(t, "xz --format=lzma -c", tarEICAR)[:100], Unscannable, ""},
+		{"lzma-like-header-plain-file", append([]byte{0x5d, 0, 0, 0x80, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, "not lzma at all, just text that follows"...), Clean, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -393,5 +408,203 @@ func TestCompressedStreamsAsTheirTools(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEmbeddedOpaque: a 7z, RAR or CAB archive inside an executable (a self-extractor, which 7z
+// opens by searching for it) is unscannable, not a clean executable; programs that merely hold
+// the signatures as constants stay clean. An LHA archive is opaque.
+func TestEmbeddedOpaque(t *testing.T) {
+	testenv.Need(t, "7z")
+	s := testScanner(t, Options{Workers: 2})
+	dir := t.TempDir()
+	sh(t, dir, `{ cat eicar.txt; yes pad | head -2000; } > in; 7z a -bd -mx9 a.7z in >/dev/null; cat /bin/true a.7z > elf7z`)
+	if _, err := os.Stat("/usr/lib/p7zip/7zCon.sfx"); err == nil {
+		sh(t, dir, `7z a -bd -mx9 -sfx sfx.exe in >/dev/null`)
+	}
+	for _, name := range []string{"elf7z", "sfx.exe"} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		r := checkHostile(t, s, p, Unscannable, false)
+		if !strings.Contains(r.Reason, "7z archive at offset") {
+			t.Errorf("%s: reason %q", name, r.Reason)
+		}
+	}
+	prog, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A RAR 4 marker and archive header (type 0x73, flags 0, size 13, CRC-16 of it), by hand.
+	ah := []byte{0, 0, 0x73, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0}
+	binary.LittleEndian.PutUint16(ah, uint16(crc32.ChecksumIEEE(ah[2:])))
+	rar := append(append(bytes.Clone(prog), "Rar!\x1a\x07\x00"...), ah...)
+	if r := scanOne(t, s, "elfrar", rar); r.Verdict != Unscannable || !strings.Contains(r.Reason, "RAR archive at offset") {
+		t.Errorf("ELF with a RAR archive: %s %q", r.Verdict, r.Reason)
+	}
+	if _, err := exec.LookPath("xorriso"); err == nil {
+		sh(t, dir, `mkdir -p tree && cp eicar.txt tree/ && xorriso -as mkisofs -quiet -R -J -o img.iso tree 2>/dev/null`)
+		r := checkHostile(t, s, filepath.Join(dir, "img.iso"), Match, false)
+		if !strings.Contains(r.Reason, "ISO 9660 image") || len(r.Rules) == 0 {
+			t.Errorf("ISO image: %s %q rules %v, want the match named and the image refused", r.Verdict, r.Reason, r.Rules)
+		}
+	}
+	lha := append([]byte{0x20, 0, '-', 'l', 'h', '5', '-'}, make([]byte, 40)...)
+	if r := scanOne(t, s, "a.lzh", lha); r.Verdict != Unscannable || !strings.Contains(r.Reason, "LHA") {
+		t.Errorf("LHA: %s %q", r.Verdict, r.Reason)
+	}
+	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libarchive.so.13", "/usr/lib/p7zip/7z.so", "/usr/bin/bsdtar", "/usr/lib/p7zip/7zCon.sfx"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if r := scanOne(t, s, filepath.Base(p), b); r.Verdict != Clean {
+			t.Errorf("%s: %s %q, want clean (signatures as constants are no archive)", p, r.Verdict, r.Reason)
+		}
+	}
+}
+
+// TestArCpio: members of ar (.deb) and cpio archives are compressed tars and streams; they are
+// walked, as dpkg-deb, ar and cpio -i (and the kernel, for initramfs) unpack them.
+func TestArCpio(t *testing.T) {
+	testenv.Need(t, "ar", "cpio", "xz", "gzip", "tar")
+	s := testScanner(t, Options{Workers: 2})
+	dir := t.TempDir()
+	sh(t, dir, `{ cat eicar.txt; yes pad | head -2000; } > payload
+tar -cf - payload | xz -c > data.tar.xz; echo 2.0 > debian-binary; tar -cf - debian-binary | gzip -c > control.tar.gz
+ar rc deb debian-binary control.tar.gz data.tar.xz
+gzip -c payload > p.gz
+echo p.gz | cpio -o --quiet -H newc > newc
+echo p.gz | cpio -o --quiet -H odc > odc
+echo p.gz | cpio -o --quiet -H bin > bin
+echo debian-binary | cpio -o --quiet -H newc > first; cat first newc > concatenated
+echo payload | cpio -o --quiet -H newc | gzip -c > second.gz; cat first second.gz > initramfs`)
+	views := map[string]string{
+		"deb":          `ar p deb data.tar.xz | xz -dc | tar -xOf -`,
+		"newc":         `cpio -i --quiet --to-stdout < newc | gzip -dc`,
+		"odc":          `cpio -i --quiet --to-stdout < odc | gzip -dc`,
+		"bin":          `cpio -i --quiet --to-stdout < bin | gzip -dc`,
+		"concatenated": `tail -c +$(($(wc -c < first) + 1)) concatenated | cpio -i --quiet --to-stdout | gzip -dc`,
+		"initramfs":    `tail -c +$(($(wc -c < first) + 1)) initramfs | gzip -dc | cpio -i --quiet --to-stdout`,
+	}
+	for name, view := range views {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command("sh", "-c", view)
+			cmd.Dir = dir
+			out, _ := cmd.Output()
+			if !bytes.Contains(out, []byte("EICAR-STANDARD")) {
+				t.Fatalf("%s does not show EICAR: the case tests nothing", view)
+			}
+			data, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := scanOne(t, s, name, data)
+			if r.Worst() != Match {
+				t.Errorf("worst %s, want match:\n%s", r.Worst(), strings.Join(r.Problems(), "\n"))
+			}
+			for _, g := range append([]File{r.File}, r.Inner...) {
+				if g.Verdict == Unscannable {
+					t.Errorf("%s unscannable: %s", g.Path, g.Reason)
+				}
+			}
+		})
+	}
+}
+
+// TestNameBounds: a component over NAME_MAX or a path over PATH_MAX is a named limit, and so are
+// more path bytes than Limits.MaxPathBytes (a 9 MB NAR of 50,000 empty files under 3.8 KB of
+// directories took 300 MB to scan and 1.1 GB to report as JSON).
+func TestNameBounds(t *testing.T) {
+	s := testScanner(t, Options{Workers: 1, Limits: Limits{MaxPathBytes: 64 << 10}})
+	long := strings.Repeat("n", 256)
+	deep := strings.Repeat(strings.Repeat("d", 200)+"/", 21) + "f"
+	many := []entry{}
+	for i := range 300 {
+		many = append(many, entry{fmt.Sprintf("%s/%03d", strings.Repeat("p", 250), i), nil})
+	}
+	for _, c := range []struct {
+		name  string
+		data  []byte
+		limit string
+	}{
+		{"component-over-NAME_MAX", mkTar(t, entry{"ok", []byte("x")}, entry{"dir/" + long, []byte("x")}), LimitName},
+		{"path-over-PATH_MAX", mkTar(t, entry{deep, []byte("x")}), LimitName},
+		{"path-bytes", gz(t, mkTar(t, many...)), LimitPathBytes},
+		{"zip-component-over-NAME_MAX", mkZip(t, entry{long, []byte("x")}), LimitName},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := scanOne(t, s, "sample", c.data)
+			found := false
+			for _, g := range append([]File{r.File}, r.Inner...) {
+				found = found || (g.Verdict == LimitHit && g.Limit == c.limit && len(g.Path) <= len("sample!")+maxPathBytes+3)
+			}
+			if !found || r.Worst() != LimitHit {
+				t.Errorf("want limit %s:\n%s", c.limit, strings.Join(r.Problems(), "\n"))
+			}
+		})
+	}
+}
+
+// TestUUEncoded: uuencoded and begin-base64 blocks anywhere in a text file are decoded and
+// scanned, as uudecode writes them.
+func TestUUEncoded(t *testing.T) {
+	testenv.Need(t, "uuencode", "uudecode")
+	s := testScanner(t, Options{Workers: 2})
+	dir := t.TempDir()
+	sh(t, dir, `{ cat eicar.txt; yes pad | head -2000; } | gzip -c > p.gz
+{ echo "Dear user, the file follows."; uuencode p.gz p.gz; } > uu
+{ echo "Dear user, the file follows."; uuencode -m p.gz p.gz; } > b64`)
+	for _, name := range []string{"uu", "b64"} {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command("sh", "-c", "uudecode -o /dev/stdout "+name+" | gzip -dc")
+			cmd.Dir = dir
+			if out, _ := cmd.Output(); !bytes.Contains(out, []byte("EICAR-STANDARD")) {
+				t.Fatal("uudecode does not give EICAR: the case tests nothing")
+			}
+			data, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := scanOne(t, s, name, data); r.Worst() != Match {
+				t.Errorf("worst %s, want match:\n%s", r.Worst(), strings.Join(r.Problems(), "\n"))
+			}
+		})
+	}
+	// Text that merely mentions a begin line is scanned as the text it is.
+	if r := scanOne(t, s, "doc.txt", []byte("How to:\nbegin 644 name\nis what uuencode writes first.\n")); r.Worst() != Clean {
+		t.Errorf("doc: %s %q", r.Worst(), r.Problems())
+	}
+}
+
+// TestOrdinaryTarsAccepted: what GNU tar and bsdtar write in every format they offer (long
+// names, sparse files, pax headers) is walked clean, never refused by the two-view check.
+func TestOrdinaryTarsAccepted(t *testing.T) {
+	testenv.Need(t, "tar", "bsdtar", "truncate")
+	s := testScanner(t, Options{Workers: 2})
+	dir := t.TempDir()
+	sh(t, dir, `mkdir -p tree/`+strings.Repeat("long-directory-name-", 8)+` && echo hello > tree/small
+echo deep > tree/`+strings.Repeat("long-directory-name-", 8)+`/`+strings.Repeat("file", 30)+`
+truncate -s 600K tree/sparse && echo data >> tree/sparse && ln -s small tree/link && ln tree/small tree/hard
+for f in gnu oldgnu pax posix ustar v7; do tar --sparse --format=$f -cf $f.tar tree 2>/dev/null || true; done
+for f in pax ustar gnutar v7tar; do bsdtar --format $f -cf bsd-$f.tar tree 2>/dev/null || true; done`)
+	entries, _ := filepath.Glob(filepath.Join(dir, "*.tar"))
+	if len(entries) < 6 {
+		t.Fatalf("only %d tars made", len(entries))
+	}
+	for _, p := range entries {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(p)
+		r := scanOne(t, s, name, data)
+		if r.Worst() != Clean {
+			t.Errorf("%s: %s:\n%s", name, r.Worst(), strings.Join(r.Problems(), "\n"))
+		}
+		if len(r.Inner) < 3 {
+			t.Errorf("%s: %d inner files", name, len(r.Inner))
+		}
 	}
 }

@@ -164,8 +164,8 @@ func (g *gnuView) endExt() {
 				continue
 			}
 			switch {
-			case k == "path":
-				g.paxPath = v
+			case k == "path", k == "GNU.sparse.name":
+				g.paxPath = v // archive/tar and GNU tar both take the sparse name over path
 			case k == "size":
 				if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
 					g.paxSize, g.paxSizeSet = s, true

@@ -267,7 +267,7 @@ func (w *worker) scanTop(ctx context.Context, name string, r io.Reader, size int
 	copy(res.Sum[:], h.Sum(nil))
 	res.SHA256 = hex.EncodeToString(res.Sum[:])
 	st := &walkState{ctx: ctx, top: size}
-	kind, opaqueName := sniff(src, size)
+	kind, opaqueName := w.sniff(src, size)
 	if err := w.examine(st, &res.File, src, size, 0, kind, opaqueName); err != nil {
 		// A global limit was already recorded on the file where it struck.
 		_ = err
@@ -346,7 +346,7 @@ func (w *worker) lendsOnTop() bool {
 
 // sniff says what the walk does with a file: kind is the format it descends into ("" for a
 // file scanned as it is), opaqueName a container it cannot open (see opaqueMagic).
-func sniff(src io.ReaderAt, size int64) (kind, opaqueName string) {
+func (w *worker) sniff(src io.ReaderAt, size int64) (kind, opaqueName string) {
 	head := make([]byte, min(size, 512))
 	n, _ := src.ReadAt(head, 0)
 	head = head[:n]
@@ -356,8 +356,23 @@ func sniff(src io.ReaderAt, size int64) (kind, opaqueName string) {
 	if opaqueName = opaque(head); opaqueName != "" {
 		return "", opaqueName
 	}
+	if opaqueName = lhaName(head); opaqueName != "" {
+		return "", opaqueName
+	}
+	if opaqueName = isoName(src, size); opaqueName != "" {
+		return "", opaqueName
+	}
+	if lzmaProbe(src, size, w.s.opt.Limits.MaxDecoderMemory) {
+		return FormatLzma, ""
+	}
 	if zipr.FindEnd(src, size) >= 0 {
 		return FormatZipAppended, "" // walked, or unscannable if its directory cannot be read
+	}
+	if opaqueName = embeddedOpaque(src, size); opaqueName != "" {
+		return "", opaqueName
+	}
+	if hasUUBegin(src, size) {
+		return FormatUU, ""
 	}
 	return "", ""
 }
@@ -526,7 +541,7 @@ func (w *worker) entry(st *walkState, parent *File, name string, r io.Reader, de
 		f.Verdict, f.Reason = Unscannable, "internal: entry expected in memory"
 		return nil
 	}
-	kind, opaqueName := sniff(src, n)
+	kind, opaqueName := w.sniff(src, n)
 	if kind == "" && opaqueName == "" && st.ctx.Err() == nil && w.pool != nil && w.handOff(st, idx, src, n, sum, &release) {
 		f.Verdict = Clean // for now: drainHandoffs records the hash and scan
 		return nil
@@ -640,7 +655,7 @@ func (x *expansion) Read(p []byte) (int, error) {
 // its compression suffix.
 func innerName(outer, kind string) string {
 	base := path.Base(outer[strings.LastIndex(outer, "!")+1:])
-	for _, suf := range []string{".gz", ".tgz", ".xz", ".txz", ".bz2", ".tbz2", ".zst", ".tzst", ".z", ".Z"} {
+	for _, suf := range []string{".gz", ".tgz", ".xz", ".txz", ".bz2", ".tbz2", ".zst", ".tzst", ".z", ".Z", ".lzma", ".tlz"} {
 		if strings.HasSuffix(base, suf) && len(base) > len(suf) {
 			b := strings.TrimSuffix(base, suf)
 			if strings.HasPrefix(suf, ".t") {

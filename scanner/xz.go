@@ -31,6 +31,19 @@ static airlock_xz *airlock_xz_new(uint64_t memlimit, uint64_t memlimit_threading
 	return z;
 }
 
+static airlock_xz *airlock_lzma_alone_new(uint64_t memlimit, size_t cap, int *ret) {
+	airlock_xz *z = calloc(1, sizeof *z);
+	if (z == NULL) { *ret = LZMA_MEM_ERROR; return NULL; }
+	lzma_stream init = LZMA_STREAM_INIT;
+	z->s = init;
+	z->in = malloc(cap);
+	z->out = malloc(cap);
+	z->cap = cap;
+	if (z->in == NULL || z->out == NULL) { *ret = LZMA_MEM_ERROR; return z; }
+	*ret = lzma_alone_decoder(&z->s, memlimit);
+	return z;
+}
+
 static void airlock_xz_feed(airlock_xz *z, const void *p, size_t n) {
 	memcpy(z->in, p, n);
 	z->s.next_in = z->in;
@@ -98,6 +111,18 @@ const (
 func newXZReader(src io.Reader, maxDict int64) (*xzReader, error) {
 	var ret C.int
 	z := C.airlock_xz_new(C.uint64_t(maxDict+xzOverhead), C.uint64_t(xzThreadingMemory), C.uint32_t(xzThreads), xzBuf, &ret)
+	if ret != C.LZMA_OK {
+		C.airlock_xz_free(z)
+		return nil, fmt.Errorf("liblzma init: error %d", int(ret))
+	}
+	return &xzReader{z: z, src: src, inBuf: make([]byte, xzBuf), limit: maxDict, cBufCap: xzBuf}, nil
+}
+
+// newLzmaReader decodes a legacy .lzma (LZMA-alone) stream with liblzma, as xz --format=lzma
+// and lzma -d do, under the same dictionary limit.
+func newLzmaReader(src io.Reader, maxDict int64) (*xzReader, error) {
+	var ret C.int
+	z := C.airlock_lzma_alone_new(C.uint64_t(maxDict+xzOverhead), xzBuf, &ret)
 	if ret != C.LZMA_OK {
 		C.airlock_xz_free(z)
 		return nil, fmt.Errorf("liblzma init: error %d", int(ret))

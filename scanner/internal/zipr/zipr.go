@@ -382,7 +382,7 @@ func (a *Archive) checkLocal(cdStart int64) {
 		if lname != e.Name {
 			a.problem("%s: the local header names it %q", e.Name, lname)
 		}
-		if up := findExtra(vari[nlen:], 0x7075); up != nil && len(up) >= 5 && string(up[5:]) != e.UnicodeName {
+		if up := findExtra(vari[nlen:], 0x7075); len(up) >= 5 && string(up[5:]) != e.UnicodeName {
 			a.problem("%s: local Unicode Path extra field %q differs from the central one %q", e.Name, up[5:], e.UnicodeName)
 		}
 		if flags != e.Flags {

@@ -1,0 +1,319 @@
+package scanner
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Formats of Unix archives the walker descends into: their members may be compressed (a .deb's
+// data.tar.xz, an initramfs's later parts), so scanning the archive's bytes is not enough.
+const (
+	FormatAr   = "ar"
+	FormatCpio = "cpio"
+)
+
+const arMagic = "!<arch>\n"
+
+// cpioKind names the cpio variant of a header, or "".
+func cpioKind(h []byte) string {
+	switch {
+	case bytes.HasPrefix(h, []byte("070701")), bytes.HasPrefix(h, []byte("070702")):
+		return "newc"
+	case bytes.HasPrefix(h, []byte("070707")):
+		return "odc"
+	case len(h) >= 2 && (h[0] == 0xc7 && h[1] == 0x71):
+		return "bin-le"
+	case len(h) >= 2 && (h[0] == 0x71 && h[1] == 0xc7):
+		return "bin-be"
+	}
+	return ""
+}
+
+// walkAr walks a Unix ar archive (GNU and BSD long names), as ar and dpkg-deb read it: every
+// member, the symbol and name tables included, is an inner file.
+func (w *worker) walkAr(st *walkState, f *File, r io.Reader, depth int) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if _, err := br.Discard(len(arMagic)); err != nil {
+		return err
+	}
+	var names []byte // the GNU "//" member
+	var hdr [60]byte
+	for {
+		if err := st.ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("ar member header: %w", err)
+		}
+		if string(hdr[58:60]) != "`\n" {
+			return fmt.Errorf("ar member header without its terminator")
+		}
+		size, err := strconv.ParseInt(strings.TrimRight(string(hdr[48:58]), " "), 10, 64)
+		if err != nil || size < 0 {
+			return fmt.Errorf("ar member size %q", hdr[48:58])
+		}
+		name := strings.TrimRight(string(hdr[:16]), " ")
+		data := io.LimitReader(br, size)
+		switch {
+		case name == "//":
+			if size > 16<<20 {
+				return fmt.Errorf("ar name table of %d bytes", size)
+			}
+			names = make([]byte, size)
+			if _, err := io.ReadFull(br, names); err != nil {
+				return err
+			}
+			data = bytes.NewReader(names)
+			name = "(GNU name table)"
+		case name == "/" || name == "/SYM64/":
+			name = "(symbol table)"
+		case strings.HasPrefix(name, "#1/"): // BSD: the name precedes the data
+			n, err := strconv.Atoi(name[3:])
+			if err != nil || n < 0 || int64(n) > size || n > 4096 {
+				return fmt.Errorf("ar BSD long name %q", name)
+			}
+			b := make([]byte, n)
+			if _, err := io.ReadFull(br, b); err != nil {
+				return err
+			}
+			name, size = strings.TrimRight(string(b), "\x00"), size-int64(n)
+			data = io.LimitReader(br, size)
+		case strings.HasPrefix(name, "/"): // GNU: an offset into the name table
+			off, err := strconv.Atoi(name[1:])
+			if err != nil || off < 0 || off >= len(names) {
+				return fmt.Errorf("ar long name %q not in the name table", name)
+			}
+			end := bytes.Index(names[off:], []byte("/\n"))
+			if end < 0 {
+				return fmt.Errorf("ar long name %q unterminated", name)
+			}
+			name = string(names[off : off+end])
+		default:
+			name = strings.TrimSuffix(name, "/")
+		}
+		if err := w.entry(st, f, name, &expansion{r: data, st: st, l: w.s.opt.Limits, tar: true}, size, depth+1); err != nil {
+			return err
+		}
+		if _, err := io.Copy(io.Discard, data); err != nil {
+			return err
+		}
+		if size%2 == 1 {
+			if b, err := br.ReadByte(); err != nil || b != '\n' {
+				if errors.Is(err, io.EOF) {
+					return nil // some writers omit the last pad byte; ar reads it so
+				}
+				return fmt.Errorf("ar padding after %s is not a newline", name)
+			}
+		}
+	}
+}
+
+// cpioHeader is one cpio member header.
+type cpioHeader struct {
+	mode, size, namesize int64
+	name                 string
+}
+
+// walkCpio walks cpio archives (newc, crc, odc, binary of either byte order) as cpio -i and the
+// kernel's initramfs unpacker read them: every member with data is scanned whatever its mode
+// says (a directory or device that holds data is refused besides), symbolic links are
+// recorded. After the "TRAILER!!!" member come, as in an initramfs, zero padding, further cpio
+// archives (walked), or other data (an inner file of its own, which the walk sniffs: the
+// kernel unpacks a compressed archive there).
+func (w *worker) walkCpio(st *walkState, f *File, r io.Reader, depth int) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var pos int64 // bytes consumed, for the alignment of newc
+	read := func(b []byte) error {
+		n, err := io.ReadFull(br, b)
+		pos += int64(n)
+		return err
+	}
+	skip := func(n int64) error {
+		k, err := io.CopyN(io.Discard, br, n)
+		pos += k
+		return err
+	}
+	for {
+		if err := st.ctx.Err(); err != nil {
+			return err
+		}
+		head, _ := br.Peek(512)
+		if len(head) == 0 {
+			return nil
+		}
+		if z := len(head) - len(bytes.TrimLeft(head, "\x00")); z > 0 { // padding after a trailer
+			if err := skip(int64(z)); err != nil {
+				return err
+			}
+			continue
+		}
+		kind := cpioKind(head)
+		if kind == "" { // data of its own after a trailer
+			return w.entry(st, f, "(after the cpio trailer)", br, -1, depth+1)
+		}
+		h, err := readCpioHeader(kind, read)
+		if err != nil {
+			return err
+		}
+		align := int64(1)
+		switch kind {
+		case "newc":
+			align = 4
+		case "bin-le", "bin-be":
+			align = 2
+		}
+		if err := skip((align - pos%align) % align); err != nil {
+			return err
+		}
+		if h.name == "TRAILER!!!" {
+			if err := skip((align - pos%align) % align); err != nil && !errors.Is(err, io.EOF) {
+				return err
+			}
+			continue
+		}
+		data := &countingReader{r: io.LimitReader(br, h.size), n: &pos}
+		typ := h.mode & 0o170000
+		switch {
+		case typ == 0o120000 && h.size <= 4096:
+			b, err := io.ReadAll(data)
+			if err != nil {
+				return err
+			}
+			if err := w.record(st, f, h.name, TypeSymlink, string(b), "symbolic link: recorded, not followed", depth+1); err != nil {
+				return err
+			}
+		case h.size == 0 && typ != 0o100000:
+			if typ != 0o040000 {
+				if err := w.record(st, f, h.name, TypeSpecial, "", fmt.Sprintf("special cpio entry (mode %#o): recorded, not opened", h.mode), depth+1); err != nil {
+					return err
+				}
+			}
+		default:
+			idx := len(st.inner)
+			if err := w.entry(st, f, h.name, &expansion{r: data, st: st, l: w.s.opt.Limits, tar: true}, h.size, depth+1); err != nil {
+				return err
+			}
+			if typ != 0o100000 && idx < len(st.inner) {
+				w.worsen(&st.inner[idx], Unscannable, fmt.Sprintf("cpio entry of mode %#o holds %d bytes (tools disagree on what it is): scanned, and refused", h.mode, h.size))
+			}
+		}
+		if _, err := io.Copy(io.Discard, data); err != nil {
+			return err
+		}
+		if err := skip((align - pos%align) % align); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+	}
+}
+
+// cpioShortName: the header was read, its name could not be.
+type cpioShortName struct{ err error }
+
+func (e *cpioShortName) Error() string { return "cpio name: " + e.err.Error() }
+func (e *cpioShortName) Unwrap() error { return e.err }
+
+// countingReader adds what it reads to *n.
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
+}
+
+// isCpio reports whether h starts with a cpio header whose name is NUL-terminated where its
+// size says (two magic bytes alone would take many binary files for cpio).
+func isCpio(h []byte) bool {
+	kind := cpioKind(h)
+	if kind == "" {
+		return false
+	}
+	r := bytes.NewReader(h)
+	hdr, err := readCpioHeader(kind, func(b []byte) error { _, err := io.ReadFull(r, b); return err })
+	if err != nil {
+		// A name longer than the head still makes a newc or odc header whose numeric
+		// fields all parsed; a binary header has too little to go on without its name.
+		var short *cpioShortName
+		return errors.As(err, &short) && kind != "bin-le" && kind != "bin-be"
+	}
+	fixed := map[string]int64{"newc": 110, "odc": 76}[kind]
+	if fixed == 0 {
+		fixed = 26
+	}
+	return h[fixed+hdr.namesize-1] == 0
+}
+
+// readCpioHeader reads one header and its name.
+func readCpioHeader(kind string, read func([]byte) error) (cpioHeader, error) {
+	var h cpioHeader
+	field := func(b []byte, base int) (int64, error) {
+		v, err := strconv.ParseInt(string(b), base, 64)
+		if err != nil || v < 0 {
+			return 0, fmt.Errorf("cpio %s header field %q", kind, b)
+		}
+		return v, nil
+	}
+	var err error
+	switch kind {
+	case "newc":
+		var b [110]byte
+		if err := read(b[:]); err != nil {
+			return h, fmt.Errorf("cpio header: %w", err)
+		}
+		if h.mode, err = field(b[14:22], 16); err != nil {
+			return h, err
+		}
+		if h.size, err = field(b[54:62], 16); err != nil {
+			return h, err
+		}
+		if h.namesize, err = field(b[94:102], 16); err != nil {
+			return h, err
+		}
+	case "odc":
+		var b [76]byte
+		if err := read(b[:]); err != nil {
+			return h, fmt.Errorf("cpio header: %w", err)
+		}
+		if h.mode, err = field(b[18:24], 8); err != nil {
+			return h, err
+		}
+		if h.namesize, err = field(b[59:65], 8); err != nil {
+			return h, err
+		}
+		if h.size, err = field(b[65:76], 8); err != nil {
+			return h, err
+		}
+	default:
+		var b [26]byte
+		if err := read(b[:]); err != nil {
+			return h, fmt.Errorf("cpio header: %w", err)
+		}
+		u16 := func(i int) int64 {
+			if kind == "bin-le" {
+				return int64(b[i]) | int64(b[i+1])<<8
+			}
+			return int64(b[i])<<8 | int64(b[i+1])
+		}
+		h.mode, h.namesize, h.size = u16(6), u16(20), u16(22)<<16|u16(24)
+	}
+	if h.namesize == 0 || h.namesize > maxPathBytes+1 {
+		return h, fmt.Errorf("cpio name of %d bytes", h.namesize)
+	}
+	name := make([]byte, h.namesize)
+	if err := read(name); err != nil {
+		return h, &cpioShortName{err}
+	}
+	h.name = strings.TrimSuffix(string(name), "\x00")
+	return h, nil
+}
