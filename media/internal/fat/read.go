@@ -379,6 +379,14 @@ func innerSpace(e []byte) bool {
 	return in(e[0:8]) || in(e[8:11])
 }
 
+// abbrev shortens a path for a message to its first and last 60 bytes.
+func abbrev(p string) string {
+	if len(p) <= 160 {
+		return p
+	}
+	return strings.ToValidUTF8(p[:60], "") + "..." + strings.ToValidUTF8(p[len(p)-60:], "")
+}
+
 func highByte(e []byte) bool {
 	for i, c := range e[:11] {
 		if c >= 0x80 || (i == 0 && c == 0x05) { // 0x05 stands for 0xE5
@@ -552,10 +560,10 @@ func (rd *reader) walk(dir *tree.Node, data []byte, where string, self, parent u
 		}
 		full := where + "/" + name
 		if rel := len(full) - 1; rel >= mediaerr.PathMax {
-			return mediaerr.Limit(mediaerr.ErrPathTooLong, "%v: %s/%.40s...: a path of %d bytes exceeds PATH_MAX (%d)", p.Type, at, name, rel, mediaerr.PathMax)
+			return mediaerr.Limit(mediaerr.ErrPathTooLong, "%v: %s: a path of %d bytes exceeds PATH_MAX (%d)", p.Type, abbrev(full), rel, mediaerr.PathMax)
 		}
 		if rd.pathBytes += int64(len(full) - 1); rd.pathBytes > MaxPathBytes {
-			return mediaerr.Limit(mediaerr.ErrPathBytes, "%v: %s: the paths of the volume add up to more than MaxPathBytes (%d)", p.Type, full, MaxPathBytes)
+			return mediaerr.Limit(mediaerr.ErrPathBytes, "%v: %s: the paths of the volume add up to more than MaxPathBytes (%d)", p.Type, abbrev(full), MaxPathBytes)
 		}
 		if rd.entries++; rd.entries > MaxEntries {
 			return mediaerr.Limit(mediaerr.ErrTooManyEntries, "%v: more than MaxEntries (%d) files and directories", p.Type, MaxEntries)
