@@ -184,10 +184,10 @@ func TestOraclesAgree(t *testing.T) {
 					t.Fatalf("%s %v\nairlock %v", o.name, k, a)
 				}
 			}
+			if bits == 32 {
+				return // the classes are the same as in FAT12/16, and 34 MiB images are slow under -race
+			}
 			for _, tc := range hostileCases() {
-				if tc.fixed && bits == 32 {
-					continue
-				}
 				v := base.clone()
 				tc.patch(v)
 				if _, aerr := v.open(); aerr == nil {
