@@ -39,7 +39,15 @@ type oracle struct {
 func oracles(t *testing.T) []oracle {
 	var out []oracle
 	if os.Geteuid() == 0 && hasVFAT() {
-		out = append(out, oracle{"kernel vfat", kernelList})
+		// Only when a loop mount of a fresh volume works here (a container may forbid it).
+		img := filepath.Join(t.TempDir(), "probe.img")
+		if exec.Command("mkfs.fat", "-C", img, "1024").Run() == nil {
+			if _, err := kernelList(t, img); err == nil {
+				out = append(out, oracle{"kernel vfat", kernelList})
+			} else {
+				t.Logf("the kernel's vfat is not a reader here: %v", err)
+			}
+		}
 	}
 	if _, err := exec.LookPath("mcopy"); err == nil {
 		out = append(out, oracle{"mtools", func(t *testing.T, img string) (map[string]string, error) {
