@@ -495,3 +495,31 @@ func TestBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestCountBounds reaches MaxEntries and MaxExtents with lowered values on the standard volume
+// (6 entries); a file fragmented into one more run goes over the extents bound.
+func TestCountBounds(t *testing.T) {
+	v := newVol(t, 12)
+	open := func(lim limits) error {
+		_, err := open(context.Background(), bytes.NewReader(v.b), int64(len(v.b)), lim)
+		return err
+	}
+	runs := 1 // the fewest runs the volume opens with
+	for open(limits{entries: 6, extents: runs}) != nil && runs < 20 {
+		runs++
+	}
+	if err := open(limits{entries: 6, extents: runs}); err != nil {
+		t.Fatalf("at the bounds: %v", err)
+	}
+	if err := open(limits{entries: 5, extents: runs}); !errors.Is(err, mediaerr.ErrTooManyEntries) || !strings.Contains(err.Error(), "MaxEntries (5)") {
+		t.Errorf("entries: %v", err)
+	}
+	// Fragment README.TXT: a second cluster far away makes one more run.
+	c, f := v.cluster(v.entry("README  TXT")), v.freeCluster()
+	v.setFAT(-1, c, f)
+	v.setFAT(-1, f, v.eoc())
+	binary.LittleEndian.PutUint32(v.b[v.entry("README  TXT")+28:], 600)
+	if err := open(limits{entries: 6, extents: runs}); !errors.Is(err, mediaerr.ErrTooFragmented) || !strings.Contains(err.Error(), fmt.Sprintf("MaxExtents (%d)", runs)) {
+		t.Errorf("extents: %v", err)
+	}
+}

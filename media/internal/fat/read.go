@@ -47,6 +47,7 @@ type reader struct {
 	fat       *fatTable
 	used      []uint64          // bitmap of claimed clusters: a second claim is a cross-link or a loop
 	owner     map[uint32]string // first cluster of each chain -> its path, to name the other party
+	lim       limits
 	entries   int
 	pathBytes int64
 	extents   int
@@ -58,6 +59,14 @@ type reader struct {
 // refusal wraps mediaerr.ErrCorrupt or ErrUnsupported and says what and where; a refusal for a
 // bound also wraps the bound's sentinel (mediaerr.ErrTooDeep, ...).
 func Open(ctx context.Context, r io.ReaderAt, size int64) (*Volume, error) {
+	return open(ctx, r, size, limits{entries: MaxEntries, extents: MaxExtents})
+}
+
+// limits are the count bounds of one Open (the constants; tests lower them to reach them with
+// small volumes).
+type limits struct{ entries, extents int }
+
+func open(ctx context.Context, r io.ReaderAt, size int64, lim limits) (*Volume, error) {
 	boot := make([]byte, 512)
 	if err := readFull(r, boot, 0); err != nil {
 		return nil, mediaerr.Corrupt("FAT: boot sector: %v", err)
@@ -69,7 +78,7 @@ func Open(ctx context.Context, r io.ReaderAt, size int64) (*Volume, error) {
 	if p.Media != 0xF0 && p.Media < 0xF8 {
 		return nil, mediaerr.Corrupt("%v: media descriptor %#02x", p.Type, p.Media)
 	}
-	rd := &reader{ctx: ctx, r: r, p: p, csize: int64(p.BytesPerSector) * int64(p.SectorsPerCluster)}
+	rd := &reader{ctx: ctx, r: r, p: p, lim: lim, csize: int64(p.BytesPerSector) * int64(p.SectorsPerCluster)}
 	if p.Type == FAT32 && p.ExtFlags&0x80 != 0 {
 		if active := uint32(p.ExtFlags & 0x0f); active >= p.NumFATs {
 			return nil, mediaerr.Corrupt("FAT32: active FAT %d of %d", active, p.NumFATs)
@@ -289,8 +298,8 @@ func (rd *reader) chain(first uint32, name string) ([]tree.Extent, int64, error)
 		k := len(ext)
 		ext = tree.Append(ext, off, rd.csize)
 		if len(ext) > k {
-			if rd.extents++; rd.extents > MaxExtents {
-				return nil, 0, mediaerr.Limit(mediaerr.ErrTooFragmented, "%v: %s: more than MaxExtents (%d) runs of clusters in the volume", rd.p.Type, name, MaxExtents)
+			if rd.extents++; rd.extents > rd.lim.extents {
+				return nil, 0, mediaerr.Limit(mediaerr.ErrTooFragmented, "%v: %s: more than MaxExtents (%d) runs of clusters in the volume", rd.p.Type, name, rd.lim.extents)
 			}
 		}
 		if count%65536 == 0 {
@@ -565,8 +574,8 @@ func (rd *reader) walk(dir *tree.Node, data []byte, where string, self, parent u
 		if rd.pathBytes += int64(len(full) - 1); rd.pathBytes > MaxPathBytes {
 			return mediaerr.Limit(mediaerr.ErrPathBytes, "%v: %s: the paths of the volume add up to more than MaxPathBytes (%d)", p.Type, abbrev(full), MaxPathBytes)
 		}
-		if rd.entries++; rd.entries > MaxEntries {
-			return mediaerr.Limit(mediaerr.ErrTooManyEntries, "%v: more than MaxEntries (%d) files and directories", p.Type, MaxEntries)
+		if rd.entries++; rd.entries > rd.lim.entries {
+			return mediaerr.Limit(mediaerr.ErrTooManyEntries, "%v: more than MaxEntries (%d) files and directories", p.Type, rd.lim.entries)
 		}
 		n := &tree.Node{Name: name, ModTime: fatTime(e[24:26], e[22:24])}
 		if attr&0x10 != 0 {
