@@ -179,7 +179,7 @@ func ReadFS(ctx context.Context, r io.ReaderAt, size, sectorSize int64) (*Medium
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)
 			}
-			v.Kind, v.Label, root = fmt.Sprintf("fat%d", int(fv.BPB.Type)), fv.BPB.Label, fv.FS.Root
+			v.Kind, v.Label, root = fmt.Sprintf("fat%d", int(fv.BPB.Type)), fv.Label, fv.FS.Root
 		case "iso9660":
 			iv, err := isofs.Open(ctx, sr, p.Size)
 			if err != nil {

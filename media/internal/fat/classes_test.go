@@ -523,3 +523,23 @@ func TestCountBounds(t *testing.T) {
 		t.Errorf("extents: %v", err)
 	}
 }
+
+// TestLabelAsBlkid: the label is the root directory's where it disagrees with the boot sector's
+// (as Windows leaves it), as blkid says.
+func TestLabelAsBlkid(t *testing.T) {
+	testenv.Need(t, "blkid")
+	v := newVol(t, 16)
+	e := v.entry("VOL        ")
+	copy(v.b[e:], "WINLABEL   ")
+	out, err := exec.Command("blkid", "-p", "-o", "value", "-s", "LABEL", v.save()).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vl, err := v.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := vl.Label, strings.TrimSpace(string(out)); got != want || vl.BPB.Label != "VOL" {
+		t.Fatalf("label %q, blkid %q (boot sector %q)", got, want, vl.BPB.Label)
+	}
+}

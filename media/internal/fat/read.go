@@ -18,7 +18,11 @@ import (
 // Volume is a validated FAT volume.
 type Volume struct {
 	BPB *BPB
-	FS  *tree.FS
+	// Label is the volume label as blkid shows it: the root directory's label entry, else the
+	// boot sector's. (fsck.fat reports the two disagreeing; Windows writes only the first, so
+	// that is not refused.)
+	Label string
+	FS    *tree.FS
 }
 
 // What Open refuses, beyond ranges and chains: everything `fsck.fat -n` reports about the
@@ -53,6 +57,7 @@ type reader struct {
 	extents   int
 	csize     int64
 	dirData   int64
+	label     string // the root directory's volume label entry
 }
 
 // Open validates the FAT volume of size bytes at the start of r and returns its tree. Every
@@ -114,7 +119,11 @@ func open(ctx context.Context, r io.ReaderAt, size int64, lim limits) (*Volume, 
 	if err := root.Sort("/"); err != nil {
 		return nil, mediaerr.Corrupt("%v: %v", p.Type, err)
 	}
-	return &Volume{BPB: p, FS: &tree.FS{R: r, Root: root}}, nil
+	label := p.Label
+	if rd.label != "" {
+		label = rd.label // as blkid: the root directory's label wins (Windows writes only that one)
+	}
+	return &Volume{BPB: p, Label: label, FS: &tree.FS{R: r, Root: root}}, nil
 }
 
 func readFull(r io.ReaderAt, b []byte, off int64) error {
@@ -396,6 +405,19 @@ func abbrev(p string) string {
 	return strings.ToValidUTF8(p[:60], "") + "..." + strings.ToValidUTF8(p[len(p)-60:], "")
 }
 
+// shortLabel decodes a label entry's 11 bytes as the short names' code page.
+func shortLabel(b []byte) string {
+	var s strings.Builder
+	for _, c := range b {
+		if c < 0x80 {
+			s.WriteByte(c)
+		} else {
+			s.WriteRune(cp437Runes[c-0x80])
+		}
+	}
+	return s.String()
+}
+
 func highByte(e []byte) bool {
 	for i, c := range e[:11] {
 		if c >= 0x80 || (i == 0 && c == 0x05) { // 0x05 stands for 0xE5
@@ -526,6 +548,7 @@ func (rd *reader) walk(dir *tree.Node, data []byte, where string, self, parent u
 			if labels++; labels > 1 {
 				return corrupt(i, "a second volume label")
 			}
+			rd.label = strings.TrimRight(shortLabel(e[:11]), " ")
 			continue
 		}
 		first := uint32(binary.LittleEndian.Uint16(e[26:]))
