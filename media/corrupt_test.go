@@ -137,6 +137,18 @@ func TestCorruptPartitionTables(t *testing.T) {
 		binary.LittleEndian.PutUint32(e2[12:], 100)
 		expectRefusal(t, b, ErrCorrupt, "loops")
 	})
+	t.Run("fat-superfloppy-with-partitions", func(t *testing.T) {
+		// A whole-disk FAT whose boot code area also reads as an MBR entry: Linux shows the
+		// partition, a superfloppy reader the volume.
+		img, _ := fatImage(t, 16, 20, "VOL", "")
+		b, _ := os.ReadFile(img)
+		e := b[446:462]
+		clear(e)
+		e[4] = 0x0c
+		binary.LittleEndian.PutUint32(e[8:], 2048)
+		binary.LittleEndian.PutUint32(e[12:], 4096)
+		expectRefusal(t, b, ErrCorrupt, "FAT boot sector and a mbr partition table")
+	})
 	img, _ = fatImage(t, 16, 20, "VOL", "gpt")
 	gpt, _ := os.ReadFile(img)
 	t.Run("gpt-ok", func(t *testing.T) {

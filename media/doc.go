@@ -22,6 +22,17 @@
 //
 // Open returns the same as a *Medium that also names the partition scheme and the volumes.
 //
+// What a stock reader on the high side would see is the reference: a FAT volume that fsck.fat -n
+// reports (chains longer or shorter than their file, "." and ".." not first, duplicate or bad short
+// names, FAT copies that differ, FAT[0] without the media byte, lost clusters, orphan or
+// mismatched long names) is refused, and so is anything on which Linux, mtools and 7z would list
+// different files or names (entries after the end-of-directory mark, long-name padding, short
+// names whose characters depend on the code page), and partition tables that readers pick
+// differently (hybrid MBRs, a GPT behind a plain MBR, a FAT boot sector that is also an MBR). A
+// tree beyond the bounds is refused with a sentinel that names the bound: ErrTooDeep,
+// ErrTooManyEntries, ErrPathBytes (all paths together), ErrPathTooLong (PATH_MAX),
+// ErrNameTooLong (NAME_MAX), ErrTooFragmented; each also matches ErrCorrupt.
+//
 // # Devices
 //
 // Watch reports disks and partitions as they come and go (kernel uevents through go-udev's

@@ -144,6 +144,11 @@ func ReadFS(ctx context.Context, r io.ReaderAt, size, sectorSize int64) (*Medium
 			return nil, mediaerr.Unsupported("unknown data (no partition table, no filesystem signature)")
 		}
 	default:
+		if kind == "fat" {
+			if err := fatAndTable(r, size, sectorSize); err != nil {
+				return nil, err
+			}
+		}
 		table = part.Whole(size)
 	}
 	m := &Medium{Scheme: string(table.Scheme)}
@@ -174,7 +179,7 @@ func ReadFS(ctx context.Context, r io.ReaderAt, size, sectorSize int64) (*Medium
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)
 			}
-			v.Kind, v.Label, root = fmt.Sprintf("fat%d", int(fv.BPB.Type)), fv.BPB.Label, fv.FS.Root
+			v.Kind, v.Label, root = fmt.Sprintf("fat%d", int(fv.BPB.Type)), fv.Label, fv.FS.Root
 		case "iso9660":
 			iv, err := isofs.Open(ctx, sr, p.Size)
 			if err != nil {
@@ -211,6 +216,28 @@ func ReadFS(ctx context.Context, r io.ReaderAt, size, sectorSize int64) (*Medium
 	}
 	m.FS = &tree.FS{R: r, Root: root}
 	return m, nil
+}
+
+// fatAndTable refuses a sector 0 that is a FAT boot sector and also a partition table with
+// partitions: Linux reads the partitions when every entry's boot flag is 0 or 0x80 (and a GPT
+// behind a protective entry), so it would show other files than the whole-disk volume.
+func fatAndTable(r io.ReaderAt, size, sectorSize int64) error {
+	t, err := part.Parse(r, size, sectorSize)
+	s0 := make([]byte, 512)
+	if _, rerr := r.ReadAt(s0, 0); rerr != nil {
+		return mediaerr.Corrupt("sector 0: %v", rerr)
+	}
+	protective := false
+	for i := 0; i < 4; i++ {
+		protective = protective || s0[446+16*i+4] == 0xEE
+	}
+	switch {
+	case err == nil && t != nil && len(t.Partitions) > 0:
+		return mediaerr.Corrupt("sector 0 is a FAT boot sector and a %s partition table with %d partition(s): Linux reads the partitions", t.Scheme, len(t.Partitions))
+	case protective:
+		return mediaerr.Corrupt("sector 0 is a FAT boot sector with a protective GPT entry: readers differ on which counts")
+	}
+	return nil
 }
 
 // shift moves every extent under n by off bytes, from partition- to disk-relative.

@@ -11,7 +11,10 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -111,7 +114,7 @@ func (p *pattern) fill(b []byte, off int64, zeros []byte) {
 		}
 		return
 	}
-	p.xor(b, zeros[:len(b)], off)
+	parallel(len(b), func(from, to int) { p.xor(b[from:to], zeros[from:to], off+int64(from)) })
 }
 
 // xor XORs src with the keystream at device offset off into dst.
@@ -120,6 +123,33 @@ func (p *pattern) xor(dst, src []byte, off int64) {
 	binary.BigEndian.PutUint64(iv[:8], p.nonce)
 	binary.BigEndian.PutUint64(iv[8:], uint64(off/16))
 	cipher.NewCTR(p.stream, iv[:]).XORKeyStream(dst, src)
+}
+
+// splitPiece is the granularity at which a chunk's keystream work is shared between cores: a
+// multiple of the AES block and small enough to stay in cache while it is checked.
+const splitPiece = 64 << 10
+
+// parallel runs f over [0, n) split into one contiguous span per core (at most 4, each a
+// multiple of splitPiece), and waits. Go's AES-CTR runs at well under a GB/s per core on a busy
+// machine, less than a stick and a loop device take, so one core's keystream was the bottleneck of
+// a random wipe (issue 21).
+func parallel(n int, f func(from, to int)) {
+	parts := min(runtime.GOMAXPROCS(0), 4, (n+splitPiece-1)/splitPiece)
+	if parts <= 1 {
+		f(0, n)
+		return
+	}
+	span := (n/parts + splitPiece - 1) / splitPiece * splitPiece
+	var wg sync.WaitGroup
+	for from := 0; from < n; from += span {
+		to := min(from+span, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(from, to)
+		}()
+	}
+	wg.Wait()
 }
 
 func newRandomPattern() (*pattern, error) {
@@ -591,13 +621,21 @@ func (w *wiper) verify(ctx context.Context, p *pattern, bufs [][]byte) error {
 		if p.stream != nil {
 			// XOR the keystream out of what was read, in place and in cache-sized pieces, each
 			// checked for zeros while it is still in cache; only a mismatch is looked at again.
-			const piece = 64 << 10
-			match = true
-			for k := 0; k < r.n && match; k += piece {
-				m := min(piece, r.n-k)
-				p.xor(got[k:k+m], got[k:k+m], r.off+int64(k))
-				match = bytes.Equal(got[k:k+m], w.zeros[:m])
-			}
+			// The spans are checked on all cores at once; a span stops at its own first mismatch
+			// (and only there, so that everything before the first mismatch is XORed and the
+			// search below finds its offset).
+			var bad atomic.Bool
+			parallel(r.n, func(from, to int) {
+				for k := from; k < to; k += splitPiece {
+					m := min(splitPiece, to-k)
+					p.xor(got[k:k+m], got[k:k+m], r.off+int64(k))
+					if !bytes.Equal(got[k:k+m], w.zeros[:m]) {
+						bad.Store(true)
+						return
+					}
+				}
+			})
+			match = !bad.Load()
 			want = w.zeros
 		} else {
 			if !constFilled {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -196,5 +197,36 @@ func TestSanitizeTooSmallRefusedBeforeWiping(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(img); bytes.Count(b, []byte{0x33}) != len(b) {
 		t.Fatal("refused sanitize wrote to the device")
+	}
+}
+
+// TestVerifyMismatchOffsets: with the keystream check split across cores, the reported offset is
+// still the first differing byte, whichever span of the chunk holds it.
+func TestVerifyMismatchOffsets(t *testing.T) {
+	for _, offs := range [][]int64{{3<<20 + 900000}, {3<<20 + 900000, 3<<20 + 100}, {4<<20 - 1}} {
+		img := imageFile(t, 5, 0)
+		d, err := openWrite(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := &WipeReport{}
+		w := &wiper{d: d, o: WipeOptions{Method: MethodRandom, Verify: VerifyFull, ChunkSize: 1 << 20}, rep: rep, zeros: make([]byte, 1<<20)}
+		p, _ := newRandomPattern()
+		bufs := [][]byte{make([]byte, 1<<20), make([]byte, 1<<20), make([]byte, 1<<20)}
+		if err := w.write(context.Background(), "pass", p, bufs[:2]); err != nil {
+			t.Fatal(err)
+		}
+		f, _ := os.OpenFile(img, os.O_RDWR, 0)
+		first := offs[0]
+		for _, off := range offs {
+			f.WriteAt([]byte{0x80 ^ firstByte(t, img, off)}, off)
+			first = min(first, off)
+		}
+		f.Close()
+		err = w.verify(context.Background(), p, bufs)
+		if !errors.Is(err, ErrVerifyFailed) || !strings.Contains(err.Error(), fmt.Sprintf("offset %d ", first)) {
+			t.Fatalf("%v: got %v, want the first at %d", offs, err, first)
+		}
+		d.close()
 	}
 }

@@ -3,9 +3,11 @@
 //
 // Open validates the whole volume before it serves a single byte: the boot sector's geometry must
 // fit inside the partition, every cluster chain must stay in range, end properly and be claimed by
-// one file only (which also rules out directory loops), every file's chain must cover its size and
-// every name must be a clean path element. The result is a tree.FS whose files read straight from
-// the validated cluster runs.
+// one file only (which also rules out directory loops), every file's chain must be exactly as
+// long as its size needs, no cluster may be in use by no file, and every name must be a clean path
+// element that Linux, mtools and 7z would all show the same; whatever fsck.fat -n reports about
+// the files is refused (see read.go for the list). The result is a tree.FS whose files read
+// straight from the validated cluster runs.
 package fat
 
 import (

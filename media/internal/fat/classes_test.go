@@ -18,10 +18,11 @@ import (
 
 // vol is a FAT image made by mkfs.fat and mtools, held in memory for byte patches.
 type vol struct {
-	t    testing.TB
-	bits int
-	b    []byte
-	p    *BPB
+	t        testing.TB
+	bits     int
+	b        []byte
+	p        *BPB
+	reserved map[uint32]bool // clusters allocChain handed out
 }
 
 // sizes of the test volumes in KiB: the smallest of each type with 512-byte clusters.
@@ -66,6 +67,7 @@ func mustRun(t testing.TB, name string, args ...string) {
 func (v *vol) clone() *vol {
 	c := *v
 	c.b = append([]byte(nil), v.b...)
+	c.reserved = map[uint32]bool{}
 	return &c
 }
 
@@ -333,5 +335,211 @@ func TestHostileClasses(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// allocChain links n free clusters (searched upward from the middle of the volume, away from
+// what mtools wrote) into a chain in every FAT copy and returns its first cluster.
+func (v *vol) allocChain(n int) uint32 {
+	rd := &reader{p: v.p, fat: newFATTable(bytes.NewReader(v.b), v.p)}
+	var got []uint32
+	for c := v.p.Clusters/2 + 2; len(got) < n && c <= v.p.Clusters+1; c++ {
+		if rd.next(c) == 0 && !v.reserved[c] {
+			got = append(got, c)
+		}
+	}
+	if len(got) < n {
+		v.t.Fatalf("no room for %d clusters", n)
+	}
+	for i, c := range got {
+		v.reserved[c] = true
+		next := v.eoc()
+		if i+1 < len(got) {
+			next = got[i+1]
+		}
+		v.setFAT(-1, c, next)
+	}
+	return got[0]
+}
+
+// writeDir writes data (padded with zeros) into the chain from first.
+func (v *vol) writeDir(first uint32, data []byte) {
+	rd := &reader{p: v.p, fat: newFATTable(bytes.NewReader(v.b), v.p)}
+	cs := int(v.p.SectorsPerCluster * v.p.BytesPerSector)
+	for c := first; ; c = rd.next(c) {
+		n := copy(v.b[v.clusterOff(c):v.clusterOff(c)+cs], data)
+		clear(v.b[v.clusterOff(c)+n : v.clusterOff(c)+cs])
+		data = data[n:]
+		if rd.eoc(rd.next(c)) {
+			break
+		}
+	}
+	if len(data) > 0 {
+		v.t.Fatal("directory data longer than its chain")
+	}
+}
+
+// testEntry is a short entry; with a long name, the long-name entries before it.
+func testEntry(short string, long string, attr byte, first uint32, size uint32) []byte {
+	e := make([]byte, 32)
+	copy(e, fmt.Sprintf("%-11s", short))
+	e[11] = attr
+	binary.LittleEndian.PutUint16(e[26:], uint16(first))
+	binary.LittleEndian.PutUint16(e[20:], uint16(first>>16))
+	binary.LittleEndian.PutUint32(e[28:], size)
+	if long == "" {
+		return e
+	}
+	u := utf16Encode(long)
+	if len(u)%13 != 0 {
+		u = append(u, 0)
+	}
+	for len(u)%13 != 0 {
+		u = append(u, 0xffff)
+	}
+	var out []byte
+	for k := len(u) / 13; k >= 1; k-- {
+		l := make([]byte, 32)
+		l[0] = byte(k)
+		if k == len(u)/13 {
+			l[0] |= 0x40
+		}
+		l[11], l[13] = 0x0f, shortSum(e)
+		for j, o := range []int{1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30} {
+			binary.LittleEndian.PutUint16(l[o:], u[(k-1)*13+j])
+		}
+		out = append(out, l...)
+	}
+	return append(out, e...)
+}
+
+// plantDeep hangs a chain of depth directories with the long name comp (numbered) under the
+// root, and files empty files into the deepest one; the entries are valid in every other way.
+func plantDeep(v *vol, depth int, comp string, files int) {
+	if v.reserved == nil {
+		v.reserved = map[uint32]bool{}
+	}
+	cs := int(v.p.SectorsPerCluster * v.p.BytesPerSector)
+	clustersFor := func(n int) int { return max(1, (n+cs-1)/cs) }
+	parent := uint32(0)
+	var first []uint32
+	for d := 0; d < depth; d++ {
+		n := 3*32 + 21*32 // ".", "..", the long-named child
+		if d == depth-1 {
+			n = 2*32 + files*32
+		}
+		first = append(first, v.allocChain(clustersFor(n)))
+	}
+	for d := 0; d < depth; d++ {
+		self := first[d]
+		data := append(testEntry(".", "", 0x10, self, 0), testEntry("..", "", 0x10, parent, 0)...)
+		if d+1 < depth {
+			data = append(data, testEntry(fmt.Sprintf("D%07d", d+1), fmt.Sprintf("%s%d", comp, d+1), 0x10, first[d+1], 0)...)
+		} else {
+			for f := 0; f < files; f++ {
+				data = append(data, testEntry(fmt.Sprintf("F%07d", f), "", 0x20, 0, 0)...)
+			}
+		}
+		v.writeDir(self, data)
+		parent = self
+	}
+	// The top directory goes into a free slot of the root.
+	top := testEntry("D0000000", comp+"0", 0x10, first[0], 0)
+	r := v.rootOff()
+	for v.b[r] != 0 {
+		r += 32
+	}
+	copy(v.b[r:], top)
+}
+
+// TestBounds: deep trees of long names are refused with the bound's sentinel and name, before
+// they cost memory; a tree just inside the bounds is read, and fsck.fat agrees it is valid.
+func TestBounds(t *testing.T) {
+	base := newVol(t, 16)
+	long := strings.Repeat("名", 80) // 240 bytes per name
+	for _, tc := range []struct {
+		name         string
+		depth, files int
+		comp         string
+		limit        error
+		want         string
+	}{
+		{"inside", 15, 100, long, nil, ""},
+		{"inside-path-bytes", 16, 4200, long, nil, ""}, // 16.4 MB of paths
+		{"path-max", 20, 1, long, mediaerr.ErrPathTooLong, "PATH_MAX (4096)"},
+		{"depth", MaxDepth + 2, 1, "d", mediaerr.ErrTooDeep, "MaxDepth (64)"},
+		{"path-bytes", 16, MaxPathBytes / 3800, long, mediaerr.ErrPathBytes, "MaxPathBytes"},
+		// Issue 13's stick: 0.75 MB of deep long-named directories ending in 20,000 files
+		// (paths of 15 KB, 300 MB of them).
+		{"issue13", 60, 20000, strings.Repeat("名", 84), mediaerr.ErrPathTooLong, "PATH_MAX (4096)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := base.clone()
+			plantDeep(v, tc.depth, tc.comp, tc.files)
+			if out := os.Getenv("AIRLOCK_FAT_DEEP_OUT"); out != "" {
+				os.WriteFile(filepath.Join(out, tc.name+".img"), v.b, 0o644)
+			}
+			_, err := v.open()
+			if tc.limit == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if flagged, out := v.fsck(); flagged {
+					t.Fatalf("fsck.fat -n flags the planted tree:\n%s", out)
+				}
+				return
+			}
+			if !errors.Is(err, tc.limit) || !errors.Is(err, mediaerr.ErrCorrupt) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %v naming %q", err, tc.limit, tc.want)
+			}
+		})
+	}
+}
+
+// TestCountBounds reaches MaxEntries and MaxExtents with lowered values on the standard volume
+// (6 entries); a file fragmented into one more run goes over the extents bound.
+func TestCountBounds(t *testing.T) {
+	v := newVol(t, 12)
+	open := func(lim limits) error {
+		_, err := open(context.Background(), bytes.NewReader(v.b), int64(len(v.b)), lim)
+		return err
+	}
+	runs := 1 // the fewest runs the volume opens with
+	for open(limits{entries: 6, extents: runs}) != nil && runs < 20 {
+		runs++
+	}
+	if err := open(limits{entries: 6, extents: runs}); err != nil {
+		t.Fatalf("at the bounds: %v", err)
+	}
+	if err := open(limits{entries: 5, extents: runs}); !errors.Is(err, mediaerr.ErrTooManyEntries) || !strings.Contains(err.Error(), "MaxEntries (5)") {
+		t.Errorf("entries: %v", err)
+	}
+	// Fragment README.TXT: a second cluster far away makes one more run.
+	c, f := v.cluster(v.entry("README  TXT")), v.freeCluster()
+	v.setFAT(-1, c, f)
+	v.setFAT(-1, f, v.eoc())
+	binary.LittleEndian.PutUint32(v.b[v.entry("README  TXT")+28:], 600)
+	if err := open(limits{entries: 6, extents: runs}); !errors.Is(err, mediaerr.ErrTooFragmented) || !strings.Contains(err.Error(), fmt.Sprintf("MaxExtents (%d)", runs)) {
+		t.Errorf("extents: %v", err)
+	}
+}
+
+// TestLabelAsBlkid: the label is the root directory's where it disagrees with the boot sector's
+// (as Windows leaves it), as blkid says.
+func TestLabelAsBlkid(t *testing.T) {
+	testenv.Need(t, "blkid")
+	v := newVol(t, 16)
+	e := v.entry("VOL        ")
+	copy(v.b[e:], "WINLABEL   ")
+	out, err := exec.Command("blkid", "-p", "-o", "value", "-s", "LABEL", v.save()).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vl, err := v.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := vl.Label, strings.TrimSpace(string(out)); got != want || vl.BPB.Label != "VOL" {
+		t.Fatalf("label %q, blkid %q (boot sector %q)", got, want, vl.BPB.Label)
 	}
 }

@@ -39,7 +39,15 @@ type oracle struct {
 func oracles(t *testing.T) []oracle {
 	var out []oracle
 	if os.Geteuid() == 0 && hasVFAT() {
-		out = append(out, oracle{"kernel vfat", kernelList})
+		// Only when a loop mount of a fresh volume works here (a container may forbid it).
+		img := filepath.Join(t.TempDir(), "probe.img")
+		if exec.Command("mkfs.fat", "-C", img, "1024").Run() == nil {
+			if _, err := kernelList(t, img); err == nil {
+				out = append(out, oracle{"kernel vfat", kernelList})
+			} else {
+				t.Logf("the kernel's vfat is not a reader here: %v", err)
+			}
+		}
 	}
 	if _, err := exec.LookPath("mcopy"); err == nil {
 		out = append(out, oracle{"mtools", func(t *testing.T, img string) (map[string]string, error) {
@@ -184,10 +192,10 @@ func TestOraclesAgree(t *testing.T) {
 					t.Fatalf("%s %v\nairlock %v", o.name, k, a)
 				}
 			}
+			if bits == 32 {
+				return // the classes are the same as in FAT12/16, and 34 MiB images are slow under -race
+			}
 			for _, tc := range hostileCases() {
-				if tc.fixed && bits == 32 {
-					continue
-				}
 				v := base.clone()
 				tc.patch(v)
 				if _, aerr := v.open(); aerr == nil {

@@ -18,7 +18,11 @@ import (
 // Volume is a validated FAT volume.
 type Volume struct {
 	BPB *BPB
-	FS  *tree.FS
+	// Label is the volume label as blkid shows it: the root directory's label entry, else the
+	// boot sector's. (fsck.fat reports the two disagreeing; Windows writes only the first, so
+	// that is not refused.)
+	Label string
+	FS    *tree.FS
 }
 
 // What Open refuses, beyond ranges and chains: everything `fsck.fat -n` reports about the
@@ -47,17 +51,27 @@ type reader struct {
 	fat       *fatTable
 	used      []uint64          // bitmap of claimed clusters: a second claim is a cross-link or a loop
 	owner     map[uint32]string // first cluster of each chain -> its path, to name the other party
+	lim       limits
 	entries   int
 	pathBytes int64
 	extents   int
 	csize     int64
 	dirData   int64
+	label     string // the root directory's volume label entry
 }
 
 // Open validates the FAT volume of size bytes at the start of r and returns its tree. Every
 // refusal wraps mediaerr.ErrCorrupt or ErrUnsupported and says what and where; a refusal for a
 // bound also wraps the bound's sentinel (mediaerr.ErrTooDeep, ...).
 func Open(ctx context.Context, r io.ReaderAt, size int64) (*Volume, error) {
+	return open(ctx, r, size, limits{entries: MaxEntries, extents: MaxExtents})
+}
+
+// limits are the count bounds of one Open (the constants; tests lower them to reach them with
+// small volumes).
+type limits struct{ entries, extents int }
+
+func open(ctx context.Context, r io.ReaderAt, size int64, lim limits) (*Volume, error) {
 	boot := make([]byte, 512)
 	if err := readFull(r, boot, 0); err != nil {
 		return nil, mediaerr.Corrupt("FAT: boot sector: %v", err)
@@ -69,7 +83,7 @@ func Open(ctx context.Context, r io.ReaderAt, size int64) (*Volume, error) {
 	if p.Media != 0xF0 && p.Media < 0xF8 {
 		return nil, mediaerr.Corrupt("%v: media descriptor %#02x", p.Type, p.Media)
 	}
-	rd := &reader{ctx: ctx, r: r, p: p, csize: int64(p.BytesPerSector) * int64(p.SectorsPerCluster)}
+	rd := &reader{ctx: ctx, r: r, p: p, lim: lim, csize: int64(p.BytesPerSector) * int64(p.SectorsPerCluster)}
 	if p.Type == FAT32 && p.ExtFlags&0x80 != 0 {
 		if active := uint32(p.ExtFlags & 0x0f); active >= p.NumFATs {
 			return nil, mediaerr.Corrupt("FAT32: active FAT %d of %d", active, p.NumFATs)
@@ -105,7 +119,11 @@ func Open(ctx context.Context, r io.ReaderAt, size int64) (*Volume, error) {
 	if err := root.Sort("/"); err != nil {
 		return nil, mediaerr.Corrupt("%v: %v", p.Type, err)
 	}
-	return &Volume{BPB: p, FS: &tree.FS{R: r, Root: root}}, nil
+	label := p.Label
+	if rd.label != "" {
+		label = rd.label // as blkid: the root directory's label wins (Windows writes only that one)
+	}
+	return &Volume{BPB: p, Label: label, FS: &tree.FS{R: r, Root: root}}, nil
 }
 
 func readFull(r io.ReaderAt, b []byte, off int64) error {
@@ -289,8 +307,8 @@ func (rd *reader) chain(first uint32, name string) ([]tree.Extent, int64, error)
 		k := len(ext)
 		ext = tree.Append(ext, off, rd.csize)
 		if len(ext) > k {
-			if rd.extents++; rd.extents > MaxExtents {
-				return nil, 0, mediaerr.Limit(mediaerr.ErrTooFragmented, "%v: %s: more than MaxExtents (%d) runs of clusters in the volume", rd.p.Type, name, MaxExtents)
+			if rd.extents++; rd.extents > rd.lim.extents {
+				return nil, 0, mediaerr.Limit(mediaerr.ErrTooFragmented, "%v: %s: more than MaxExtents (%d) runs of clusters in the volume", rd.p.Type, name, rd.lim.extents)
 			}
 		}
 		if count%65536 == 0 {
@@ -377,6 +395,27 @@ func innerSpace(e []byte) bool {
 		return bytes.IndexByte(t, ' ') >= 0
 	}
 	return in(e[0:8]) || in(e[8:11])
+}
+
+// abbrev shortens a path for a message to its first and last 60 bytes.
+func abbrev(p string) string {
+	if len(p) <= 160 {
+		return p
+	}
+	return strings.ToValidUTF8(p[:60], "") + "..." + strings.ToValidUTF8(p[len(p)-60:], "")
+}
+
+// shortLabel decodes a label entry's 11 bytes as the short names' code page.
+func shortLabel(b []byte) string {
+	var s strings.Builder
+	for _, c := range b {
+		if c < 0x80 {
+			s.WriteByte(c)
+		} else {
+			s.WriteRune(cp437Runes[c-0x80])
+		}
+	}
+	return s.String()
 }
 
 func highByte(e []byte) bool {
@@ -509,6 +548,7 @@ func (rd *reader) walk(dir *tree.Node, data []byte, where string, self, parent u
 			if labels++; labels > 1 {
 				return corrupt(i, "a second volume label")
 			}
+			rd.label = strings.TrimRight(shortLabel(e[:11]), " ")
 			continue
 		}
 		first := uint32(binary.LittleEndian.Uint16(e[26:]))
@@ -552,13 +592,13 @@ func (rd *reader) walk(dir *tree.Node, data []byte, where string, self, parent u
 		}
 		full := where + "/" + name
 		if rel := len(full) - 1; rel >= mediaerr.PathMax {
-			return mediaerr.Limit(mediaerr.ErrPathTooLong, "%v: %s/%.40s...: a path of %d bytes exceeds PATH_MAX (%d)", p.Type, at, name, rel, mediaerr.PathMax)
+			return mediaerr.Limit(mediaerr.ErrPathTooLong, "%v: %s: a path of %d bytes exceeds PATH_MAX (%d)", p.Type, abbrev(full), rel, mediaerr.PathMax)
 		}
 		if rd.pathBytes += int64(len(full) - 1); rd.pathBytes > MaxPathBytes {
-			return mediaerr.Limit(mediaerr.ErrPathBytes, "%v: %s: the paths of the volume add up to more than MaxPathBytes (%d)", p.Type, full, MaxPathBytes)
+			return mediaerr.Limit(mediaerr.ErrPathBytes, "%v: %s: the paths of the volume add up to more than MaxPathBytes (%d)", p.Type, abbrev(full), MaxPathBytes)
 		}
-		if rd.entries++; rd.entries > MaxEntries {
-			return mediaerr.Limit(mediaerr.ErrTooManyEntries, "%v: more than MaxEntries (%d) files and directories", p.Type, MaxEntries)
+		if rd.entries++; rd.entries > rd.lim.entries {
+			return mediaerr.Limit(mediaerr.ErrTooManyEntries, "%v: more than MaxEntries (%d) files and directories", p.Type, rd.lim.entries)
 		}
 		n := &tree.Node{Name: name, ModTime: fatTime(e[24:26], e[22:24])}
 		if attr&0x10 != 0 {

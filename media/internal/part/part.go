@@ -71,9 +71,14 @@ func readFull(r io.ReaderAt, b []byte, off int64) error {
 // IsExtended reports whether an MBR type is an extended-partition container.
 func IsExtended(t byte) bool { return t == 0x05 || t == 0x0f || t == 0x85 }
 
-// ParseMBR decodes sector0 (the first 512 bytes of a disk of size bytes) as an MBR, following
-// extended partitions through r, or as a protective MBR followed by a GPT. It returns
-// (nil, nil) when sector0 has no 0x55AA signature. sectorSize is the disk's logical sector size.
+// Parse decodes the first sector of a disk of size bytes as an MBR, following extended
+// partitions through r, or as a protective MBR followed by a GPT. It returns (nil, nil) when
+// sector 0 has no 0x55AA signature. sectorSize is the disk's logical sector size.
+//
+// Where readers could pick different tables, Parse refuses: a protective MBR with other entries
+// (a hybrid MBR: MBR-only readers see those, GPT readers the GPT), an MBR without a protective
+// entry over a valid GPT header (gdisk and firmware see the GPT, Linux the MBR), GPT headers
+// valid for both 512- and 4096-byte sectors.
 func Parse(r io.ReaderAt, size, sectorSize int64) (*Table, error) {
 	s0 := make([]byte, 512)
 	if err := readFull(r, s0, 0); err != nil {
@@ -82,18 +87,40 @@ func Parse(r io.ReaderAt, size, sectorSize int64) (*Table, error) {
 	if s0[510] != 0x55 || s0[511] != 0xAA {
 		return nil, nil
 	}
+	protective := -1
 	for i := 0; i < 4; i++ {
 		if s0[446+16*i+4] == 0xEE {
-			if t, err := parseGPT(r, size, sectorSize); err == nil || sectorSize != 512 {
-				return t, err
-			} else if t4, err4 := parseGPT(r, size, 4096); err4 == nil {
-				return t4, nil // an image of a 4Kn disk
-			} else {
-				return nil, err
-			}
+			protective = i
 		}
 	}
-	return parseMBR(r, s0, size, sectorSize)
+	if protective < 0 {
+		for _, ss := range []int64{512, 4096} {
+			if _, err := parseGPT(r, size, ss); err == nil {
+				return nil, mediaerr.Corrupt("mbr: a valid GPT (%d-byte sectors) behind an MBR without a protective entry: readers differ on which table counts", ss)
+			}
+		}
+		return parseMBR(r, s0, size, sectorSize)
+	}
+	for i := 0; i < 4; i++ {
+		e := s0[446+16*i : 446+16*i+16]
+		if i != protective && !bytes.Equal(e, make([]byte, 16)) {
+			return nil, mediaerr.Corrupt("gpt: protective MBR with another entry (%d, type %#02x): a hybrid MBR, readers differ on which table counts", i+1, e[4])
+		}
+	}
+	t, err := parseGPT(r, size, sectorSize)
+	if sectorSize != 512 {
+		return t, err
+	}
+	t4, err4 := parseGPT(r, size, 4096)
+	switch {
+	case err == nil && err4 == nil:
+		return nil, mediaerr.Corrupt("gpt: valid headers for both 512- and 4096-byte sectors: readers differ on which table counts")
+	case err == nil:
+		return t, nil
+	case err4 == nil:
+		return t4, nil // an image of a 4Kn disk
+	}
+	return nil, err
 }
 
 func (t *Table) check(p Partition, size int64) error {
@@ -121,6 +148,9 @@ func parseMBR(r io.ReaderAt, s0 []byte, size, ss int64) (*Table, error) {
 		if err := t.check(p, size); err != nil {
 			return nil, err
 		}
+		if start == 0 {
+			return nil, mediaerr.Corrupt("mbr: partition %d starts at sector 0, over the MBR", i+1)
+		}
 		if IsExtended(typ) {
 			ext = append(ext, p)
 			continue
@@ -131,6 +161,11 @@ func parseMBR(r io.ReaderAt, s0 []byte, size, ss int64) (*Table, error) {
 		return nil, mediaerr.Corrupt("mbr: %d extended partitions", len(ext))
 	}
 	if len(ext) == 1 {
+		for _, p := range t.Partitions {
+			if p.Start < ext[0].Start+ext[0].Size && ext[0].Start < p.Start+p.Size {
+				return nil, mediaerr.Corrupt("mbr: partitions %d and %d (extended) overlap", p.Index, ext[0].Index)
+			}
+		}
 		if err := t.logical(r, ext[0], size, ss); err != nil {
 			return nil, err
 		}
@@ -166,7 +201,7 @@ func (t *Table) logical(r io.ReaderAt, ext Partition, size, ss int64) error {
 			if err := t.check(p, size); err != nil {
 				return err
 			}
-			if p.Start < ext.Start || p.Start+p.Size > ext.Start+ext.Size {
+			if p.Start <= ebr || p.Start+p.Size > ext.Start+ext.Size {
 				return mediaerr.Corrupt("mbr: logical partition %d outside its extended partition", p.Index)
 			}
 			t.Partitions = append(t.Partitions, p)
@@ -211,6 +246,10 @@ func parseGPT(r io.ReaderAt, size, ss int64) (*Table, error) {
 	if crc32.ChecksumIEEE(hc) != want {
 		return nil, mediaerr.Corrupt("gpt: header CRC mismatch")
 	}
+	if my := binary.LittleEndian.Uint64(h[24:]); my != 1 {
+		return nil, mediaerr.Corrupt("gpt: header says it is at sector %d, not 1", my)
+	}
+	firstUsable := int64(binary.LittleEndian.Uint64(h[40:]))
 	lastUsable := int64(binary.LittleEndian.Uint64(h[48:]))
 	entLBA := int64(binary.LittleEndian.Uint64(h[72:]))
 	n := binary.LittleEndian.Uint32(h[80:])
@@ -223,6 +262,9 @@ func parseGPT(r io.ReaderAt, size, ss int64) (*Table, error) {
 	}
 	if entLBA < 2 || entLBA > size/ss {
 		return nil, mediaerr.Corrupt("gpt: entries at sector %d", entLBA)
+	}
+	if entEnd := entLBA + (int64(n)*int64(esz)+ss-1)/ss; firstUsable < entEnd || firstUsable > lastUsable+1 {
+		return nil, mediaerr.Corrupt("gpt: first usable sector %d inside the header or entries (sectors 1..%d) or past the last (%d)", firstUsable, entEnd-1, lastUsable)
 	}
 	ents := make([]byte, int64(n)*int64(esz))
 	if err := readFull(r, ents, entLBA*ss); err != nil {
@@ -255,6 +297,9 @@ func parseGPT(r io.ReaderAt, size, ss int64) (*Table, error) {
 		}
 		p := Partition{Index: int(i) + 1, Start: first * ss, Size: (last - first + 1) * ss, Type: guid(e[:16]),
 			Name: string(utf16.Decode(u))}
+		if first < firstUsable {
+			return nil, mediaerr.Corrupt("gpt: partition %d (sectors %d..%d) over the GPT itself (first usable sector %d)", p.Index, first, last, firstUsable)
+		}
 		if last > lastUsable || first > size/ss {
 			return nil, mediaerr.Corrupt("gpt partition %d (sectors %d..%d) past the end of the disk (%d sectors)", p.Index, first, last, size/ss)
 		}

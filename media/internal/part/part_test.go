@@ -103,16 +103,55 @@ func TestParse(t *testing.T) {
 	if err != nil || tab.Scheme != GPT || len(tab.Partitions) != 2 || tab.Partitions[1].Size != 1000*512 || tab.Partitions[0].Name != "data" {
 		t.Fatalf("%+v %v", tab, err)
 	}
-	for name, b := range map[string][]byte{
-		"overlap":  gpt([2]uint64{34, 1500}, [2]uint64{1000, 1999}),
-		"past-end": gpt([2]uint64{34, 5000}),
-	} {
-		if _, err := Parse(sparse{b, diskSize}, diskSize, 512); !errors.Is(err, mediaerr.ErrCorrupt) {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
 	if tab, err := Parse(sparse{make([]byte, 512), diskSize}, diskSize, 512); tab != nil || err != nil {
 		t.Errorf("no signature: %+v %v", tab, err)
+	}
+}
+
+// hostileTables are tables that readers disagree on, or that put partitions where they cannot be.
+func hostileTables() map[string]struct {
+	b    []byte
+	want string
+} {
+	type c = struct {
+		b    []byte
+		want string
+	}
+	hybrid := gpt([2]uint64{34, 999})
+	mbrEntry(hybrid, 1, 0x0c, 1000, 900) // a hybrid MBR: MBR readers see a FAT partition here
+	noProtective := gpt([2]uint64{34, 999})
+	mbrEntry(noProtective, 0, 0x0c, 1000, 900) // the GPT behind a plain MBR
+	overGPT := gpt([2]uint64{2, 999})
+	primaryInExt := mbrWithLogicals()
+	mbrEntry(primaryInExt, 2, 0x83, 60, 4) // inside the extended partition
+	logicalOverEBR := mbrWithLogicals()
+	mbrEntry(logicalOverEBR[40*512:], 0, 0x06, 0, 20)
+	atZero := make([]byte, 1024)
+	atZero[510], atZero[511] = 0x55, 0xAA
+	mbrEntry(atZero, 0, 0x0c, 0, 100)
+	primaries := make([]byte, 1024)
+	primaries[510], primaries[511] = 0x55, 0xAA
+	mbrEntry(primaries, 0, 0x0c, 10, 100)
+	mbrEntry(primaries, 3, 0x83, 100, 100)
+	return map[string]c{
+		"gpt-overlap":            {gpt([2]uint64{34, 1500}, [2]uint64{1000, 1999}), "overlap"},
+		"gpt-past-end":           {gpt([2]uint64{34, 5000}), "past the end"},
+		"hybrid-mbr":             {hybrid, "hybrid MBR"},
+		"gpt-behind-mbr":         {noProtective, "without a protective entry"},
+		"gpt-partition-over-gpt": {overGPT, "over the GPT itself"},
+		"primary-in-extended":    {primaryInExt, "(extended) overlap"},
+		"logical-over-its-ebr":   {logicalOverEBR, "outside its extended partition"},
+		"mbr-partition-at-0":     {atZero, "over the MBR"},
+		"mbr-overlap":            {primaries, "overlap"},
+	}
+}
+
+func TestHostileTables(t *testing.T) {
+	for name, tc := range hostileTables() {
+		_, err := Parse(sparse{tc.b, diskSize}, diskSize, 512)
+		if !errors.Is(err, mediaerr.ErrCorrupt) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want ErrCorrupt with %q", name, err, tc.want)
+		}
 	}
 }
 
@@ -120,6 +159,9 @@ func FuzzParse(f *testing.F) {
 	f.Add(mbrWithLogicals()[:36*1024])
 	f.Add(gpt([2]uint64{34, 999}, [2]uint64{1000, 1999}))
 	f.Add(gpt([2]uint64{34, 1999}))
+	for _, tc := range hostileTables() {
+		f.Add(tc.b[:min(len(tc.b), 36*1024)])
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tab, err := Parse(sparse{b, diskSize}, diskSize, 512)
 		if err != nil {
@@ -131,9 +173,14 @@ func FuzzParse(f *testing.F) {
 		if tab == nil {
 			return
 		}
-		for _, p := range tab.Partitions {
-			if p.Start < 0 || p.Size < 0 || p.Start+p.Size > diskSize {
-				t.Fatalf("partition outside the disk accepted: %+v", p)
+		for i, p := range tab.Partitions {
+			if p.Start <= 0 || p.Size < 0 || p.Start+p.Size > diskSize {
+				t.Fatalf("partition outside the disk or over sector 0 accepted: %+v", p)
+			}
+			for _, q := range tab.Partitions[i+1:] {
+				if p.Start < q.Start+q.Size && q.Start < p.Start+p.Size {
+					t.Fatalf("overlapping partitions accepted: %+v %+v", p, q)
+				}
 			}
 		}
 	})
