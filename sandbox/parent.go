@@ -108,6 +108,9 @@ type Confinement struct {
 	Landlock   int // Landlock ABI version enforced, 0 none
 	Seccomp    bool
 	Namespaces bool // user, network, IPC and mount namespaces
+	// PeakRSS and CPU are the worker's (from its rusage; 0 in-process).
+	PeakRSS int64
+	CPU     time.Duration
 }
 
 func (c Confinement) String() string {
@@ -442,6 +445,12 @@ func (c *Config) runWorker(ctx context.Context, wc *workerConfig, src *os.File, 
 		cmd.Process.Kill() // whatever it still does is void
 	}
 	werr := cmd.Wait()
+	if ps := cmd.ProcessState; ps != nil {
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			conf.PeakRSS = ru.Maxrss * 1024
+			conf.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
 	if st != nil {
 		conf.PID, conf.UID, conf.Landlock, conf.Seccomp = st.Hello.PID, st.Hello.UID, st.Hello.Landlock, st.Hello.Seccomp
 	}
