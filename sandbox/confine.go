@@ -31,7 +31,7 @@ var allowedSyscalls = []string{
 	// Memory.
 	"mmap", "munmap", "mprotect", "madvise", "mremap", "brk", "mlock", "munlock",
 	// Threads, signals, scheduling, time.
-	"clone", "clone3", "futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq", "set_tid_address",
+	"futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq", "set_tid_address",
 	"exit", "exit_group", "gettid", "getpid", "getppid", "tgkill", "rt_sigaction", "rt_sigprocmask",
 	"rt_sigreturn", "rt_sigtimedwait", "rt_sigqueueinfo", "sigaltstack", "sched_yield", "sched_getaffinity",
 	"nanosleep", "clock_gettime", "clock_getres", "clock_nanosleep", "gettimeofday", "time", "restart_syscall",
@@ -40,6 +40,26 @@ var allowedSyscalls = []string{
 	// Identity and limits, read only.
 	"getuid", "geteuid", "getgid", "getegid", "getgroups", "getrlimit", "prlimit64", "uname", "sysinfo",
 	"getrandom", "capget", "membarrier", "getcpu",
+}
+
+// nsFlags are the clone flags that would make new namespaces (a fresh user namespace would hand
+// the worker capabilities in it); clone is allowed without them only.
+const nsFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWPID |
+	unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWTIME
+
+// seccompPolicy is the worker's filter: the allowlist; clone without namespace flags; clone3,
+// whose flags a filter cannot see, answered ENOSYS so that glibc falls back to clone; everything
+// else EPERM.
+func seccompPolicy() seccomp.Policy {
+	return seccomp.Policy{
+		DefaultAction: seccomp.ActionErrno,
+		Syscalls: []seccomp.SyscallGroup{
+			{Action: seccomp.ActionAllow, Names: allowedSyscalls},
+			{Action: seccomp.ActionAllow, NamesWithCondtions: []seccomp.NameWithConditions{{Name: "clone",
+				Conditions: seccomp.ArgumentConditions{{Argument: 0, Operation: seccomp.BitsNotSet, Value: nsFlags}}}}},
+			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3"}},
+		},
+	}
 }
 
 // confine applies the sandbox to this process, every thread: rlimits, capabilities, no new
@@ -85,10 +105,7 @@ func confine(cfg *workerConfig) (wire.Hello, error) {
 	filter := seccomp.Filter{
 		NoNewPrivs: true,
 		Flag:       seccomp.FilterFlagTSync,
-		Policy: seccomp.Policy{
-			DefaultAction: seccomp.ActionErrno,
-			Syscalls:      []seccomp.SyscallGroup{{Action: seccomp.ActionAllow, Names: allowedSyscalls}},
-		},
+		Policy:     seccompPolicy(),
 	}
 	if err := seccomp.LoadFilter(filter); err != nil {
 		return h, fmt.Errorf("seccomp: %w", err)
