@@ -59,6 +59,9 @@ func (im *ScanImporter) ReadDevice(ctx context.Context, dev, spoolDir string, pr
 		req.Progress = func(done, total int64) { progress(done, total) }
 	}
 	results, _, err := sb.Scan(ctx, req)
+	if errors.Is(err, sandbox.ErrRefused) {
+		return nil, fmt.Errorf("%s: %w", dev, err) // as media.Open names it
+	}
 	if err != nil {
 		return nil, err
 	}

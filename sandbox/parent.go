@@ -503,14 +503,19 @@ func judgeRun(ctx context.Context, st *wire.Stream, perr error, ps *os.ProcessSt
 		return nil, conf, we
 	}
 	if st.Err != nil {
-		e := errors.New(st.Err.Msg)
 		if st.Err.Refused {
-			return nil, conf, fmt.Errorf("%w: %w", ErrRefused, e)
+			return nil, conf, refusedError(st.Err.Msg)
 		}
-		return nil, conf, e
+		return nil, conf, errors.New(st.Err.Msg)
 	}
 	return st, conf, nil
 }
+
+// refusedError is the worker's refusal of the medium, in its words; it is ErrRefused.
+type refusedError string
+
+func (e refusedError) Error() string        { return string(e) }
+func (e refusedError) Is(target error) bool { return target == ErrRefused }
 
 func signalName(s syscall.Signal) string {
 	if n := unix.SignalName(s); n != "" {
