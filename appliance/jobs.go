@@ -233,7 +233,11 @@ func (j *job) importFlow() (string, error) {
 	if approved {
 		verdict = "APPROVED"
 	}
-	if _, err := j.record("verdict", map[string]any{"verdict": verdict, "files": files}); err != nil {
+	rec := map[string]any{"verdict": verdict, "files": files}
+	if dec.Worker != "" {
+		rec["worker"] = dec.Worker
+	}
+	if _, err := j.record("verdict", rec); err != nil {
 		return "", err
 	}
 	if !approved {
