@@ -103,7 +103,8 @@ func workerMain(args []string) int {
 	}
 	if cfg.Source == srcDir {
 		if j.dir, err = os.OpenRoot(procFD + fmt.Sprint(fdSource)); err != nil {
-			return fail(w, fmt.Errorf("source: %w", err))
+			// Directories are read with the worker's own uid, not the parent's.
+			return fail(w, fmt.Errorf("directory not readable by the scan worker (uid %d): %w", os.Getuid(), err))
 		}
 	}
 	hello := wire.Hello{PID: os.Getpid()}
