@@ -108,7 +108,8 @@ func workerMain(args []string) int {
 		}
 	}
 	hello := wire.Hello{PID: os.Getpid()}
-	if cfg.Confine && !strings.HasPrefix(cfg.Fault, "unconfined-") {
+	// Only the test binary (faultHook set) may run an unconfined control worker.
+	if cfg.Confine && !(faultHook != nil && strings.HasPrefix(cfg.Fault, "unconfined-")) {
 		if hello, err = confine(&cfg); err != nil {
 			return fail(w, fmt.Errorf("sandbox: %w", err))
 		}
