@@ -166,8 +166,8 @@ const spoolRights = ll.AccessFSWriteFile | ll.AccessFSReadFile | ll.AccessFSRead
 // directory, read only), TCP to nothing, and signals and abstract sockets to the domain. It
 // returns the ABI version enforced, 0 when the kernel has no Landlock.
 func landlockSelf(cfg *workerConfig) (int, error) {
-	abi, err := ll.LandlockGetABIVersion()
-	if err != nil || abi < 1 {
+	abi, _ := landlockABI()
+	if abi < 1 {
 		return 0, nil // the kernel lacks Landlock; the Hello frame (and so the log) says so
 	}
 	var rules []landlock.Rule
@@ -184,4 +184,13 @@ func landlockSelf(cfg *workerConfig) (int, error) {
 		return 0, err
 	}
 	return min(abi, 6), nil
+}
+
+// landlockABI is the kernel's Landlock ABI version, 0 when it has none.
+func landlockABI() (int, error) {
+	abi, err := ll.LandlockGetABIVersion()
+	if err != nil || abi < 1 {
+		return 0, err
+	}
+	return abi, nil
 }

@@ -193,6 +193,14 @@ func (c *Config) List(ctx context.Context, src Source, hash bool) ([]Entry, Conf
 	return out, conf, nil
 }
 
+// Check starts a worker that confines itself and reports, reading nothing: the station runs it
+// at start-up, so that a kernel or set-up that cannot run the sandbox is found before the first
+// stick, and the operator and the log see what confinement the kernel gave.
+func (c *Config) Check(ctx context.Context) (Confinement, error) {
+	_, conf, err := c.run(ctx, &workerConfig{Mode: modeCheck}, Source{}, nil, "", nil)
+	return conf, err
+}
+
 // Descriptor numbers in the worker.
 const (
 	fdResults = 3 + iota
@@ -204,11 +212,16 @@ const (
 
 // run starts a worker (or, Disabled, the worker's code in-process) and reads its stream.
 func (c *Config) run(ctx context.Context, wc *workerConfig, src Source, rules *scanner.Rules, spoolDir string, progress func(int64, int64)) (*wire.Stream, Confinement, error) {
-	srcFile, err := openSource(src, wc)
-	if err != nil {
-		return nil, Confinement{}, err
+	var srcFile *os.File
+	if wc.Mode != modeCheck {
+		f, err := openSource(src, wc)
+		if err != nil {
+			return nil, Confinement{}, err
+		}
+		defer f.Close()
+		srcFile = f
 	}
-	defer srcFile.Close()
+	var err error
 	var spool, tmp *os.File
 	tmpDir := ""
 	if wc.Mode == modeScan {

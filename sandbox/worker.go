@@ -24,6 +24,7 @@ import (
 const (
 	modeScan   = "scan"
 	modeList   = "ls"
+	modeCheck  = "check"
 	srcMedium  = "medium"
 	srcDir     = "dir"
 	srcFile    = "file"
@@ -150,7 +151,10 @@ type job struct {
 // serve does the job and ends the stream: results, then Done, or an Error and Done.
 func (j *job) serve(ctx context.Context, w *wire.Writer) {
 	var results, entries int
-	err := j.do(ctx, w, &results, &entries)
+	var err error
+	if j.cfg.Mode != modeCheck {
+		err = j.do(ctx, w, &results, &entries)
+	}
 	if err != nil {
 		refused := errors.Is(err, media.ErrCorrupt) || errors.Is(err, media.ErrUnsupported) ||
 			errors.Is(err, media.ErrNoFilesystem) || errors.Is(err, media.ErrRefused)
