@@ -43,11 +43,12 @@ var allowedSyscalls = []string{
 }
 
 // nsFlags are the clone flags that would make new namespaces (a fresh user namespace would hand
-// the worker capabilities in it); clone is allowed without them only.
+// the worker capabilities in it); clone is allowed without them, and only for threads
+// (CLONE_THREAD): a process of its own could outlive the worker's death and keep its pipe open.
 const nsFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWPID |
 	unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWTIME
 
-// seccompPolicy is the worker's filter: the allowlist; clone without namespace flags; clone3,
+// seccompPolicy is the worker's filter: the allowlist; clone of threads without namespace flags; clone3,
 // whose flags a filter cannot see, answered ENOSYS so that glibc falls back to clone; everything
 // else EPERM.
 func seccompPolicy() seccomp.Policy {
@@ -56,7 +57,10 @@ func seccompPolicy() seccomp.Policy {
 		Syscalls: []seccomp.SyscallGroup{
 			{Action: seccomp.ActionAllow, Names: allowedSyscalls},
 			{Action: seccomp.ActionAllow, NamesWithCondtions: []seccomp.NameWithConditions{{Name: "clone",
-				Conditions: seccomp.ArgumentConditions{{Argument: 0, Operation: seccomp.BitsNotSet, Value: nsFlags}}}}},
+				Conditions: seccomp.ArgumentConditions{
+					{Argument: 0, Operation: seccomp.BitsNotSet, Value: nsFlags},
+					{Argument: 0, Operation: seccomp.BitsSet, Value: unix.CLONE_THREAD},
+				}}}},
 			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3"}},
 		},
 	}

@@ -104,7 +104,7 @@ func TestProbe(t *testing.T) {
 	}
 	os.Remove(filepath.Join(out, "escaped"))
 	got := probe("probe")
-	if len(got) < 15 {
+	if len(got) < 16 {
 		t.Fatalf("probe reported %d attempts: %v", len(got), got)
 	}
 	for what, ok := range got {

@@ -453,7 +453,11 @@ func (c *Config) runWorker(ctx context.Context, wc *workerConfig, src *os.File, 
 	if err != nil {
 		return nil, conf, &WorkerError{Reason: "could not start", Err: err}
 	}
+	// At the deadline the worker is killed; closing the pipe ends the read even if something
+	// else still held its write end.
+	stop := context.AfterFunc(ctx, func() { pr.Close() })
 	st, perr := wire.NewReader(pr, wire.Limits{}, h).ReadAll()
+	stop()
 	if perr != nil {
 		cmd.Process.Kill() // whatever it still does is void
 	}
