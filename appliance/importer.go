@@ -58,7 +58,10 @@ func (im *ScanImporter) ReadDevice(ctx context.Context, dev, spoolDir string, pr
 	if progress != nil {
 		req.Progress = func(done, total int64) { progress(done, total) }
 	}
-	results, _, err := sb.Scan(ctx, req)
+	results, conf, err := sb.Scan(ctx, req)
+	if errors.Is(err, sandbox.ErrRefused) {
+		return nil, fmt.Errorf("%s: %w", dev, err) // as media.Open names it
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +79,11 @@ func (im *ScanImporter) ReadDevice(ctx context.Context, dev, spoolDir string, pr
 	if im.SpoolMax > 0 && total > im.SpoolMax {
 		return nil, errSpoolFull
 	}
-	return im.decide(ctx, results, spoolDir)
+	dec, err := im.decide(ctx, results, spoolDir)
+	if dec != nil {
+		dec.Worker = conf.String()
+	}
+	return dec, err
 }
 
 // Read implements Importer.

@@ -225,6 +225,13 @@ func TestScanImporterDevice(t *testing.T) {
 		if last == 0 || last != total {
 			t.Errorf("progress ended at %d of %d", last, total)
 		}
+		if want := "seccomp true, no capabilities"; noSandbox {
+			if !strings.Contains(dec.Worker, "NOT sandboxed") {
+				t.Errorf("worker %q", dec.Worker)
+			}
+		} else if !strings.Contains(dec.Worker, want) {
+			t.Errorf("worker %q, want %q", dec.Worker, want)
+		}
 	}
 	// A worker that is not one (exits 1 at once) fails the read; nothing is decided.
 	im.Sandbox = &sandbox.Config{Executable: "/bin/false"}

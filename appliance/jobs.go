@@ -14,6 +14,7 @@ import (
 
 	"github.com/airlock-appliance/airlock/appliance/console"
 	"github.com/airlock-appliance/airlock/appliance/policy"
+	"github.com/airlock-appliance/airlock/sandbox"
 )
 
 // MaxOperatorID bounds the operator ID typed at the console.
@@ -169,6 +170,12 @@ func (j *job) importFlow() (string, error) {
 	if di, ok := p.Importer.(DeviceImporter); ok {
 		// The stick is parsed in the sandboxed worker, never in this process (package sandbox).
 		dec, err = di.ReadDevice(j.ctx, j.dev.Dev, bundle, j.progress())
+		if errors.Is(err, sandbox.ErrRefused) {
+			if gone := p.Devices.Unchanged(j.dev); gone != nil {
+				return "", fmt.Errorf("reading %s: %w (%v)", j.dev.Dev, gone, err)
+			}
+			return "", err // the worker names the device and the reason, as media does
+		}
 	} else {
 		fsys, closer, oerr := p.Devices.OpenFS(j.ctx, j.dev)
 		if oerr != nil {
@@ -227,9 +234,12 @@ func (j *job) importFlow() (string, error) {
 		verdict = "APPROVED"
 	}
 	reportSum := sha256.Sum256(dec.Report)
-	verdictIdx, err := j.recordFiles("verdict", map[string]any{"verdict": verdict,
-		"report_sha256": hex.EncodeToString(reportSum[:]), "files_total": len(files),
-		"approved_total": len(files) - rejected}, files)
+	fields := map[string]any{"verdict": verdict, "report_sha256": hex.EncodeToString(reportSum[:]),
+		"files_total": len(files), "approved_total": len(files) - rejected}
+	if dec.Worker != "" {
+		fields["worker"] = dec.Worker
+	}
+	verdictIdx, err := j.recordFiles("verdict", fields, files)
 	if err != nil {
 		return "", err
 	}

@@ -120,6 +120,8 @@ type Decision struct {
 	Files []FileVerdict
 	// Report is AIRLOCK/report.json: every file's verdict, inner files included.
 	Report []byte
+	// Worker says how the scan worker that read the stick was confined (for the audit log).
+	Worker string
 }
 
 // Approved reports whether every file is approved and there is at least one.

@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -99,6 +100,15 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 		imp.Sandbox = &sandbox.Config{Disabled: o.NoSandbox, TempDir: pol.Import.SpoolDir}
 		if o.NoSandbox {
 			w.Notes = append(w.Notes, "--no-sandbox: sticks are parsed in the station's process, next to the keys (debugging only)")
+		} else {
+			// A kernel or set-up that cannot run the worker is found now, not at the first stick.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			conf, err := imp.Sandbox.Check(ctx)
+			cancel()
+			if err != nil {
+				return fail(fmt.Errorf("sandbox: %w", err))
+			}
+			w.Notes = append(w.Notes, conf.String())
 		}
 		w.Parts.Importer = imp
 		w.Parts.Sealer = &KeySealer{Key: sealKey}

@@ -31,7 +31,7 @@ var allowedSyscalls = []string{
 	// Memory.
 	"mmap", "munmap", "mprotect", "madvise", "mremap", "brk", "mlock", "munlock",
 	// Threads, signals, scheduling, time.
-	"clone", "clone3", "futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq", "set_tid_address",
+	"futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq", "set_tid_address",
 	"exit", "exit_group", "gettid", "getpid", "getppid", "tgkill", "rt_sigaction", "rt_sigprocmask",
 	"rt_sigreturn", "rt_sigtimedwait", "rt_sigqueueinfo", "sigaltstack", "sched_yield", "sched_getaffinity",
 	"nanosleep", "clock_gettime", "clock_getres", "clock_nanosleep", "gettimeofday", "time", "restart_syscall",
@@ -40,6 +40,30 @@ var allowedSyscalls = []string{
 	// Identity and limits, read only.
 	"getuid", "geteuid", "getgid", "getegid", "getgroups", "getrlimit", "prlimit64", "uname", "sysinfo",
 	"getrandom", "capget", "membarrier", "getcpu",
+}
+
+// nsFlags are the clone flags that would make new namespaces (a fresh user namespace would hand
+// the worker capabilities in it); clone is allowed without them, and only for threads
+// (CLONE_THREAD): a process of its own could outlive the worker's death and keep its pipe open.
+const nsFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWPID |
+	unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWTIME
+
+// seccompPolicy is the worker's filter: the allowlist; clone of threads without namespace flags; clone3,
+// whose flags a filter cannot see, answered ENOSYS so that glibc falls back to clone; everything
+// else EPERM.
+func seccompPolicy() seccomp.Policy {
+	return seccomp.Policy{
+		DefaultAction: seccomp.ActionErrno,
+		Syscalls: []seccomp.SyscallGroup{
+			{Action: seccomp.ActionAllow, Names: allowedSyscalls},
+			{Action: seccomp.ActionAllow, NamesWithCondtions: []seccomp.NameWithConditions{{Name: "clone",
+				Conditions: seccomp.ArgumentConditions{
+					{Argument: 0, Operation: seccomp.BitsNotSet, Value: nsFlags},
+					{Argument: 0, Operation: seccomp.BitsSet, Value: unix.CLONE_THREAD},
+				}}}},
+			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3"}},
+		},
+	}
 }
 
 // confine applies the sandbox to this process, every thread: rlimits, capabilities, no new
@@ -85,10 +109,7 @@ func confine(cfg *workerConfig) (wire.Hello, error) {
 	filter := seccomp.Filter{
 		NoNewPrivs: true,
 		Flag:       seccomp.FilterFlagTSync,
-		Policy: seccomp.Policy{
-			DefaultAction: seccomp.ActionErrno,
-			Syscalls:      []seccomp.SyscallGroup{{Action: seccomp.ActionAllow, Names: allowedSyscalls}},
-		},
+		Policy:     seccompPolicy(),
 	}
 	if err := seccomp.LoadFilter(filter); err != nil {
 		return h, fmt.Errorf("seccomp: %w", err)
@@ -149,8 +170,8 @@ const spoolRights = ll.AccessFSWriteFile | ll.AccessFSReadFile | ll.AccessFSRead
 // directory, read only), TCP to nothing, and signals and abstract sockets to the domain. It
 // returns the ABI version enforced, 0 when the kernel has no Landlock.
 func landlockSelf(cfg *workerConfig) (int, error) {
-	abi, err := ll.LandlockGetABIVersion()
-	if err != nil || abi < 1 {
+	abi, _ := landlockABI()
+	if abi < 1 {
 		return 0, nil // the kernel lacks Landlock; the Hello frame (and so the log) says so
 	}
 	var rules []landlock.Rule
@@ -167,4 +188,13 @@ func landlockSelf(cfg *workerConfig) (int, error) {
 		return 0, err
 	}
 	return min(abi, 6), nil
+}
+
+// landlockABI is the kernel's Landlock ABI version, 0 when it has none.
+func landlockABI() (int, error) {
+	abi, err := ll.LandlockGetABIVersion()
+	if err != nil || abi < 1 {
+		return 0, err
+	}
+	return abi, nil
 }

@@ -21,7 +21,8 @@
 //
 // The parent starts it in new user, network, IPC and mount namespaces, as uid/gid 65534 with no
 // supplementary groups when the parent is root (the kernel refuses namespaces to some callers;
-// then the worker runs without them and the Hello frame in the log says so), and kills it when
+// then the worker runs without them, and Confinement, which the station writes into the audit
+// log's verdict record, says so), and kills it when
 // the wall-clock deadline passes or its parent dies.
 //
 // # The worker can only reject

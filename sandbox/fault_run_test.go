@@ -26,13 +26,16 @@ func TestWorkerFailures(t *testing.T) {
 		cfg         Config
 	}{
 		{fault: "crash", want: "scan worker killed by SIGSEGV while reading EFI/x.zip"},
-		{fault: "hang", want: "scan worker timed out (killed after the deadline) while reading EFI/x.zip", cfg: Config{Timeout: 500 * time.Millisecond}},
+		{fault: "hang", want: "scan worker timed out (killed after the deadline) while reading EFI/x.zip", cfg: Config{Timeout: 3 * time.Second}},
 		{fault: "garbage", want: "scan worker broke the protocol"},
 		{fault: "early", want: "scan worker exited before finishing its report while reading EFI/x.zip"},
 		{fault: "oom", want: "scan worker exited with status 2 (runtime: out of memory", cfg: Config{Memory: 1 << 30}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.fault, func(t *testing.T) {
+			if tc.fault == "oom" && raceEnabled {
+				t.Skip("the race detector's runtime does not start under a small RLIMIT_AS")
+			}
 			c := tc.cfg
 			c.fault = tc.fault
 			start := time.Now()
@@ -101,7 +104,7 @@ func TestProbe(t *testing.T) {
 	}
 	os.Remove(filepath.Join(out, "escaped"))
 	got := probe("probe")
-	if len(got) < 14 {
+	if len(got) < 16 {
 		t.Fatalf("probe reported %d attempts: %v", len(got), got)
 	}
 	for what, ok := range got {

@@ -134,6 +134,18 @@ func injectFault(fault string, w *wire.Writer, j *job) bool {
 		report("ptrace", errnoErr(e))
 		report("mount", unix.Mount("none", "/mnt", "tmpfs", 0, ""))
 		report("unshare", unix.Unshare(unix.CLONE_NEWUSER))
+		// A raw clone into a new user namespace (the child, if any, exits at once).
+		pid, _, e := unix.RawSyscall6(unix.SYS_CLONE, unix.CLONE_NEWUSER|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+		if e == 0 && pid == 0 {
+			unix.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0)
+		}
+		report("clone-newuser", errnoErr(e))
+		// fork: a process that could outlive the worker.
+		pid, _, e = unix.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+		if e == 0 && pid == 0 {
+			unix.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0)
+		}
+		report("fork", errnoErr(e))
 		report("setuid0", unix.Setresuid(0, 0, 0))
 		// prctl is forbidden inside; the confinement verified the bounding set before seccomp.
 		r, _, e := unix.Syscall(unix.SYS_PRCTL, unix.PR_CAPBSET_READ, unix.CAP_SYS_ADMIN, 0)

@@ -108,6 +108,9 @@ type Confinement struct {
 	Landlock   int // Landlock ABI version enforced, 0 none
 	Seccomp    bool
 	Namespaces bool // user, network, IPC and mount namespaces
+	// PeakRSS and CPU are the worker's (from its rusage; 0 in-process).
+	PeakRSS int64
+	CPU     time.Duration
 }
 
 func (c Confinement) String() string {
@@ -190,6 +193,14 @@ func (c *Config) List(ctx context.Context, src Source, hash bool) ([]Entry, Conf
 	return out, conf, nil
 }
 
+// Check starts a worker that confines itself and reports, reading nothing: the station runs it
+// at start-up, so that a kernel or set-up that cannot run the sandbox is found before the first
+// stick, and the operator and the log see what confinement the kernel gave.
+func (c *Config) Check(ctx context.Context) (Confinement, error) {
+	_, conf, err := c.run(ctx, &workerConfig{Mode: modeCheck}, Source{}, nil, "", nil)
+	return conf, err
+}
+
 // Descriptor numbers in the worker.
 const (
 	fdResults = 3 + iota
@@ -201,11 +212,16 @@ const (
 
 // run starts a worker (or, Disabled, the worker's code in-process) and reads its stream.
 func (c *Config) run(ctx context.Context, wc *workerConfig, src Source, rules *scanner.Rules, spoolDir string, progress func(int64, int64)) (*wire.Stream, Confinement, error) {
-	srcFile, err := openSource(src, wc)
-	if err != nil {
-		return nil, Confinement{}, err
+	var srcFile *os.File
+	if wc.Mode != modeCheck {
+		f, err := openSource(src, wc)
+		if err != nil {
+			return nil, Confinement{}, err
+		}
+		defer f.Close()
+		srcFile = f
 	}
-	defer srcFile.Close()
+	var err error
 	var spool, tmp *os.File
 	tmpDir := ""
 	if wc.Mode == modeScan {
@@ -437,11 +453,21 @@ func (c *Config) runWorker(ctx context.Context, wc *workerConfig, src *os.File, 
 	if err != nil {
 		return nil, conf, &WorkerError{Reason: "could not start", Err: err}
 	}
+	// At the deadline the worker is killed; closing the pipe ends the read even if something
+	// else still held its write end.
+	stop := context.AfterFunc(ctx, func() { pr.Close() })
 	st, perr := wire.NewReader(pr, wire.Limits{}, h).ReadAll()
+	stop()
 	if perr != nil {
 		cmd.Process.Kill() // whatever it still does is void
 	}
 	werr := cmd.Wait()
+	if ps := cmd.ProcessState; ps != nil {
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			conf.PeakRSS = ru.Maxrss * 1024
+			conf.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
 	if st != nil {
 		conf.PID, conf.UID, conf.Landlock, conf.Seccomp = st.Hello.PID, st.Hello.UID, st.Hello.Landlock, st.Hello.Seccomp
 	}
@@ -494,14 +520,19 @@ func judgeRun(ctx context.Context, st *wire.Stream, perr error, ps *os.ProcessSt
 		return nil, conf, we
 	}
 	if st.Err != nil {
-		e := errors.New(st.Err.Msg)
 		if st.Err.Refused {
-			return nil, conf, fmt.Errorf("%w: %w", ErrRefused, e)
+			return nil, conf, refusedError(st.Err.Msg)
 		}
-		return nil, conf, e
+		return nil, conf, errors.New(st.Err.Msg)
 	}
 	return st, conf, nil
 }
+
+// refusedError is the worker's refusal of the medium, in its words; it is ErrRefused.
+type refusedError string
+
+func (e refusedError) Error() string        { return string(e) }
+func (e refusedError) Is(target error) bool { return target == ErrRefused }
 
 func signalName(s syscall.Signal) string {
 	if n := unix.SignalName(s); n != "" {

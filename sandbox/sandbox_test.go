@@ -72,3 +72,26 @@ func TestScanDirInWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Check: a worker that only confines itself and reports. On this host (and the appliance's
+// kernel) that is Landlock, seccomp and, as root, the namespaces and uid 65534.
+func TestCheck(t *testing.T) {
+	conf, err := (&Config{}).Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(conf)
+	if !conf.Sandboxed || !conf.Seccomp || conf.PID == os.Getpid() {
+		t.Errorf("confinement %+v", conf)
+	}
+	if abi, _ := landlockABI(); abi > 0 && conf.Landlock == 0 {
+		t.Errorf("the kernel has Landlock ABI %d, the worker enforced none", abi)
+	}
+	if os.Getuid() == 0 && (conf.UID != DefaultID || !conf.Namespaces) {
+		t.Errorf("as root: worker uid %d, namespaces %v", conf.UID, conf.Namespaces)
+	}
+	// A worker binary that cannot start is an error, not a confinement.
+	if _, err := (&Config{Executable: "/nonexistent"}).Check(context.Background()); err == nil {
+		t.Error("a missing worker binary passed the check")
+	}
+}

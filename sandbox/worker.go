@@ -24,6 +24,7 @@ import (
 const (
 	modeScan   = "scan"
 	modeList   = "ls"
+	modeCheck  = "check"
 	srcMedium  = "medium"
 	srcDir     = "dir"
 	srcFile    = "file"
@@ -103,11 +104,13 @@ func workerMain(args []string) int {
 	}
 	if cfg.Source == srcDir {
 		if j.dir, err = os.OpenRoot(procFD + fmt.Sprint(fdSource)); err != nil {
-			return fail(w, fmt.Errorf("source: %w", err))
+			// Directories are read with the worker's own uid, not the parent's.
+			return fail(w, fmt.Errorf("directory not readable by the scan worker (uid %d): %w", os.Getuid(), err))
 		}
 	}
 	hello := wire.Hello{PID: os.Getpid()}
-	if cfg.Confine && !strings.HasPrefix(cfg.Fault, "unconfined-") {
+	// Only the test binary (faultHook set) may run an unconfined control worker.
+	if cfg.Confine && !(faultHook != nil && strings.HasPrefix(cfg.Fault, "unconfined-")) {
 		if hello, err = confine(&cfg); err != nil {
 			return fail(w, fmt.Errorf("sandbox: %w", err))
 		}
@@ -148,7 +151,10 @@ type job struct {
 // serve does the job and ends the stream: results, then Done, or an Error and Done.
 func (j *job) serve(ctx context.Context, w *wire.Writer) {
 	var results, entries int
-	err := j.do(ctx, w, &results, &entries)
+	var err error
+	if j.cfg.Mode != modeCheck {
+		err = j.do(ctx, w, &results, &entries)
+	}
 	if err != nil {
 		refused := errors.Is(err, media.ErrCorrupt) || errors.Is(err, media.ErrUnsupported) ||
 			errors.Is(err, media.ErrNoFilesystem) || errors.Is(err, media.ErrRefused)

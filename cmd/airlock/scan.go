@@ -159,8 +159,9 @@ func loadRules(files []string, compiled string) (*scanner.Rules, error) {
 	return scanner.CompileFiles(files...)
 }
 
-// scanArg scans one argument in a scan worker: a directory (every file under it), a regular
-// file, or a block device or (with --image) an image file read without mounting. When a decision
+// scanArg scans one argument in a scan worker: a directory (every file under it, read with the
+// worker's uid, 65534 when run as root), a regular file, or a block device or (with --image) an
+// image file read without mounting (both handed to the worker open). When a decision
 // is asked for, the worker spools what it read and this process re-hashes the spool and verifies
 // the Guix exports in it itself (package sandbox: the worker can only reject). Result paths start
 // with the argument as given.
