@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -65,6 +66,25 @@ func manyItems(t testing.TB, n, refsPer int) (stream []byte, present []string) {
 	return append(out, make([]byte, 8)...), present
 }
 
+var boundStreams struct {
+	sync.Once
+	at, over []byte
+}
+
+// itemBoundStreams returns exports of MaxStreamItems and MaxStreamItems+1 items, built once.
+func itemBoundStreams(t testing.TB) (at, over []byte) {
+	boundStreams.Do(func() {
+		boundStreams.at, _ = manyItems(t, MaxStreamItems, 0)
+		var b bytes.Buffer
+		b.Write(boundStreams.at[:len(boundStreams.at)-8])
+		ew := NewExportWriter(&b, nil)
+		ew.AddBytes(nb().file("y", false).b, testStorePath(MaxStreamItems, "item"), nil, "")
+		ew.Close()
+		boundStreams.over = b.Bytes()
+	})
+	return boundStreams.at, boundStreams.over
+}
+
 func judgeBytes(t testing.TB, b []byte, present []string) *ExportReport {
 	t.Helper()
 	rep, err := VerifyExport(context.Background(), bytes.NewReader(b), NewACL(), present)
@@ -78,17 +98,12 @@ func TestJudgeMaxStreamItemsEdge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds streams of 2^17 items")
 	}
-	at, _ := manyItems(t, MaxStreamItems, 0)
+	at, over := itemBoundStreams(t)
 	rep := judgeBytes(t, at, nil)
 	if rep.Stream != StreamComplete || len(rep.Items) != MaxStreamItems {
 		t.Fatalf("%d items: stream %s (%v), %d reported", MaxStreamItems, rep.Stream, rep.StreamErr, len(rep.Items))
 	}
-	var over bytes.Buffer
-	over.Write(at[:len(at)-8])
-	ew := NewExportWriter(&over, nil)
-	ew.AddBytes(nb().file("y", false).b, testStorePath(MaxStreamItems, "item"), nil, "")
-	ew.Close()
-	rep = judgeBytes(t, over.Bytes(), nil)
+	rep = judgeBytes(t, over, nil)
 	var fe *FormatError
 	if rep.Stream != StreamMalformed || !errors.As(rep.StreamErr, &fe) || fe.Rule != RuleTooManyItems ||
 		fe.Item != MaxStreamItems || len(rep.Items) != MaxStreamItems || rep.Accept {

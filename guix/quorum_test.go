@@ -416,3 +416,28 @@ func FuzzParseNarinfo(f *testing.F) {
 }
 
 func b32(h [32]byte) string { return EncodeBase32(h[:]) }
+
+// TestQuorumStreamBound: the stream bounds of a Judge hold for a quorum's export too (the
+// Judge's tests check the real constants at their edges; here they are lowered to the
+// fixture's 3 items and 1 reference).
+func TestQuorumStreamBound(t *testing.T) {
+	f := newQuorumFixture(t, 1)
+	b := f.export(t, 0, nil)
+	for _, c := range []struct {
+		items, refs int
+		problem     bool
+	}{{3, 1, false}, {2, 1, true}, {3, 0, true}} {
+		j := NewQuorumJudge(f.q, nil)
+		j.maxItems, j.maxRefs = c.items, c.refs
+		if err := j.AddExport(context.Background(), "s.export", bytes.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+		rep := j.Report()
+		if got := rep.Files[0].Problem != ""; got != c.problem || c.problem && (!strings.Contains(rep.Files[0].Problem, string(RuleTooManyItems)) || rep.Accept || len(rep.Items) != 0) {
+			t.Fatalf("bounds %d/%d: problem %q, %d items", c.items, c.refs, rep.Files[0].Problem, len(rep.Items))
+		}
+		if !c.problem && !rep.Accept {
+			t.Fatalf("bounds %d/%d: %s", c.items, c.refs, verdicts(rep))
+		}
+	}
+}
