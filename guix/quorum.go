@@ -141,35 +141,24 @@ func (q *Quorum) builder(k *PublicKey) int {
 	return -1
 }
 
-// vouch judges a signature over signed as guix-daemon judges an export item's (in its order:
-// unsigned, corrupt, unauthorized, invalid, hash mismatch), with the builders as the ACL. It
-// returns the builder's index when the outcome is valid.
+// vouch judges a signature over signed as guix-daemon judges an export item's
+// (checkSignature), with the builders as the ACL. It returns the builder's index when the
+// outcome is valid, else -1.
 func (q *Quorum) vouch(sig []byte, signed [32]byte) (int, Outcome, string) {
-	if sig == nil {
-		return -1, OutcomeUnsigned, "signature flag is 0"
-	}
-	ps, err := parseSignature(sig)
-	if err != nil {
-		return -1, OutcomeCorruptSignature, err.Error()
-	}
-	key, err := publicKeyFromSexp(ps.pubkey)
 	b := -1
-	if err == nil {
-		b = q.builder(key)
+	o, why := checkSignature(sig, signed, func(n *sexp.Node) bool {
+		if k, err := publicKeyFromSexp(n); err == nil {
+			b = q.builder(k)
+		}
+		return b >= 0
+	})
+	if o != OutcomeValid {
+		if o == OutcomeUnauthorizedKey {
+			why = "signing key is not one of the builders"
+		}
+		return -1, o, why
 	}
-	if b < 0 {
-		return -1, OutcomeUnauthorizedKey, "signing key is not one of the builders"
-	}
-	if !ps.hashOK || !ps.sigval {
-		return -1, OutcomeInvalidSignature, "signature is not (data (flags rfc6979) (hash sha256 …)) with an (ecdsa (r …) (s …))"
-	}
-	if !verifyDigest(key.point, ps.hash, ps.r, ps.s) {
-		return -1, OutcomeInvalidSignature, "ECDSA signature does not verify"
-	}
-	if ps.hash != signed {
-		return -1, OutcomeHashMismatch, fmt.Sprintf("signed hash %x, actual %x", ps.hash, signed)
-	}
-	return b, OutcomeValid, ""
+	return b, o, why
 }
 
 // Claim is what one input says of a store item: its NAR's SHA-256 and size and its sorted
