@@ -1,8 +1,11 @@
 package guix
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -583,4 +586,28 @@ func (j *QuorumJudge) judge(p string, s *quorumState) QuorumItem {
 	it.Verdict = QuorumApproved
 	it.Reason = fmt.Sprintf("%d of %d builders vouch (k = %d): %s", len(seen), len(j.q.builders), it.K, strings.Join(it.Vouchers, ", "))
 	return it
+}
+
+// ErrNotQuorumInput is wrapped by AddFile's error for a file that is neither a narinfo nor an
+// export stream.
+var ErrNotQuorumInput = errors.New(`neither a narinfo ("StorePath: ...") nor an export stream (u64 0 or 1 at offset 0)`)
+
+// AddFile reads one input, a narinfo (text starting "StorePath: ", at most MaxNarinfoLen
+// bytes) or an export stream (starting with the u64 item marker 0 or 1), and adds it. The
+// error is an I/O error, a cancelled ctx, or wraps ErrNotQuorumInput.
+func (j *QuorumJudge) AddFile(ctx context.Context, name string, r io.Reader) error {
+	br := bufio.NewReaderSize(r, 256<<10)
+	head, _ := br.Peek(11)
+	switch {
+	case bytes.HasPrefix(head, []byte("StorePath: ")):
+		b, err := io.ReadAll(io.LimitReader(ctxReader{ctx, br}, MaxNarinfoLen+1))
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		j.AddNarinfo(name, b)
+		return nil
+	case len(head) >= 8 && binary.LittleEndian.Uint64(head) <= 1:
+		return j.AddExport(ctx, name, br)
+	}
+	return fmt.Errorf("%s: %w", name, ErrNotQuorumInput)
 }

@@ -3,6 +3,7 @@ package guix
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -439,5 +440,24 @@ func TestQuorumStreamBound(t *testing.T) {
 		if !c.problem && !rep.Accept {
 			t.Fatalf("bounds %d/%d: %s", c.items, c.refs, verdicts(rep))
 		}
+	}
+}
+
+func TestQuorumAddFileSniffs(t *testing.T) {
+	f := newQuorumFixture(t, 2)
+	j := NewQuorumJudge(f.q, nil)
+	ctx := context.Background()
+	if err := j.AddFile(ctx, "a.export", bytes.NewReader(f.export(t, 0, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddFile(ctx, "lib.narinfo", bytes.NewReader(f.narinfo(t, 1, f.lib, f.narLib))); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddFile(ctx, "junk", strings.NewReader("hello, world\n")); !errors.Is(err, ErrNotQuorumInput) || !strings.Contains(err.Error(), "junk") {
+		t.Fatalf("junk: %v", err)
+	}
+	rep := j.Report()
+	if len(rep.Files) != 2 || rep.Files[1].Kind != "narinfo" || rep.item(f.lib).Verdict != QuorumApproved {
+		t.Fatalf("%+v %s", rep.Files, verdicts(rep))
 	}
 }

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -117,31 +113,15 @@ func runGuixQuorum(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// addQuorumInput reads one input: a narinfo (text starting "StorePath: ") or an export stream
-// (starting with the u64 item marker 0 or 1).
+// addQuorumInput adds one input file, a narinfo or an export stream (QuorumJudge.AddFile).
 func addQuorumInput(ctx context.Context, j *guix.QuorumJudge, name string) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 256<<10)
-	head, _ := br.Peek(11)
-	switch {
-	case bytes.HasPrefix(head, []byte("StorePath: ")):
-		b, err := io.ReadAll(io.LimitReader(br, guix.MaxNarinfoLen+1))
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		j.AddNarinfo(name, b)
-		return nil
-	case len(head) >= 8 && binary.LittleEndian.Uint64(head) <= 1:
-		return j.AddExport(ctx, name, br)
-	}
-	return fmt.Errorf("%s: %w", name, errNotQuorumInput)
+	return j.AddFile(ctx, name, f)
 }
-
-var errNotQuorumInput = errors.New("neither a narinfo (\"StorePath: ...\") nor an export stream (u64 0 or 1 at offset 0)")
 
 // writeQuorumText prints one line per item (verdict, k, vouchers, reason), the mismatches in
 // the style of guix challenge, and the problems of the inputs.
