@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,7 +17,7 @@ import (
 // guixQuorumCommand is `airlock guix quorum` (issue 17), dispatched from guixSubcommands.
 var guixQuorumCommand = command{
 	name:    "guix quorum",
-	usage:   "--builders BUILDERS --k N [--rule PATTERN=K]... [--present FILE] [--json] EXPORT|NARINFO...",
+	usage:   "--builders BUILDERS --k N [--rule PATTERN=K]... [--present FILE] [--json] [--key GUIX_SECRET_KEY --out FILE] EXPORT|NARINFO...",
 	summary: "approve store items only when k builders vouch for an identical NAR (exit 0 iff every item reaches quorum)",
 }
 
@@ -50,6 +51,8 @@ func runGuixQuorum(ctx context.Context, e *env, args []string) int {
 	k := fs.Int("k", 0, "how many distinct builders must vouch for an identical NAR")
 	presentPath := fs.String("present", "", "file listing store paths already on the high side, one per line")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	keyPath := fs.String("key", "", "with --out: the appliance's Guix secret key, to re-sign the approved items")
+	outPath := fs.String("out", "", "when every item is approved, write them (from one export carrying them all) re-signed with --key to FILE")
 	var rules []guix.QuorumRule
 	fs.Func("rule", "PATTERN=K: store names matching PATTERN (path.Match, e.g. linux-libre-*) need K builders", func(s string) error {
 		pat, n, ok := strings.Cut(s, "=")
@@ -72,6 +75,19 @@ func runGuixQuorum(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "airlock guix quorum: need --builders BUILDERS, --k N and at least one EXPORT or NARINFO")
 		fs.Usage()
 		return exitError
+	}
+	if (*keyPath == "") != (*outPath == "") {
+		return fail("--key and --out go together")
+	}
+	var key *guix.PrivateKey
+	if *keyPath != "" {
+		kb, err := os.ReadFile(*keyPath)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if key, err = guix.ParsePrivateKey(kb); err != nil {
+			return fail("%s: %v", *keyPath, err)
+		}
 	}
 	bb, err := os.ReadFile(*buildersPath)
 	if err != nil {
@@ -110,7 +126,38 @@ func runGuixQuorum(ctx context.Context, e *env, args []string) int {
 	if !rep.Accept {
 		return exitVerdict
 	}
+	if key != nil {
+		if err := writeApproved(ctx, rep, key, *outPath); err != nil {
+			return fail("%v", err)
+		}
+	}
 	return exitOK
+}
+
+// writeApproved writes the approved items, re-signed, from the first export carrying them all;
+// the output is removed on failure.
+func writeApproved(ctx context.Context, rep *guix.QuorumReport, key *guix.PrivateKey, out string) error {
+	src := rep.Carrier()
+	if src == "" {
+		return errors.New("no single export carries the NAR bytes of every approved item")
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	err = guix.WriteApproved(ctx, f, rep, src, in, key)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(out)
+	}
+	return err
 }
 
 // addQuorumInput adds one input file, a narinfo or an export stream (QuorumJudge.AddFile).
