@@ -152,15 +152,27 @@ func (a *ACL) Judge(info *ItemInfo) Outcome {
 
 // judge also returns a human-readable reason.
 func (a *ACL) judge(info *ItemInfo) (Outcome, string) {
-	if info.Signature == nil {
+	o, why := checkSignature(info.Signature, info.SignedHash, a.authorizes)
+	if o == OutcomeUnauthorizedKey {
+		why = "signing key is not in the ACL"
+	}
+	return o, why
+}
+
+// checkSignature is the one copy of guix-daemon's (and `guix authenticate`'s) checks of a
+// signature over signed, in their order: unsigned, corrupt signature, unauthorized key (per
+// authorized, given the signature's public-key s-expression), invalid signature, then the
+// signed hash against signed. Export items, narinfos and quorum votes all go through it.
+func checkSignature(sig []byte, signed [32]byte, authorized func(*sexp.Node) bool) (Outcome, string) {
+	if sig == nil {
 		return OutcomeUnsigned, "signature flag is 0"
 	}
-	ps, err := parseSignature(info.Signature)
+	ps, err := parseSignature(sig)
 	if err != nil {
 		return OutcomeCorruptSignature, err.Error()
 	}
-	if !a.authorizes(ps.pubkey) {
-		return OutcomeUnauthorizedKey, "signing key is not in the ACL"
+	if !authorized(ps.pubkey) {
+		return OutcomeUnauthorizedKey, "signing key is not authorized"
 	}
 	if !ps.hashOK {
 		return OutcomeInvalidSignature, "signed data is not (data (flags rfc6979) (hash sha256 #32 bytes#))"
@@ -175,8 +187,8 @@ func (a *ACL) judge(info *ItemInfo) (Outcome, string) {
 	if !verifyDigest(key.point, ps.hash, ps.r, ps.s) {
 		return OutcomeInvalidSignature, "ECDSA signature does not verify"
 	}
-	if ps.hash != info.SignedHash {
-		return OutcomeHashMismatch, fmt.Sprintf("signed hash %x, actual %x", ps.hash, info.SignedHash)
+	if ps.hash != signed {
+		return OutcomeHashMismatch, fmt.Sprintf("signed hash %x, actual %x", ps.hash, signed)
 	}
 	return OutcomeValid, ""
 }

@@ -21,6 +21,22 @@
 //
 // For one item's verdict from its metadata alone, ACL.Judge is a pure function of an ItemInfo.
 //
+// VerifyExport is a loop around Judge, the one owner of the rule: items in (ExportReader's, each
+// NAR optionally walked first, as the scanner walks it for YARA), one ExportReport out, with
+// every reason kept and the stream bounded (MaxStreamItems, MaxStreamReferences). The scanner's
+// Result.Guix and `airlock guix verify` print that same report.
+//
+// # Reproducibility quorum
+//
+// A Quorum (NewQuorum; builder lists are read by ParseBuilders) names independent builders and
+// k. A QuorumJudge takes each builder's export (AddExport, each NAR read once) or narinfo
+// (AddNarinfo; ParseNarinfo and MarshalNarinfo follow guix/narinfo.scm and guix publish) and
+// approves a store item when k distinct builders vouch for an identical NAR hash, size and
+// reference set and an export carries NAR bytes hashing to it; any disagreement between
+// builders rejects the item, naming both. Content-addressed (fixed-output) items need no
+// quorum. ExportWriter writes export streams (builder exports in tests) and ResignFile
+// re-signs an approved export in place with the appliance's key.
+//
 // # Streaming readers
 //
 // ExportReader yields items; each item's NAR can be walked while streaming (ExportItem.NAR,

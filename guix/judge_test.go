@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -18,29 +20,69 @@ func testStorePath(i int, name string) string {
 }
 
 // manyItems writes an unsigned export of n one-file items, item i referencing refsPer distinct
-// paths (all present).
+// paths (all present). Items are stamped from one template (only the store path's hash
+// differs), so that streams at the stream bounds build fast even under the race detector.
 func manyItems(t testing.TB, n, refsPer int) (stream []byte, present []string) {
 	t.Helper()
-	nar := nb().file("x", false).b
-	var out bytes.Buffer
-	ew := NewExportWriter(&out, nil)
 	next := 1 << 30
-	for i := 0; i < n; i++ {
-		var refs []string
+	var refs []string
+	if refsPer > 0 {
 		for r := 0; r < refsPer; r++ {
-			p := testStorePath(next, "ref")
-			next++
-			refs = append(refs, p)
-			present = append(present, p)
-		}
-		if err := ew.AddBytes(nar, testStorePath(i, "item"), refs, ""); err != nil {
-			t.Fatal(err)
+			refs = append(refs, testStorePath(next+r, "ref"))
 		}
 	}
-	if err := ew.Close(); err != nil {
+	var tmpl bytes.Buffer
+	ew := NewExportWriter(&tmpl, nil)
+	if err := ew.AddBytes(nb().file("x", false).b, testStorePath(0, "item"), refs, ""); err != nil {
 		t.Fatal(err)
 	}
-	return out.Bytes(), present
+	item := tmpl.Bytes()
+	at := bytes.Index(item, []byte(testStorePath(0, "item"))) + len(StoreDir) + 1
+	// Reference hashes sit at fixed offsets too; each item gets its own set.
+	var refAt []int
+	if len(refs) > 0 {
+		first := bytes.Index(item, []byte(refs[0])) + len(StoreDir) + 1
+		stride := 8 + (len(refs[0])+7)/8*8 // every reference string has the same length
+		for r := range refs {
+			refAt = append(refAt, first+r*stride)
+		}
+	}
+	out := make([]byte, 0, n*len(item)+8)
+	for i := 0; i < n; i++ {
+		start := len(out)
+		out = append(out, item...)
+		copy(out[start+at:], testStorePath(i, "item")[len(StoreDir)+1:][:32])
+		mine := make([]string, len(refAt))
+		for r := range mine {
+			mine[r] = testStorePath(next, "ref")
+			next++
+		}
+		sort.Strings(mine) // an export lists references sorted
+		for r, off := range refAt {
+			copy(out[start+off:], mine[r][len(StoreDir)+1:][:32])
+		}
+		present = append(present, mine...)
+	}
+	return append(out, make([]byte, 8)...), present
+}
+
+var boundStreams struct {
+	sync.Once
+	at, over []byte
+}
+
+// itemBoundStreams returns exports of MaxStreamItems and MaxStreamItems+1 items, built once.
+func itemBoundStreams(t testing.TB) (at, over []byte) {
+	boundStreams.Do(func() {
+		boundStreams.at, _ = manyItems(t, MaxStreamItems, 0)
+		var b bytes.Buffer
+		b.Write(boundStreams.at[:len(boundStreams.at)-8])
+		ew := NewExportWriter(&b, nil)
+		ew.AddBytes(nb().file("y", false).b, testStorePath(MaxStreamItems, "item"), nil, "")
+		ew.Close()
+		boundStreams.over = b.Bytes()
+	})
+	return boundStreams.at, boundStreams.over
 }
 
 func judgeBytes(t testing.TB, b []byte, present []string) *ExportReport {
@@ -56,12 +98,11 @@ func TestJudgeMaxStreamItemsEdge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds streams of 2^17 items")
 	}
-	at, _ := manyItems(t, MaxStreamItems, 0)
+	at, over := itemBoundStreams(t)
 	rep := judgeBytes(t, at, nil)
 	if rep.Stream != StreamComplete || len(rep.Items) != MaxStreamItems {
 		t.Fatalf("%d items: stream %s (%v), %d reported", MaxStreamItems, rep.Stream, rep.StreamErr, len(rep.Items))
 	}
-	over, _ := manyItems(t, MaxStreamItems+1, 0)
 	rep = judgeBytes(t, over, nil)
 	var fe *FormatError
 	if rep.Stream != StreamMalformed || !errors.As(rep.StreamErr, &fe) || fe.Rule != RuleTooManyItems ||

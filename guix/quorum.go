@@ -1,8 +1,11 @@
 package guix
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -141,35 +144,24 @@ func (q *Quorum) builder(k *PublicKey) int {
 	return -1
 }
 
-// vouch judges a signature over signed as guix-daemon judges an export item's (in its order:
-// unsigned, corrupt, unauthorized, invalid, hash mismatch), with the builders as the ACL. It
-// returns the builder's index when the outcome is valid.
+// vouch judges a signature over signed as guix-daemon judges an export item's
+// (checkSignature), with the builders as the ACL. It returns the builder's index when the
+// outcome is valid, else -1.
 func (q *Quorum) vouch(sig []byte, signed [32]byte) (int, Outcome, string) {
-	if sig == nil {
-		return -1, OutcomeUnsigned, "signature flag is 0"
-	}
-	ps, err := parseSignature(sig)
-	if err != nil {
-		return -1, OutcomeCorruptSignature, err.Error()
-	}
-	key, err := publicKeyFromSexp(ps.pubkey)
 	b := -1
-	if err == nil {
-		b = q.builder(key)
+	o, why := checkSignature(sig, signed, func(n *sexp.Node) bool {
+		if k, err := publicKeyFromSexp(n); err == nil {
+			b = q.builder(k)
+		}
+		return b >= 0
+	})
+	if o != OutcomeValid {
+		if o == OutcomeUnauthorizedKey {
+			why = "signing key is not one of the builders"
+		}
+		return -1, o, why
 	}
-	if b < 0 {
-		return -1, OutcomeUnauthorizedKey, "signing key is not one of the builders"
-	}
-	if !ps.hashOK || !ps.sigval {
-		return -1, OutcomeInvalidSignature, "signature is not (data (flags rfc6979) (hash sha256 …)) with an (ecdsa (r …) (s …))"
-	}
-	if !verifyDigest(key.point, ps.hash, ps.r, ps.s) {
-		return -1, OutcomeInvalidSignature, "ECDSA signature does not verify"
-	}
-	if ps.hash != signed {
-		return -1, OutcomeHashMismatch, fmt.Sprintf("signed hash %x, actual %x", ps.hash, signed)
-	}
-	return b, OutcomeValid, ""
+	return b, o, why
 }
 
 // Claim is what one input says of a store item: its NAR's SHA-256 and size and its sorted
@@ -282,6 +274,8 @@ type QuorumJudge struct {
 	present map[string]bool
 	items   map[string]*quorumState
 	files   []QuorumFile
+	// maxItems and maxRefs are MaxStreamItems and MaxStreamReferences (tests lower them).
+	maxItems, maxRefs int
 }
 
 type quorumState struct {
@@ -293,7 +287,8 @@ type quorumState struct {
 // NewQuorumJudge returns a judge under q, present being the store paths the target already
 // holds.
 func NewQuorumJudge(q *Quorum, present []string) *QuorumJudge {
-	j := &QuorumJudge{q: q, present: map[string]bool{}, items: map[string]*quorumState{}}
+	j := &QuorumJudge{q: q, present: map[string]bool{}, items: map[string]*quorumState{},
+		maxItems: MaxStreamItems, maxRefs: MaxStreamReferences}
 	for _, p := range present {
 		j.present[p] = true
 	}
@@ -335,59 +330,99 @@ func (j *QuorumJudge) addVote(p string, v Vote) {
 	s.votes = append(s.votes, v)
 }
 
-// AddExport reads one export stream once and records a vote per item. A stream that breaks
-// (truncated, malformed, trailing data, more than MaxStreamItems) is recorded as the file's
-// problem and none of its items count. The error is non-nil only when r cannot be read or ctx
-// is done; the file then counts for nothing either.
+// AddExport reads one export stream once and records a vote per item (see QuorumExport). The
+// error is non-nil only when r cannot be read or ctx is done; the file then counts for nothing.
 func (j *QuorumJudge) AddExport(ctx context.Context, name string, r io.Reader) error {
-	f := QuorumFile{Name: name, Kind: "export"}
-	type pending struct {
-		path  string
-		v     Vote
-		fixed string
-	}
-	var got []pending
+	x := j.Export(name)
 	er := NewExportReader(ctxReader{ctx, r})
-	refs := 0
-	var err error
 	for {
-		var it *ExportItem
-		if it, err = er.Next(); err != nil {
-			break
+		it, err := er.Next()
+		if err == nil {
+			var fileHash *[32]byte
+			if fileHash, err = rootFileHash(it.NAR()); err == nil {
+				err = x.Add(it, fileHash)
+			}
 		}
-		var fileHash *[32]byte
-		if fileHash, err = rootFileHash(it.NAR()); err != nil {
-			break
+		if err != nil {
+			return x.Finish(err)
 		}
-		var info *ItemInfo
-		if info, err = it.Trailer(); err != nil {
-			break
-		}
-		refs += len(info.References)
-		if len(got) >= MaxStreamItems || refs > MaxStreamReferences {
-			err = &FormatError{Offset: it.Offset(), Item: it.Index(), Rule: RuleTooManyItems,
-				Detail: fmt.Sprintf("more than %d items or %d references", MaxStreamItems, MaxStreamReferences), Err: ErrMalformed}
-			break
-		}
-		v := Vote{File: name, Index: it.Index(), Bytes: true,
-			Claim: Claim{NARHash: info.NARHash, NARSize: info.NARSize, References: info.References}}
-		v.builder, v.Outcome, v.Reason = j.q.vouch(info.Signature, info.SignedHash)
-		got = append(got, pending{info.StorePath, v, fixedOutput(info, fileHash)})
 	}
-	f.Items = len(got)
-	if err != io.EOF {
+}
+
+// QuorumExport feeds the items of one export stream to a QuorumJudge as they are read, so
+// that a reader walking each NAR for other reasons (the scanner, for YARA) judges the quorum
+// in the same read, as Judge does for an ACL.
+type QuorumExport struct {
+	j    *QuorumJudge
+	f    QuorumFile
+	refs int
+	got  []pendingVote
+	over error
+	done bool
+}
+
+type pendingVote struct {
+	path  string
+	v     Vote
+	fixed string
+}
+
+// Export starts the export named name (in reports).
+func (j *QuorumJudge) Export(name string) *QuorumExport {
+	return &QuorumExport{j: j, f: QuorumFile{Name: name, Kind: "export"}}
+}
+
+// Add reads the rest of it (its Trailer) and records its vote. rootFileSHA256 is the SHA-256
+// of the NAR's contents when its root is a regular, non-executable file (nil otherwise): with
+// it a flat fixed output is recognized. A non-nil error ends the stream and goes to Finish.
+func (x *QuorumExport) Add(it *ExportItem, rootFileSHA256 *[32]byte) error {
+	if x.over != nil {
+		return x.over
+	}
+	info, err := it.Trailer()
+	if err != nil {
+		return err
+	}
+	x.refs += len(info.References)
+	if len(x.got) >= x.j.maxItems || x.refs > x.j.maxRefs {
+		x.over = &FormatError{Offset: it.Offset(), Item: it.Index(), Rule: RuleTooManyItems,
+			Detail: fmt.Sprintf("more than %d items or %d references", x.j.maxItems, x.j.maxRefs), Err: ErrMalformed}
+		return x.over
+	}
+	v := Vote{File: x.f.Name, Index: it.Index(), Bytes: true,
+		Claim: Claim{NARHash: info.NARHash, NARSize: info.NARSize, References: info.References}}
+	v.builder, v.Outcome, v.Reason = x.j.q.vouch(info.Signature, info.SignedHash)
+	x.got = append(x.got, pendingVote{info.StorePath, v, fixedOutput(info, rootFileSHA256)})
+	return nil
+}
+
+// Finish ends the stream with err, what stopped reading it (nil or io.EOF: complete). The votes
+// count only for a complete stream; a broken one (truncated, malformed, trailing data, over
+// the stream bounds) is the file's problem and counts for nothing. Any other error (a read
+// error, a cancelled context, a caller's limit) is returned, and the file counts for nothing.
+func (x *QuorumExport) Finish(err error) error {
+	if x.done {
+		return nil
+	}
+	x.done = true
+	j, f := x.j, x.f
+	f.Items = len(x.got)
+	if x.over != nil {
+		err = x.over
+	}
+	if err != nil && err != io.EOF {
 		var fe *FormatError
 		if !errors.As(err, &fe) || fe.Rule == RuleRead {
 			f.Problem = "not read: " + err.Error()
 			j.files = append(j.files, f)
-			return fmt.Errorf("%s: %w", name, err)
+			return fmt.Errorf("%s: %w", f.Name, err)
 		}
 		f.Problem = err.Error()
 		j.files = append(j.files, f)
 		return nil
 	}
 	j.files = append(j.files, f)
-	for _, p := range got {
+	for _, p := range x.got {
 		j.addVote(p.path, p.v)
 		if p.fixed != "" {
 			s := j.state(p.path)
@@ -551,4 +586,28 @@ func (j *QuorumJudge) judge(p string, s *quorumState) QuorumItem {
 	it.Verdict = QuorumApproved
 	it.Reason = fmt.Sprintf("%d of %d builders vouch (k = %d): %s", len(seen), len(j.q.builders), it.K, strings.Join(it.Vouchers, ", "))
 	return it
+}
+
+// ErrNotQuorumInput is wrapped by AddFile's error for a file that is neither a narinfo nor an
+// export stream.
+var ErrNotQuorumInput = errors.New(`neither a narinfo ("StorePath: ...") nor an export stream (u64 0 or 1 at offset 0)`)
+
+// AddFile reads one input, a narinfo (text starting "StorePath: ", at most MaxNarinfoLen
+// bytes) or an export stream (starting with the u64 item marker 0 or 1), and adds it. The
+// error is an I/O error, a cancelled ctx, or wraps ErrNotQuorumInput.
+func (j *QuorumJudge) AddFile(ctx context.Context, name string, r io.Reader) error {
+	br := bufio.NewReaderSize(r, 256<<10)
+	head, _ := br.Peek(11)
+	switch {
+	case bytes.HasPrefix(head, []byte("StorePath: ")):
+		b, err := io.ReadAll(io.LimitReader(ctxReader{ctx, br}, MaxNarinfoLen+1))
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		j.AddNarinfo(name, b)
+		return nil
+	case len(head) >= 8 && binary.LittleEndian.Uint64(head) <= 1:
+		return j.AddExport(ctx, name, br)
+	}
+	return fmt.Errorf("%s: %w", name, ErrNotQuorumInput)
 }

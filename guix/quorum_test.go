@@ -3,6 +3,7 @@ package guix
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -416,3 +417,47 @@ func FuzzParseNarinfo(f *testing.F) {
 }
 
 func b32(h [32]byte) string { return EncodeBase32(h[:]) }
+
+// TestQuorumStreamBound: the stream bounds of a Judge hold for a quorum's export too (the
+// Judge's tests check the real constants at their edges; here they are lowered to the
+// fixture's 3 items and 1 reference).
+func TestQuorumStreamBound(t *testing.T) {
+	f := newQuorumFixture(t, 1)
+	b := f.export(t, 0, nil)
+	for _, c := range []struct {
+		items, refs int
+		problem     bool
+	}{{3, 1, false}, {2, 1, true}, {3, 0, true}} {
+		j := NewQuorumJudge(f.q, nil)
+		j.maxItems, j.maxRefs = c.items, c.refs
+		if err := j.AddExport(context.Background(), "s.export", bytes.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+		rep := j.Report()
+		if got := rep.Files[0].Problem != ""; got != c.problem || c.problem && (!strings.Contains(rep.Files[0].Problem, string(RuleTooManyItems)) || rep.Accept || len(rep.Items) != 0) {
+			t.Fatalf("bounds %d/%d: problem %q, %d items", c.items, c.refs, rep.Files[0].Problem, len(rep.Items))
+		}
+		if !c.problem && !rep.Accept {
+			t.Fatalf("bounds %d/%d: %s", c.items, c.refs, verdicts(rep))
+		}
+	}
+}
+
+func TestQuorumAddFileSniffs(t *testing.T) {
+	f := newQuorumFixture(t, 2)
+	j := NewQuorumJudge(f.q, nil)
+	ctx := context.Background()
+	if err := j.AddFile(ctx, "a.export", bytes.NewReader(f.export(t, 0, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddFile(ctx, "lib.narinfo", bytes.NewReader(f.narinfo(t, 1, f.lib, f.narLib))); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddFile(ctx, "junk", strings.NewReader("hello, world\n")); !errors.Is(err, ErrNotQuorumInput) || !strings.Contains(err.Error(), "junk") {
+		t.Fatalf("junk: %v", err)
+	}
+	rep := j.Report()
+	if len(rep.Files) != 2 || rep.Files[1].Kind != "narinfo" || rep.item(f.lib).Verdict != QuorumApproved {
+		t.Fatalf("%+v %s", rep.Files, verdicts(rep))
+	}
+}

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -20,7 +17,7 @@ import (
 // guixQuorumCommand is `airlock guix quorum` (issue 17), dispatched from guixSubcommands.
 var guixQuorumCommand = command{
 	name:    "guix quorum",
-	usage:   "--builders BUILDERS --k N [--rule PATTERN=K]... [--present FILE] [--json] EXPORT|NARINFO...",
+	usage:   "--builders BUILDERS --k N [--rule PATTERN=K]... [--present FILE] [--json] [--key GUIX_SECRET_KEY --out FILE] EXPORT|NARINFO...",
 	summary: "approve store items only when k builders vouch for an identical NAR (exit 0 iff every item reaches quorum)",
 }
 
@@ -54,6 +51,8 @@ func runGuixQuorum(ctx context.Context, e *env, args []string) int {
 	k := fs.Int("k", 0, "how many distinct builders must vouch for an identical NAR")
 	presentPath := fs.String("present", "", "file listing store paths already on the high side, one per line")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	keyPath := fs.String("key", "", "with --out: the appliance's Guix secret key, to re-sign the approved items")
+	outPath := fs.String("out", "", "when every item is approved, write them (from one export carrying them all) re-signed with --key to FILE")
 	var rules []guix.QuorumRule
 	fs.Func("rule", "PATTERN=K: store names matching PATTERN (path.Match, e.g. linux-libre-*) need K builders", func(s string) error {
 		pat, n, ok := strings.Cut(s, "=")
@@ -76,6 +75,19 @@ func runGuixQuorum(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "airlock guix quorum: need --builders BUILDERS, --k N and at least one EXPORT or NARINFO")
 		fs.Usage()
 		return exitError
+	}
+	if (*keyPath == "") != (*outPath == "") {
+		return fail("--key and --out go together")
+	}
+	var key *guix.PrivateKey
+	if *keyPath != "" {
+		kb, err := os.ReadFile(*keyPath)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if key, err = guix.ParsePrivateKey(kb); err != nil {
+			return fail("%s: %v", *keyPath, err)
+		}
 	}
 	bb, err := os.ReadFile(*buildersPath)
 	if err != nil {
@@ -114,34 +126,49 @@ func runGuixQuorum(ctx context.Context, e *env, args []string) int {
 	if !rep.Accept {
 		return exitVerdict
 	}
+	if key != nil {
+		if err := writeApproved(ctx, rep, key, *outPath); err != nil {
+			return fail("%v", err)
+		}
+	}
 	return exitOK
 }
 
-// addQuorumInput reads one input: a narinfo (text starting "StorePath: ") or an export stream
-// (starting with the u64 item marker 0 or 1).
+// writeApproved writes the approved items, re-signed, from the first export carrying them all;
+// the output is removed on failure.
+func writeApproved(ctx context.Context, rep *guix.QuorumReport, key *guix.PrivateKey, out string) error {
+	src := rep.Carrier()
+	if src == "" {
+		return errors.New("no single export carries the NAR bytes of every approved item")
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	err = guix.WriteApproved(ctx, f, rep, src, in, key)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(out)
+	}
+	return err
+}
+
+// addQuorumInput adds one input file, a narinfo or an export stream (QuorumJudge.AddFile).
 func addQuorumInput(ctx context.Context, j *guix.QuorumJudge, name string) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 256<<10)
-	head, _ := br.Peek(11)
-	switch {
-	case bytes.HasPrefix(head, []byte("StorePath: ")):
-		b, err := io.ReadAll(io.LimitReader(br, guix.MaxNarinfoLen+1))
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		j.AddNarinfo(name, b)
-		return nil
-	case len(head) >= 8 && binary.LittleEndian.Uint64(head) <= 1:
-		return j.AddExport(ctx, name, br)
-	}
-	return fmt.Errorf("%s: %w", name, errNotQuorumInput)
+	return j.AddFile(ctx, name, f)
 }
-
-var errNotQuorumInput = errors.New("neither a narinfo (\"StorePath: ...\") nor an export stream (u64 0 or 1 at offset 0)")
 
 // writeQuorumText prints one line per item (verdict, k, vouchers, reason), the mismatches in
 // the style of guix challenge, and the problems of the inputs.

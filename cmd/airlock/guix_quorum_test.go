@@ -113,6 +113,27 @@ func TestGuixQuorum(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("narinfo: exit %d\n%s%s", code, out, errOut)
 	}
+	// --out: the approved closure, re-signed by the appliance's key, verifies under that key alone.
+	appKey, _ := guix.GenerateKey(rand.Reader)
+	keyText, _ := appKey.MarshalText()
+	keyFile, aclFile, outFile := filepath.Join(s.dir, "app.sec"), filepath.Join(s.dir, "app.acl"), filepath.Join(s.dir, "out.export")
+	aclText, _ := guix.NewACL(appKey.Public()).MarshalText()
+	os.WriteFile(keyFile, keyText, 0o600)
+	os.WriteFile(aclFile, aclText, 0o644)
+	if out, errOut, code := runCLI(t, "guix", "quorum", "--builders", s.builders, "--k", "2", "--key", keyFile, "--out", outFile, s.a, s.b); code != exitOK {
+		t.Fatalf("--out: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := runCLI(t, "guix", "verify", "--acl", aclFile, outFile); code != exitOK || strings.Count(out, ": valid") != 2 {
+		t.Fatalf("verify of the written export: exit %d\n%s%s", code, out, errOut)
+	}
+	// Not written when an item is rejected.
+	os.Remove(outFile)
+	if _, _, code := runCLI(t, "guix", "quorum", "--builders", s.builders, "--k", "2", "--key", keyFile, "--out", outFile, s.a, s.c); code != exitVerdict {
+		t.Fatalf("--out with a mismatch: exit %d", code)
+	}
+	if _, err := os.Stat(outFile); err == nil {
+		t.Fatal("written although an item was rejected")
+	}
 	// JSON: per item who vouched, k and the verdict.
 	out, _, code = runCLI(t, "guix", "quorum", "--json", "--builders", s.builders, "--k", "3", s.a, s.b)
 	var rep guix.QuorumReport
@@ -135,6 +156,7 @@ func TestGuixQuorumErrors(t *testing.T) {
 		"missing input": {"guix", "quorum", "--builders", s.builders, "--k", "1", filepath.Join(s.dir, "nope")},
 		"not an input":  {"guix", "quorum", "--builders", s.builders, "--k", "1", garbage},
 		"bad builders":  {"guix", "quorum", "--builders", s.a, "--k", "1", s.a},
+		"out no key":    {"guix", "quorum", "--builders", s.builders, "--k", "1", "--out", filepath.Join(s.dir, "o"), s.a},
 	} {
 		if _, errOut, code := runCLI(t, args...); code != exitError || errOut == "" {
 			t.Errorf("%s: exit %d, stderr %q", name, code, errOut)
