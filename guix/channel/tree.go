@@ -52,7 +52,7 @@ func dotGitLike(name, want, short string) bool {
 	if n == want {
 		return true
 	}
-	return short != "" && (n == short || strings.HasPrefix(n, short[:len(short)-1]) && len(n) == len(short) && n[len(n)-1] >= '1' && n[len(n)-1] <= '4')
+	return short != "" && n == short
 }
 
 // checkName applies git fsck's name checks (fsck.c fsck_tree: hasDot, hasDotdot, hasDotgit,

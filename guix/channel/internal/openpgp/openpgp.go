@@ -11,7 +11,8 @@ package openpgp
 import (
 	"bytes"
 	"crypto"
-	"crypto/dsa" //nolint:staticcheck // Guix accepts DSA keys (openpgp.scm:859).
+	//lint:ignore SA1019 Guix accepts DSA keys (openpgp.scm:859).
+	"crypto/dsa"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -27,7 +28,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"golang.org/x/crypto/ripemd160" //nolint:staticcheck // Guix accepts RIPEMD-160 digests.
+	//lint:ignore SA1019 Guix accepts RIPEMD-160 digests (openpgp.scm:331).
+	"golang.org/x/crypto/ripemd160"
 )
 
 // Errors (wrapped with context).
