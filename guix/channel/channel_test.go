@@ -211,20 +211,32 @@ func TestAuthenticateRealGitGPG(t *testing.T) {
 		last   string
 		rule   Rule
 		commit string
+		guixOK bool // what the real guix git authenticate 1.5.0 says (no --last there)
 	}{
-		{end: "good"},
-		{end: "adding"},
-		{end: intro},
+		{end: "good", guixOK: true},
+		{end: "adding", guixOK: true},
+		{end: intro, guixOK: true},
 		{end: "unauth", rule: RuleUnauthorized, commit: unauth},
 		{end: "removal", rule: RuleRemoval, commit: removal},
 		{end: "sha1", rule: RuleDigest, commit: sha1c},
 		{end: "unsigned", rule: RuleUnsigned, commit: unsigned},
-		{end: "pre", rule: RuleAncestor, commit: pre},
+		{end: "pre", rule: RuleAncestor, commit: pre, guixOK: true},
 		{end: c1, last: good, rule: RuleRollback, commit: c1},
 		{end: "good", last: side},
 		{end: "good", last: merge},
 	}
-	for _, tc := range cases {
+	root := guixRoot(t)
+	for i, tc := range cases {
+		if root != "" && tc.last == "" {
+			end := tc.end
+			if len(end) != 40 {
+				end = f.git("rev-parse", end)
+			}
+			ok, out := guixAuthenticate(t, root, f.dir, intro, alice, end, i)
+			if ok != tc.guixOK {
+				t.Errorf("real guix git authenticate --end=%s (%s): success %v, want %v\n%s", end, tc.end, ok, tc.guixOK, out)
+			}
+		}
 		p := Policy{Introduction: io, Signer: [20]byte(fp), End: tc.end}
 		if tc.last != "" {
 			o, _ := ParseOID(tc.last)
@@ -240,6 +252,14 @@ func TestAuthenticateRealGitGPG(t *testing.T) {
 		var re *RefusedError
 		if !errors.As(err, &re) || re.Rule != tc.rule || re.Commit.String() != tc.commit {
 			t.Errorf("%s: got %v, %v; want %s at %s", tc.end, res, err, tc.rule, tc.commit)
+		}
+	}
+	// High side: a clone of the bundle, authenticated by the real Guix.
+	if root != "" {
+		clone := filepath.Join(filepath.Dir(f.dir), "clone")
+		f.git("clone", "-q", "-b", "good", filepath.Join(filepath.Dir(f.dir), "channel.bundle"), clone)
+		if ok, out := guixAuthenticate(t, root, clone, intro, alice, good, 99, "origin/keyring"); !ok {
+			t.Errorf("real guix git authenticate on a clone of the bundle failed:\n%s", out)
 		}
 	}
 	// The wrong pinned signer.
@@ -362,4 +382,46 @@ func TestDeltaBomb(t *testing.T) {
 	if err != nil || len(p.OIDs()) != 1 {
 		t.Fatalf("one blob: %v", err)
 	}
+}
+
+// guixRoot is the real Guix 1.5.0 root scripts/guix-oracle.sh builds, "" when absent.
+func guixRoot(t *testing.T) string {
+	root := os.Getenv("AIRLOCK_GUIX_ROOT")
+	if root == "" {
+		root = "/var/cache/airlock/guix-root"
+	}
+	if _, err := os.Stat(filepath.Join(root, ".airlock-oracle")); err != nil || os.Getuid() != 0 {
+		if testenv.InCI() {
+			t.Errorf("no real Guix at %s (scripts/guix-oracle.sh build): %v", root, err)
+		} else {
+			t.Logf("no real Guix at %s: the oracle comparison is skipped", root)
+		}
+		return ""
+	}
+	return root
+}
+
+// guixAuthenticate runs the real `guix git authenticate INTRO SIGNER --end END` on a copy of
+// the work tree inside the root (Guix writes hooks and config into the repository it checks),
+// with a cache key of its own so that no earlier run's cache excludes commits.
+func guixAuthenticate(t *testing.T, root, repo, intro, signer, end string, n int, keyring ...string) (bool, string) {
+	t.Helper()
+	dir, err := os.MkdirTemp(filepath.Join(root, "tmp"), "airlock-channel-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if out, err := exec.Command("cp", "-a", repo, filepath.Join(dir, "r")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	in := "/tmp/" + filepath.Base(dir) + "/r"
+	k := "keyring"
+	if len(keyring) > 0 {
+		k = keyring[0]
+	}
+	cmd := exec.Command("chroot", root, "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LC_ALL=C.UTF-8",
+		"sh", "-c", `cd "$1" && guix git authenticate "$2" "$3" --end="$4" --cache-key="$5" -k "$6"`, "sh",
+		in, intro, signer, end, "airlock-test/"+filepath.Base(dir)+"-"+strings.Repeat("x", n%3), k)
+	out, err := cmd.CombinedOutput()
+	return err == nil, string(out)
 }
