@@ -9,7 +9,7 @@ import (
 )
 
 // ErrAuthorizations: a .guix-authorizations file that Guix's read-authorizations would not
-// accept (git-authenticate.scm:150-160: a match failure or a bad hex string raises).
+// accept (git-authenticate.scm:151-161: a match failure or a bad hex string raises).
 var ErrAuthorizations = errors.New("malformed .guix-authorizations")
 
 // maxSexpDepth bounds nesting in .guix-authorizations (Guile's reader has no such bound; a
@@ -189,7 +189,7 @@ func isExactZero(a string) bool {
 }
 
 // ReadAuthorizations parses a .guix-authorizations file as read-authorizations does
-// (git-authenticate.scm:150-160): the first datum must match
+// (git-authenticate.scm:151-161): the first datum must match
 // (authorizations (version 0) ((FINGERPRINT _ ...) ...) _ ...); each fingerprint keeps only
 // graphic characters (string-filter char-set:graphic), is lower-cased and decoded from hex.
 func ReadAuthorizations(b []byte) ([][]byte, error) {

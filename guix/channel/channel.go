@@ -51,12 +51,12 @@ type Rule string
 
 // Refusal rules.
 const (
-	RuleUnsigned       Rule = "unsigned"               // git-authenticate.scm:108-112
-	RuleDigest         Rule = "disallowed-digest"      // git-authenticate.scm:115-123 (SHA-1 where authorizations exist, MD5)
-	RuleSignature      Rule = "invalid-signature"      // unparsable, non-binary, or bad (git-authenticate.scm:129-139)
-	RuleMissingKey     Rule = "missing-key"            // git-authenticate.scm:140-147
-	RuleUnauthorized   Rule = "unauthorized-key"       // git-authenticate.scm:237-247
-	RuleRemoval        Rule = "removes-authorizations" // git-authenticate.scm:175-186
+	RuleUnsigned       Rule = "unsigned"               // git-authenticate.scm:109-113
+	RuleDigest         Rule = "disallowed-digest"      // git-authenticate.scm:115-124 (SHA-1 where authorizations exist, MD5)
+	RuleSignature      Rule = "invalid-signature"      // unparsable, non-binary, or bad (git-authenticate.scm:131-140)
+	RuleMissingKey     Rule = "missing-key"            // git-authenticate.scm:141-147
+	RuleUnauthorized   Rule = "unauthorized-key"       // git-authenticate.scm:233-245
+	RuleRemoval        Rule = "removes-authorizations" // git-authenticate.scm:177-187
 	RuleAuthorizations Rule = "malformed-authorizations"
 	RuleIntroSigner    Rule = "introduction-signer"      // git-authenticate.scm:368-380
 	RuleNotDescendant  Rule = "not-descendant"           // git-authenticate.scm:438-447
@@ -209,8 +209,16 @@ func (s *Source) Authenticate(ctx context.Context, p Policy) (*Result, error) {
 	}
 	a := &auth{src: s, p: p, commits: map[OID]*git.Commit{}, authz: map[OID]authzResult{}, hasFile: map[OID]hasFileResult{}}
 	res := &Result{Target: end, Signers: map[string]int{}}
-	// load-keyring-from-reference (git-authenticate.scm:269-283).
-	kc, err := s.resolve(keyringRef)
+	// load-keyring-from-reference (git-authenticate.scm:268-281; load-keyring-from-blob, 249-266).
+	// branch-lookup with BRANCH-ALL (git-authenticate.scm:271): a local branch, else a
+	// remote-tracking one; no tags, no other refs.
+	kref, ok := git.ResolveRef(s.refs, "refs/heads/"+keyringRef)
+	if !ok {
+		if kref, ok = git.ResolveRef(s.refs, "refs/remotes/"+keyringRef); !ok {
+			return nil, fmt.Errorf("%s: no keyring branch %q: %w", s.name, keyringRef, ErrInput)
+		}
+	}
+	kc, err := s.resolve(kref.String())
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +226,7 @@ func (s *Source) Authenticate(ctx context.Context, p Policy) (*Result, error) {
 	if a.keyring, res.KeyringTree, err = a.loadKeyring(kc); err != nil {
 		return nil, err
 	}
-	// verify-introductory-commit (git-authenticate.scm:366-380): the default disallowed
+	// verify-introductory-commit (git-authenticate.scm:368-380): the default disallowed
 	// digests ('(sha1), git-authenticate.scm:98) apply to the introduction. Guix checks it
 	// only on first use and only when there are commits to check; airlock always does.
 	key, rerr := a.signingKey(p.Introduction, true)
@@ -260,7 +268,7 @@ func (s *Source) Authenticate(ctx context.Context, p Policy) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// authenticate-commits (git-authenticate.scm:281-301).
+	// authenticate-commits (git-authenticate.scm:283-304).
 	for i, c := range list {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -428,7 +436,7 @@ func (a *auth) authFile(o OID) (*git.TreeEntry, error) {
 }
 
 // signingKey is commit-signing-key (git-authenticate.scm:97-148). recent selects
-// disallowing SHA-1 (git-authenticate.scm:223-231); MD5 is always refused.
+// disallowing SHA-1 (git-authenticate.scm:220-231); MD5 is always refused.
 func (a *auth) signingKey(o OID, recent bool) (*openpgp.Key, error) {
 	c, err := git.ReadCommit(a.src.store, o)
 	if err != nil {
@@ -454,7 +462,7 @@ func (a *auth) signingKey(o OID, recent bool) (*openpgp.Key, error) {
 	return k, nil
 }
 
-// authorizationsOf is commit-authorizations (git-authenticate.scm:188-204) for parent o.
+// authorizationsOf is commit-authorizations (git-authenticate.scm:189-204) for parent o.
 func (a *auth) authorizationsOf(o OID) ([][]byte, error) {
 	if r, ok := a.authz[o]; ok {
 		return r.keys, r.err
@@ -479,7 +487,7 @@ func (a *auth) authorizationsOf(o OID) ([][]byte, error) {
 			r.keys = keys
 		}
 	default:
-		// assert-parents-lack-authorizations (git-authenticate.scm:175-186).
+		// assert-parents-lack-authorizations (git-authenticate.scm:177-187).
 		c, err := a.commit(o)
 		if err != nil {
 			r.err = err
@@ -512,9 +520,9 @@ func (a *auth) historical() [][]byte {
 	return out
 }
 
-// authenticateCommit is authenticate-commit (git-authenticate.scm:212-249), plus airlock's
+// authenticateCommit is authenticate-commit (git-authenticate.scm:212-247), plus airlock's
 // refusal of the removing commit itself (Guix refuses only its children,
-// git-authenticate.scm:175-186, so a target that removes the file would pass there).
+// git-authenticate.scm:177-187, so a target that removes the file would pass there).
 func (a *auth) authenticateCommit(o OID) (*openpgp.Key, error) {
 	e, err := a.authFile(o)
 	if err != nil {
@@ -528,7 +536,7 @@ func (a *auth) authenticateCommit(o OID) (*openpgp.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	// commit-authorized-keys (git-authenticate.scm:162-209).
+	// commit-authorized-keys (git-authenticate.scm:163-210; the intersection, 206-210).
 	var authorized [][]byte
 	if len(c.Parents) == 0 {
 		authorized = a.historical()
@@ -579,7 +587,7 @@ func (a *auth) authenticateCommit(o OID) (*openpgp.Key, error) {
 }
 
 // loadKeyring reads every path ending in ".key" in the keyring commit's tree, in tree order
-// (load-keyring-from-reference, git-authenticate.scm:269-283; guile-git's tree-list walks
+// (load-keyring-from-reference, git-authenticate.scm:268-281, and load-keyring-from-blob, 249-266; guile-git's tree-list walks
 // the tree recursively).
 func (a *auth) loadKeyring(kc OID) (*openpgp.Keyring, OID, error) {
 	c, err := a.commit(kc)

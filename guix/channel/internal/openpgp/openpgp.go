@@ -388,7 +388,7 @@ func NewKeyring() *Keyring {
 // Len is the number of fingerprints in the keyring.
 func (kr *Keyring) Len() int { return len(kr.byFpr) }
 
-// Add reads a .key file as load-keyring-from-blob does (git-authenticate.scm:259-267):
+// Add reads a .key file as load-keyring-from-blob does (git-authenticate.scm:249-266):
 // ASCII-armored when its first byte does not look like a packet tag, binary otherwise.
 func (kr *Keyring) Add(data []byte) error {
 	if asciiArmored(data) {
