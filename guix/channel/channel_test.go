@@ -305,6 +305,13 @@ func TestAuthenticateRealGitGPG(t *testing.T) {
 		t.Errorf("blobs: %s", got)
 	}
 	_ = adding
+	var hist int
+	if err := src.HistoryBlobs("channel.bundle", 1000, func(b *Blob) error { hist++; return nil }); err != nil || hist < 10 {
+		t.Errorf("history blobs: %d, %v", hist, err)
+	}
+	if err := src.HistoryBlobs("channel.bundle", 3, func(*Blob) error { return nil }); !errors.Is(err, ErrHistoryCap) {
+		t.Errorf("history cap: %v", err)
+	}
 
 	// A bundle with prerequisites is refused unless the policy holds them.
 	path := filepath.Join(filepath.Dir(f.dir), "thin.bundle")
