@@ -615,7 +615,10 @@ func Verify(s *Signature, kr *Keyring, data []byte) (*Key, error) {
 			ok = dsa.Verify(pub, sum, new(big.Int).SetBytes(s.mpis[0]), new(big.Int).SetBytes(s.mpis[1]))
 		}
 	case ed25519.PublicKey:
-		if s.PKAlg == AlgEdDSA && len(s.mpis[0]) <= 32 && len(s.mpis[1]) <= 32 {
+		// Guix pads an odd-length R or S with one zero byte and libgcrypt wants 32 bytes
+		// (openpgp.scm:620-634): a 30-byte R fails there, so it fails here.
+		even := func(b []byte) int { return len(b) + len(b)%2 }
+		if s.PKAlg == AlgEdDSA && even(s.mpis[0]) == 32 && even(s.mpis[1]) == 32 {
 			var sig [64]byte
 			copy(sig[32-len(s.mpis[0]):32], s.mpis[0])
 			copy(sig[64-len(s.mpis[1]):], s.mpis[1])
