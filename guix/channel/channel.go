@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/airlock-appliance/airlock/guix/channel/internal/git"
 	"github.com/airlock-appliance/airlock/guix/channel/internal/openpgp"
@@ -43,7 +44,12 @@ type Policy struct {
 	// AllowPrerequisites accepts a bundle with prerequisites (the high side holds them).
 	// Objects the rules need that only the prerequisites hold still refuse.
 	AllowPrerequisites bool
-	Limits             Limits
+	// Strict adds a rule Guix does not have (off by default, as Guix's real history is signed
+	// by a subkey expired since 2020): a commit signed by a revoked key, or by a key expired
+	// at the signature's creation time or at Now, is refused (RuleStrict).
+	Strict bool
+	Now    time.Time // the clock Strict compares expiry with; zero: time.Now()
+	Limits Limits
 }
 
 // Rule names why a channel was refused.
@@ -62,6 +68,7 @@ const (
 	RuleNotDescendant  Rule = "not-descendant"           // git-authenticate.scm:438-447
 	RuleAncestor       Rule = "ancestor-of-introduction" // airlock: Guix accepts this (git-authenticate.scm:427-431)
 	RuleRollback       Rule = "rollback"                 // airlock: not a descendant of the last authenticated commit
+	RuleStrict         Rule = "strict-key-validity"      // airlock's optional Policy.Strict
 	RulePathName       Rule = "path-name"                // git fsck's tree checks
 	RuleKeyring        Rule = "keyring"                  // a .key file Guix cannot read (openpgp.scm:980-1016)
 )
@@ -458,6 +465,15 @@ func (a *auth) signingKey(o OID, recent bool) (*openpgp.Key, error) {
 		return nil, &RefusedError{Commit: o, Rule: RuleMissingKey, Msg: "could not authenticate commit: " + err.Error()}
 	case err != nil:
 		return nil, &RefusedError{Commit: o, Rule: RuleSignature, Msg: "signature verification failed: " + err.Error()}
+	}
+	if a.p.Strict {
+		now := a.p.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		if err := openpgp.StrictCheck(sig, k, now.Unix()); err != nil {
+			return nil, &RefusedError{Commit: o, Rule: RuleStrict, Msg: err.Error()}
+		}
 	}
 	return k, nil
 }

@@ -262,6 +262,13 @@ func TestAuthenticateRealGitGPG(t *testing.T) {
 			t.Errorf("real guix git authenticate on a clone of the bundle failed:\n%s", out)
 		}
 	}
+	// The strict policy refuses erin's expired key; Guix's rules do not.
+	if _, err := src.Authenticate(ctx, Policy{Introduction: io, Signer: [20]byte(fp), End: "good", Strict: true}); !isRule(err, RuleStrict) {
+		t.Errorf("strict, expired key: %v", err)
+	}
+	if _, err := src.Authenticate(ctx, Policy{Introduction: io, Signer: [20]byte(fp), End: merge, Strict: true}); err != nil {
+		t.Errorf("strict, valid keys: %v", err)
+	}
 	// The wrong pinned signer.
 	fb, _ := hex.DecodeString(bob)
 	if _, err := src.Authenticate(ctx, Policy{Introduction: io, Signer: [20]byte(fb), End: "good"}); !isRule(err, RuleIntroSigner) {
