@@ -611,6 +611,11 @@ func (a *auth) loadKeyring(kc OID) (*openpgp.Keyring, OID, error) {
 		return nil, OID{}, err
 	}
 	kr := openpgp.NewKeyring()
+	type keyFile struct {
+		name string
+		oid  OID
+	}
+	var files []keyFile
 	var walk func(tree OID, prefix string, depth int) error
 	walk = func(tree OID, prefix string, depth int) error {
 		if depth > 64 {
@@ -623,16 +628,7 @@ func (a *auth) loadKeyring(kc OID) (*openpgp.Keyring, OID, error) {
 		for _, e := range entries {
 			name := prefix + e.Name
 			if strings.HasSuffix(name, ".key") {
-				t, data, err := a.src.store.Object(e.OID)
-				if err != nil {
-					return fmt.Errorf("%s: keyring %s: %w: %w", a.src.name, name, ErrInput, err)
-				}
-				if t != git.TypeBlob {
-					return fmt.Errorf("%s: keyring %s is a %s: %w", a.src.name, name, t, ErrInput)
-				}
-				if err := kr.Add(data); err != nil {
-					return &RefusedError{Commit: kc, Rule: RuleKeyring, Msg: fmt.Sprintf("keyring file %s: %v", name, err)}
-				}
+				files = append(files, keyFile{name, e.OID})
 			}
 			if e.Mode == git.ModeTree {
 				if err := walk(e.OID, name+"/", depth+1); err != nil {
@@ -644,6 +640,21 @@ func (a *auth) loadKeyring(kc OID) (*openpgp.Keyring, OID, error) {
 	}
 	if err := walk(c.Tree, "", 0); err != nil {
 		return nil, OID{}, err
+	}
+	// tree-list is (tree-fold cons '() tree): the pre-order walk reversed, and the fold
+	// inserts in that order, so where two files hold the same key the first in tree order wins.
+	for i := len(files) - 1; i >= 0; i-- {
+		name := files[i].name
+		t, data, err := a.src.store.Object(files[i].oid)
+		if err != nil {
+			return nil, OID{}, fmt.Errorf("%s: keyring %s: %w: %w", a.src.name, name, ErrInput, err)
+		}
+		if t != git.TypeBlob {
+			return nil, OID{}, fmt.Errorf("%s: keyring %s is a %s: %w", a.src.name, name, t, ErrInput)
+		}
+		if err := kr.Add(data); err != nil {
+			return nil, OID{}, &RefusedError{Commit: kc, Rule: RuleKeyring, Msg: fmt.Sprintf("keyring file %s: %v", name, err)}
+		}
 	}
 	return kr, c.Tree, nil
 }
