@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -199,7 +200,29 @@ func TestAuthenticateRealGitGPG(t *testing.T) {
 	branch("unsigned")
 	f.write("e", "u\n")
 	unsigned := f.commit("unsigned", "")
-	f.git("checkout", "-q", "good")
+	// A merge signed by a key only one parent authorizes (the intersection lacks it).
+	branch("intA")
+	f.write(".guix-authorizations", authz(alice, bob, carol, daveSub, erin, mallory))
+	f.commit("authorize mallory on one side", alice)
+	branch("intB")
+	f.write("e", "b side\n")
+	f.commit("other side", bob)
+	f.git("checkout", "-q", "intA")
+	f.run(nil, "git", "-c", "gpg.program="+f.gpg, "merge", "-q", "--no-ff", "-S"+mallory+"!", "-m", "merge by mallory", "intB")
+	interMerge := f.git("rev-parse", "HEAD")
+	// A key missing from the keyring.
+	zed := f.key("zed", "ed25519")
+	branch("missing")
+	f.write("e", "zed\n")
+	missingKey := f.commit("zed is not in the keyring", zed)
+	// An unrelated root commit merged in: a root gets the historical authorizations, none.
+	f.git("checkout", "-q", "--orphan", "stray")
+	f.git("rm", "-q", "-rf", "--cached", ".")
+	f.write(".guix-authorizations", authz(alice))
+	stray := f.commit("stray root", alice)
+	f.git("checkout", "-q", "-f", "-b", "unrelated", good)
+	f.run(nil, "git", "-c", "gpg.program="+f.gpg, "merge", "-q", "--no-ff", "--allow-unrelated-histories", "-X", "ours", "-S"+alice+"!", "-m", "merge stray", "stray")
+	f.git("checkout", "-q", "-f", "good")
 	f.git("branch", "pre", pre)
 
 	src, _ := bundle(t, f, "channel.bundle", "--all")
@@ -221,6 +244,9 @@ func TestAuthenticateRealGitGPG(t *testing.T) {
 		{end: "sha1", rule: RuleDigest, commit: sha1c},
 		{end: "unsigned", rule: RuleUnsigned, commit: unsigned},
 		{end: "pre", rule: RuleAncestor, commit: pre, guixOK: true},
+		{end: "intA", rule: RuleUnauthorized, commit: interMerge},
+		{end: "missing", rule: RuleMissingKey, commit: missingKey},
+		{end: "unrelated", rule: RuleUnauthorized, commit: stray},
 		{end: c1, last: good, rule: RuleRollback, commit: c1},
 		{end: "good", last: side},
 		{end: "good", last: merge},
@@ -233,6 +259,10 @@ func TestAuthenticateRealGitGPG(t *testing.T) {
 				end = f.git("rev-parse", end)
 			}
 			ok, out := guixAuthenticate(t, root, f.dir, intro, alice, end, i)
+			// Guix names the offending commit as airlock does.
+			if m := guixErrCommit.FindStringSubmatch(out); !ok && tc.guixOK == ok && (m == nil || m[1] != tc.commit) {
+				t.Errorf("real guix git authenticate --end=%s (%s) names another commit than %s:\n%s", end, tc.end, tc.commit, out)
+			}
 			if ok != tc.guixOK {
 				t.Errorf("real guix git authenticate --end=%s (%s): success %v, want %v\n%s", end, tc.end, ok, tc.guixOK, out)
 			}
@@ -337,6 +367,9 @@ func TestAuthenticateRealGitGPG(t *testing.T) {
 		}
 	}
 }
+
+// guixErrCommit finds the commit a `guix git` error names.
+var guixErrCommit = regexp.MustCompile(`error: (?:could not authenticate )?commit ([0-9a-f]{40})`)
 
 func isRule(err error, r Rule) bool {
 	var re *RefusedError
