@@ -104,3 +104,76 @@ func TestDifferentialSignatureBytes(t *testing.T) {
 	}
 	t.Logf("%d mutants, airlock stricter on %d, never more lenient", n, stricter)
 }
+
+// TestDifferentialAuthorizations writes .guix-authorizations variants (Scheme comments,
+// brackets, dotted lists, escapes, version forms) in a commit by alice followed by a commit by
+// bob, and compares airlock's verdict with the real guix git authenticate's: equal, or
+// airlock stricter where noted; never more lenient.
+func TestDifferentialAuthorizations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real Guix: not in -short")
+	}
+	f := newFixture(t)
+	root := guixRoot(t)
+	if root == "" {
+		return
+	}
+	A := f.key("alice", "ed25519")
+	B := f.key("bob", "ed25519")
+	f.git("checkout", "-q", "--orphan", "keyring")
+	f.write("alice.key", f.run(nil, "gpg", "--armor", "--export", A))
+	f.write("bob.key", f.run(nil, "gpg", "--armor", "--export", B))
+	f.commit("keyring", "")
+	f.git("checkout", "-q", "--orphan", "main")
+	f.git("rm", "-q", "-rf", "--cached", ".")
+	f.write(".guix-authorizations", authz(A))
+	intro := f.commit("introduction", A)
+	lowerB := strings.ToLower(B)
+	variants := []struct {
+		text     string
+		stricter bool // airlock refuses where Guix accepts (documented)
+	}{
+		{text: `(authorizations (version 0) (("` + A + `") ("` + B + `")))`},
+		{text: `#| a #| nested |# block |# (authorizations (version 0) (("` + A + `") ("` + B + `" (name "b"))))`},
+		{text: `(authorizations (version 0) (("` + A + `") #;("` + B + `")))`},
+		{text: "(authorizations (version 0) ((\"" + A + "\")\n ;(\"" + B + "\")\n))"},
+		{text: `[authorizations [version 0] [("` + A + `") ("` + B + `")]]`},
+		{text: `(authorizations (version 0.0) (("` + B + `")))`},
+		{text: `(authorizations (version #e0) (("` + B + `")))`},
+		{text: `(authorizations (version 0) (("` + lowerB[:10] + "\t\n " + lowerB[10:] + `")))`},
+		{text: `(authorizations (version 0) (("` + B + `")) extra (stuff)) ))) junk`},
+		{text: `(authorizations (version 0) (("` + B[:39] + `")))`},
+		{text: `'(authorizations (version 0) (("` + B + `")))`},
+		{text: `(Authorizations (version 0) (("` + B + `")))`},
+		{text: `(authorizations (version 0) (("` + B + `" . "x")))`},
+		{text: `(authorizations (version 0) (("` + B + `" (name . "x"))))`},
+		{text: `(authorizations (version 0) (("` + B + `" (name . "x" "y"))))`},
+		{text: `(authorizations (version 0) (("` + B + `")) . x)`},
+		{text: `(authorizations (version 0) (("\x` + hex.EncodeToString([]byte(B[:1])) + `;` + B[1:] + `")))`, stricter: true},
+		{text: `(authorizations (version 0) ((` + "\"" + B + "\"" + ` #t #\a #\space)))`},
+	}
+	io, _ := ParseOID(intro)
+	fp, _ := hex.DecodeString(A)
+	for i, v := range variants {
+		f.git("checkout", "-q", "-f", "-B", "main", intro)
+		f.write(".guix-authorizations", v.text+"\n")
+		f.commit("variant", A)
+		f.write("x", "y\n")
+		end := f.commit("bob", B)
+		src, err := OpenRepository(f.dir, Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, aerr := src.Authenticate(context.Background(), Policy{Introduction: io, Signer: [20]byte(fp), End: end})
+		src.Close()
+		gok, gout := guixAuthenticate(t, root, f.dir, intro, A, end, i)
+		switch {
+		case aerr == nil && !gok:
+			t.Errorf("variant %d %q: airlock accepts, Guix refuses:\n%s", i, v.text, gout)
+		case aerr != nil && gok && !v.stricter:
+			t.Errorf("variant %d %q: airlock refuses (%v), Guix accepts", i, v.text, aerr)
+		case aerr == nil && gok && v.stricter:
+			t.Errorf("variant %d %q: now both accept: drop the stricter mark", i, v.text)
+		}
+	}
+}
