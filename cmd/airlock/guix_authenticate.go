@@ -15,7 +15,7 @@ import (
 // guixAuthenticateCommand is `airlock guix authenticate`, shaped like `guix git authenticate`.
 var guixAuthenticateCommand = command{
 	name:    "guix authenticate",
-	usage:   "--commit C --signer FPR [--keyring REF] [--end REF] [--last C] [--state LOGDIR] BUNDLE|--repository DIR",
+	usage:   "--commit C --signer FPR [--keyring REF] [--end REF] [--last C] [--strict] [--state LOGDIR] BUNDLE|--repository DIR",
 	summary: "authenticate a Guix channel bundle or git directory as `guix git authenticate` 1.5 does, forward only (exit 0 authentic, 1 refused, 2 error)",
 }
 
@@ -36,6 +36,7 @@ func runGuixAuthenticate(ctx context.Context, e *env, args []string) int {
 	last := fs.String("last", "", "last commit authenticated for this channel: the target must descend from it")
 	state := fs.String("state", "", "directory holding the last authenticated commit per channel (read, and written on success)")
 	repo := fs.String("repository", "", "authenticate this git directory instead of a bundle")
+	strict := fs.Bool("strict", false, "also refuse revoked keys and expired keys (Guix checks neither)")
 	if ok, code := parse(e, fs, args); !ok {
 		return code
 	}
@@ -61,7 +62,7 @@ func runGuixAuthenticate(ctx context.Context, e *env, args []string) int {
 		return fail("--signer %q: want a 40-digit OpenPGP fingerprint", *signer)
 	}
 	p.Signer = [20]byte(fpr)
-	p.Keyring, p.End = *keyring, *end
+	p.Keyring, p.End, p.Strict = *keyring, *end, *strict
 	if *last != "" {
 		o, err := channel.ParseOID(*last)
 		if err != nil {

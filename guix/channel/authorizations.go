@@ -9,7 +9,7 @@ import (
 )
 
 // ErrAuthorizations: a .guix-authorizations file that Guix's read-authorizations would not
-// accept (git-authenticate.scm:150-160: a match failure or a bad hex string raises).
+// accept (git-authenticate.scm:151-161: a match failure or a bad hex string raises).
 var ErrAuthorizations = errors.New("malformed .guix-authorizations")
 
 // maxSexpDepth bounds nesting in .guix-authorizations (Guile's reader has no such bound; a
@@ -22,6 +22,7 @@ type sexp struct {
 	isStr  bool
 	list   []sexp
 	isList bool
+	dotted bool // an improper list (a . b): no match pattern here accepts one
 }
 
 type sexpReader struct {
@@ -111,6 +112,27 @@ func (r *sexpReader) read(depth int) (sexp, error) {
 			if err != nil {
 				return sexp{}, err
 			}
+			if !e.isStr && !e.isList && e.atom == "." {
+				// (a . b): exactly one datum after the dot, then the closer, or Guile's
+				// reader raises.
+				if len(out.list) == 0 {
+					return sexp{}, fmt.Errorf("dot at the start of a list: %w", ErrAuthorizations)
+				}
+				tail, err := r.read(depth + 1)
+				if err != nil {
+					return sexp{}, err
+				}
+				if err := r.skip(); err != nil {
+					return sexp{}, err
+				}
+				if r.pos >= len(r.s) || r.s[r.pos] != closer {
+					return sexp{}, fmt.Errorf("more than one datum after a dot: %w", ErrAuthorizations)
+				}
+				r.pos++
+				out.dotted = true
+				out.list = append(out.list, tail)
+				return out, nil
+			}
 			out.list = append(out.list, e)
 		}
 	case ')', ']':
@@ -189,7 +211,7 @@ func isExactZero(a string) bool {
 }
 
 // ReadAuthorizations parses a .guix-authorizations file as read-authorizations does
-// (git-authenticate.scm:150-160): the first datum must match
+// (git-authenticate.scm:151-161): the first datum must match
 // (authorizations (version 0) ((FINGERPRINT _ ...) ...) _ ...); each fingerprint keeps only
 // graphic characters (string-filter char-set:graphic), is lower-cased and decoded from hex.
 func ReadAuthorizations(b []byte) ([][]byte, error) {
@@ -198,19 +220,19 @@ func ReadAuthorizations(b []byte) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !d.isList || len(d.list) < 3 || d.list[0].atom != "authorizations" {
+	if !d.isList || d.dotted || len(d.list) < 3 || d.list[0].atom != "authorizations" {
 		return nil, fmt.Errorf("not (authorizations ...): %w", ErrAuthorizations)
 	}
 	v := d.list[1]
-	if !v.isList || len(v.list) != 2 || v.list[0].atom != "version" || !isExactZero(v.list[1].atom) {
+	if !v.isList || v.dotted || len(v.list) != 2 || v.list[0].atom != "version" || !isExactZero(v.list[1].atom) {
 		return nil, fmt.Errorf("not (version 0): %w", ErrAuthorizations)
 	}
-	if !d.list[2].isList {
+	if !d.list[2].isList || d.list[2].dotted {
 		return nil, fmt.Errorf("authorizations are not a list: %w", ErrAuthorizations)
 	}
 	var out [][]byte
 	for _, e := range d.list[2].list {
-		if !e.isList || len(e.list) == 0 || !e.list[0].isStr {
+		if !e.isList || e.dotted || len(e.list) == 0 || !e.list[0].isStr {
 			return nil, fmt.Errorf("entry is not (\"FINGERPRINT\" ...): %w", ErrAuthorizations)
 		}
 		var sb strings.Builder

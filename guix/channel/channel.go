@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/airlock-appliance/airlock/guix/channel/internal/git"
 	"github.com/airlock-appliance/airlock/guix/channel/internal/openpgp"
@@ -43,7 +44,12 @@ type Policy struct {
 	// AllowPrerequisites accepts a bundle with prerequisites (the high side holds them).
 	// Objects the rules need that only the prerequisites hold still refuse.
 	AllowPrerequisites bool
-	Limits             Limits
+	// Strict adds a rule Guix does not have (off by default, as Guix's real history is signed
+	// by a subkey expired since 2020): a commit signed by a revoked key, or by a key expired
+	// at the signature's creation time or at Now, is refused (RuleStrict).
+	Strict bool
+	Now    time.Time // the clock Strict compares expiry with; zero: time.Now()
+	Limits Limits
 }
 
 // Rule names why a channel was refused.
@@ -51,17 +57,18 @@ type Rule string
 
 // Refusal rules.
 const (
-	RuleUnsigned       Rule = "unsigned"               // git-authenticate.scm:108-112
-	RuleDigest         Rule = "disallowed-digest"      // git-authenticate.scm:115-123 (SHA-1 where authorizations exist, MD5)
-	RuleSignature      Rule = "invalid-signature"      // unparsable, non-binary, or bad (git-authenticate.scm:129-139)
-	RuleMissingKey     Rule = "missing-key"            // git-authenticate.scm:140-147
-	RuleUnauthorized   Rule = "unauthorized-key"       // git-authenticate.scm:237-247
-	RuleRemoval        Rule = "removes-authorizations" // git-authenticate.scm:175-186
+	RuleUnsigned       Rule = "unsigned"               // git-authenticate.scm:109-113
+	RuleDigest         Rule = "disallowed-digest"      // git-authenticate.scm:115-124 (SHA-1 where authorizations exist, MD5)
+	RuleSignature      Rule = "invalid-signature"      // unparsable, non-binary, or bad (git-authenticate.scm:131-140)
+	RuleMissingKey     Rule = "missing-key"            // git-authenticate.scm:141-147
+	RuleUnauthorized   Rule = "unauthorized-key"       // git-authenticate.scm:233-245
+	RuleRemoval        Rule = "removes-authorizations" // git-authenticate.scm:177-187
 	RuleAuthorizations Rule = "malformed-authorizations"
 	RuleIntroSigner    Rule = "introduction-signer"      // git-authenticate.scm:368-380
 	RuleNotDescendant  Rule = "not-descendant"           // git-authenticate.scm:438-447
 	RuleAncestor       Rule = "ancestor-of-introduction" // airlock: Guix accepts this (git-authenticate.scm:427-431)
 	RuleRollback       Rule = "rollback"                 // airlock: not a descendant of the last authenticated commit
+	RuleStrict         Rule = "strict-key-validity"      // airlock's optional Policy.Strict
 	RulePathName       Rule = "path-name"                // git fsck's tree checks
 	RuleKeyring        Rule = "keyring"                  // a .key file Guix cannot read (openpgp.scm:980-1016)
 )
@@ -209,8 +216,16 @@ func (s *Source) Authenticate(ctx context.Context, p Policy) (*Result, error) {
 	}
 	a := &auth{src: s, p: p, commits: map[OID]*git.Commit{}, authz: map[OID]authzResult{}, hasFile: map[OID]hasFileResult{}}
 	res := &Result{Target: end, Signers: map[string]int{}}
-	// load-keyring-from-reference (git-authenticate.scm:269-283).
-	kc, err := s.resolve(keyringRef)
+	// load-keyring-from-reference (git-authenticate.scm:268-281; load-keyring-from-blob, 249-266).
+	// branch-lookup with BRANCH-ALL (git-authenticate.scm:271): a local branch, else a
+	// remote-tracking one; no tags, no other refs.
+	kref, ok := git.ResolveRef(s.refs, "refs/heads/"+keyringRef)
+	if !ok {
+		if kref, ok = git.ResolveRef(s.refs, "refs/remotes/"+keyringRef); !ok {
+			return nil, fmt.Errorf("%s: no keyring branch %q: %w", s.name, keyringRef, ErrInput)
+		}
+	}
+	kc, err := s.resolve(kref.String())
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +233,7 @@ func (s *Source) Authenticate(ctx context.Context, p Policy) (*Result, error) {
 	if a.keyring, res.KeyringTree, err = a.loadKeyring(kc); err != nil {
 		return nil, err
 	}
-	// verify-introductory-commit (git-authenticate.scm:366-380): the default disallowed
+	// verify-introductory-commit (git-authenticate.scm:368-380): the default disallowed
 	// digests ('(sha1), git-authenticate.scm:98) apply to the introduction. Guix checks it
 	// only on first use and only when there are commits to check; airlock always does.
 	key, rerr := a.signingKey(p.Introduction, true)
@@ -260,7 +275,7 @@ func (s *Source) Authenticate(ctx context.Context, p Policy) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// authenticate-commits (git-authenticate.scm:281-301).
+	// authenticate-commits (git-authenticate.scm:283-304).
 	for i, c := range list {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -428,7 +443,7 @@ func (a *auth) authFile(o OID) (*git.TreeEntry, error) {
 }
 
 // signingKey is commit-signing-key (git-authenticate.scm:97-148). recent selects
-// disallowing SHA-1 (git-authenticate.scm:223-231); MD5 is always refused.
+// disallowing SHA-1 (git-authenticate.scm:220-231); MD5 is always refused.
 func (a *auth) signingKey(o OID, recent bool) (*openpgp.Key, error) {
 	c, err := git.ReadCommit(a.src.store, o)
 	if err != nil {
@@ -451,10 +466,19 @@ func (a *auth) signingKey(o OID, recent bool) (*openpgp.Key, error) {
 	case err != nil:
 		return nil, &RefusedError{Commit: o, Rule: RuleSignature, Msg: "signature verification failed: " + err.Error()}
 	}
+	if a.p.Strict {
+		now := a.p.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		if err := openpgp.StrictCheck(sig, k, now.Unix()); err != nil {
+			return nil, &RefusedError{Commit: o, Rule: RuleStrict, Msg: err.Error()}
+		}
+	}
 	return k, nil
 }
 
-// authorizationsOf is commit-authorizations (git-authenticate.scm:188-204) for parent o.
+// authorizationsOf is commit-authorizations (git-authenticate.scm:189-204) for parent o.
 func (a *auth) authorizationsOf(o OID) ([][]byte, error) {
 	if r, ok := a.authz[o]; ok {
 		return r.keys, r.err
@@ -479,7 +503,7 @@ func (a *auth) authorizationsOf(o OID) ([][]byte, error) {
 			r.keys = keys
 		}
 	default:
-		// assert-parents-lack-authorizations (git-authenticate.scm:175-186).
+		// assert-parents-lack-authorizations (git-authenticate.scm:177-187).
 		c, err := a.commit(o)
 		if err != nil {
 			r.err = err
@@ -512,9 +536,9 @@ func (a *auth) historical() [][]byte {
 	return out
 }
 
-// authenticateCommit is authenticate-commit (git-authenticate.scm:212-249), plus airlock's
+// authenticateCommit is authenticate-commit (git-authenticate.scm:212-247), plus airlock's
 // refusal of the removing commit itself (Guix refuses only its children,
-// git-authenticate.scm:175-186, so a target that removes the file would pass there).
+// git-authenticate.scm:177-187, so a target that removes the file would pass there).
 func (a *auth) authenticateCommit(o OID) (*openpgp.Key, error) {
 	e, err := a.authFile(o)
 	if err != nil {
@@ -528,7 +552,7 @@ func (a *auth) authenticateCommit(o OID) (*openpgp.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	// commit-authorized-keys (git-authenticate.scm:162-209).
+	// commit-authorized-keys (git-authenticate.scm:163-210; the intersection, 206-210).
 	var authorized [][]byte
 	if len(c.Parents) == 0 {
 		authorized = a.historical()
@@ -579,7 +603,7 @@ func (a *auth) authenticateCommit(o OID) (*openpgp.Key, error) {
 }
 
 // loadKeyring reads every path ending in ".key" in the keyring commit's tree, in tree order
-// (load-keyring-from-reference, git-authenticate.scm:269-283; guile-git's tree-list walks
+// (load-keyring-from-reference, git-authenticate.scm:268-281, and load-keyring-from-blob, 249-266; guile-git's tree-list walks
 // the tree recursively).
 func (a *auth) loadKeyring(kc OID) (*openpgp.Keyring, OID, error) {
 	c, err := a.commit(kc)
@@ -587,6 +611,11 @@ func (a *auth) loadKeyring(kc OID) (*openpgp.Keyring, OID, error) {
 		return nil, OID{}, err
 	}
 	kr := openpgp.NewKeyring()
+	type keyFile struct {
+		name string
+		oid  OID
+	}
+	var files []keyFile
 	var walk func(tree OID, prefix string, depth int) error
 	walk = func(tree OID, prefix string, depth int) error {
 		if depth > 64 {
@@ -599,16 +628,7 @@ func (a *auth) loadKeyring(kc OID) (*openpgp.Keyring, OID, error) {
 		for _, e := range entries {
 			name := prefix + e.Name
 			if strings.HasSuffix(name, ".key") {
-				t, data, err := a.src.store.Object(e.OID)
-				if err != nil {
-					return fmt.Errorf("%s: keyring %s: %w: %w", a.src.name, name, ErrInput, err)
-				}
-				if t != git.TypeBlob {
-					return fmt.Errorf("%s: keyring %s is a %s: %w", a.src.name, name, t, ErrInput)
-				}
-				if err := kr.Add(data); err != nil {
-					return &RefusedError{Commit: kc, Rule: RuleKeyring, Msg: fmt.Sprintf("keyring file %s: %v", name, err)}
-				}
+				files = append(files, keyFile{name, e.OID})
 			}
 			if e.Mode == git.ModeTree {
 				if err := walk(e.OID, name+"/", depth+1); err != nil {
@@ -620,6 +640,21 @@ func (a *auth) loadKeyring(kc OID) (*openpgp.Keyring, OID, error) {
 	}
 	if err := walk(c.Tree, "", 0); err != nil {
 		return nil, OID{}, err
+	}
+	// tree-list is (tree-fold cons '() tree): the pre-order walk reversed, and the fold
+	// inserts in that order, so where two files hold the same key the first in tree order wins.
+	for i := len(files) - 1; i >= 0; i-- {
+		name := files[i].name
+		t, data, err := a.src.store.Object(files[i].oid)
+		if err != nil {
+			return nil, OID{}, fmt.Errorf("%s: keyring %s: %w: %w", a.src.name, name, ErrInput, err)
+		}
+		if t != git.TypeBlob {
+			return nil, OID{}, fmt.Errorf("%s: keyring %s is a %s: %w", a.src.name, name, t, ErrInput)
+		}
+		if err := kr.Add(data); err != nil {
+			return nil, OID{}, &RefusedError{Commit: kc, Rule: RuleKeyring, Msg: fmt.Sprintf("keyring file %s: %v", name, err)}
+		}
 	}
 	return kr, c.Tree, nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -199,7 +200,29 @@ func TestAuthenticateRealGitGPG(t *testing.T) {
 	branch("unsigned")
 	f.write("e", "u\n")
 	unsigned := f.commit("unsigned", "")
-	f.git("checkout", "-q", "good")
+	// A merge signed by a key only one parent authorizes (the intersection lacks it).
+	branch("intA")
+	f.write(".guix-authorizations", authz(alice, bob, carol, daveSub, erin, mallory))
+	f.commit("authorize mallory on one side", alice)
+	branch("intB")
+	f.write("e", "b side\n")
+	f.commit("other side", bob)
+	f.git("checkout", "-q", "intA")
+	f.run(nil, "git", "-c", "gpg.program="+f.gpg, "merge", "-q", "--no-ff", "-S"+mallory+"!", "-m", "merge by mallory", "intB")
+	interMerge := f.git("rev-parse", "HEAD")
+	// A key missing from the keyring.
+	zed := f.key("zed", "ed25519")
+	branch("missing")
+	f.write("e", "zed\n")
+	missingKey := f.commit("zed is not in the keyring", zed)
+	// An unrelated root commit merged in: a root gets the historical authorizations, none.
+	f.git("checkout", "-q", "--orphan", "stray")
+	f.git("rm", "-q", "-rf", "--cached", ".")
+	f.write(".guix-authorizations", authz(alice))
+	stray := f.commit("stray root", alice)
+	f.git("checkout", "-q", "-f", "-b", "unrelated", good)
+	f.run(nil, "git", "-c", "gpg.program="+f.gpg, "merge", "-q", "--no-ff", "--allow-unrelated-histories", "-X", "ours", "-S"+alice+"!", "-m", "merge stray", "stray")
+	f.git("checkout", "-q", "-f", "good")
 	f.git("branch", "pre", pre)
 
 	src, _ := bundle(t, f, "channel.bundle", "--all")
@@ -211,20 +234,39 @@ func TestAuthenticateRealGitGPG(t *testing.T) {
 		last   string
 		rule   Rule
 		commit string
+		guixOK bool // what the real guix git authenticate 1.5.0 says (no --last there)
 	}{
-		{end: "good"},
-		{end: "adding"},
-		{end: intro},
+		{end: "good", guixOK: true},
+		{end: "adding", guixOK: true},
+		{end: intro, guixOK: true},
 		{end: "unauth", rule: RuleUnauthorized, commit: unauth},
 		{end: "removal", rule: RuleRemoval, commit: removal},
 		{end: "sha1", rule: RuleDigest, commit: sha1c},
 		{end: "unsigned", rule: RuleUnsigned, commit: unsigned},
-		{end: "pre", rule: RuleAncestor, commit: pre},
+		{end: "pre", rule: RuleAncestor, commit: pre, guixOK: true},
+		{end: "intA", rule: RuleUnauthorized, commit: interMerge},
+		{end: "missing", rule: RuleMissingKey, commit: missingKey},
+		{end: "unrelated", rule: RuleUnauthorized, commit: stray},
 		{end: c1, last: good, rule: RuleRollback, commit: c1},
 		{end: "good", last: side},
 		{end: "good", last: merge},
 	}
-	for _, tc := range cases {
+	root := guixRoot(t)
+	for i, tc := range cases {
+		if root != "" && tc.last == "" {
+			end := tc.end
+			if len(end) != 40 {
+				end = f.git("rev-parse", end)
+			}
+			ok, out := guixAuthenticate(t, root, f.dir, intro, alice, end, i)
+			// Guix names the offending commit as airlock does.
+			if m := guixErrCommit.FindStringSubmatch(out); !ok && tc.guixOK == ok && (m == nil || m[1] != tc.commit) {
+				t.Errorf("real guix git authenticate --end=%s (%s) names another commit than %s:\n%s", end, tc.end, tc.commit, out)
+			}
+			if ok != tc.guixOK {
+				t.Errorf("real guix git authenticate --end=%s (%s): success %v, want %v\n%s", end, tc.end, ok, tc.guixOK, out)
+			}
+		}
 		p := Policy{Introduction: io, Signer: [20]byte(fp), End: tc.end}
 		if tc.last != "" {
 			o, _ := ParseOID(tc.last)
@@ -241,6 +283,21 @@ func TestAuthenticateRealGitGPG(t *testing.T) {
 		if !errors.As(err, &re) || re.Rule != tc.rule || re.Commit.String() != tc.commit {
 			t.Errorf("%s: got %v, %v; want %s at %s", tc.end, res, err, tc.rule, tc.commit)
 		}
+	}
+	// High side: a clone of the bundle, authenticated by the real Guix.
+	if root != "" {
+		clone := filepath.Join(filepath.Dir(f.dir), "clone")
+		f.git("clone", "-q", "-b", "good", filepath.Join(filepath.Dir(f.dir), "channel.bundle"), clone)
+		if ok, out := guixAuthenticate(t, root, clone, intro, alice, good, 99, "origin/keyring"); !ok {
+			t.Errorf("real guix git authenticate on a clone of the bundle failed:\n%s", out)
+		}
+	}
+	// The strict policy refuses erin's expired key; Guix's rules do not.
+	if _, err := src.Authenticate(ctx, Policy{Introduction: io, Signer: [20]byte(fp), End: "good", Strict: true}); !isRule(err, RuleStrict) {
+		t.Errorf("strict, expired key: %v", err)
+	}
+	if _, err := src.Authenticate(ctx, Policy{Introduction: io, Signer: [20]byte(fp), End: merge, Strict: true}); err != nil {
+		t.Errorf("strict, valid keys: %v", err)
 	}
 	// The wrong pinned signer.
 	fb, _ := hex.DecodeString(bob)
@@ -285,6 +342,13 @@ func TestAuthenticateRealGitGPG(t *testing.T) {
 		t.Errorf("blobs: %s", got)
 	}
 	_ = adding
+	var hist int
+	if err := src.HistoryBlobs("channel.bundle", 1000, func(b *Blob) error { hist++; return nil }); err != nil || hist < 10 {
+		t.Errorf("history blobs: %d, %v", hist, err)
+	}
+	if err := src.HistoryBlobs("channel.bundle", 3, func(*Blob) error { return nil }); !errors.Is(err, ErrHistoryCap) {
+		t.Errorf("history cap: %v", err)
+	}
 
 	// A bundle with prerequisites is refused unless the policy holds them.
 	path := filepath.Join(filepath.Dir(f.dir), "thin.bundle")
@@ -303,6 +367,9 @@ func TestAuthenticateRealGitGPG(t *testing.T) {
 		}
 	}
 }
+
+// guixErrCommit finds the commit a `guix git` error names.
+var guixErrCommit = regexp.MustCompile(`error: (?:could not authenticate )?commit ([0-9a-f]{40})`)
 
 func isRule(err error, r Rule) bool {
 	var re *RefusedError
@@ -362,4 +429,46 @@ func TestDeltaBomb(t *testing.T) {
 	if err != nil || len(p.OIDs()) != 1 {
 		t.Fatalf("one blob: %v", err)
 	}
+}
+
+// guixRoot is the real Guix 1.5.0 root scripts/guix-oracle.sh builds, "" when absent.
+func guixRoot(t *testing.T) string {
+	root := os.Getenv("AIRLOCK_GUIX_ROOT")
+	if root == "" {
+		root = "/var/cache/airlock/guix-root"
+	}
+	if _, err := os.Stat(filepath.Join(root, ".airlock-oracle")); err != nil || os.Getuid() != 0 {
+		if testenv.InCI() {
+			t.Errorf("no real Guix at %s (scripts/guix-oracle.sh build): %v", root, err)
+		} else {
+			t.Logf("no real Guix at %s: the oracle comparison is skipped", root)
+		}
+		return ""
+	}
+	return root
+}
+
+// guixAuthenticate runs the real `guix git authenticate INTRO SIGNER --end END` on a copy of
+// the work tree inside the root (Guix writes hooks and config into the repository it checks),
+// with a cache key of its own so that no earlier run's cache excludes commits.
+func guixAuthenticate(t *testing.T, root, repo, intro, signer, end string, n int, keyring ...string) (bool, string) {
+	t.Helper()
+	dir, err := os.MkdirTemp(filepath.Join(root, "tmp"), "airlock-channel-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if out, err := exec.Command("cp", "-a", repo, filepath.Join(dir, "r")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	in := "/tmp/" + filepath.Base(dir) + "/r"
+	k := "keyring"
+	if len(keyring) > 0 {
+		k = keyring[0]
+	}
+	cmd := exec.Command("chroot", root, "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LC_ALL=C.UTF-8",
+		"sh", "-c", `cd "$1" && guix git authenticate "$2" "$3" --end="$4" --cache-key="$5" -k "$6"`, "sh",
+		in, intro, signer, end, "airlock-test/"+filepath.Base(dir)+"-"+strings.Repeat("x", n%3), k)
+	out, err := cmd.CombinedOutput()
+	return err == nil, string(out)
 }

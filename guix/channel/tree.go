@@ -1,7 +1,10 @@
 package channel
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/airlock-appliance/airlock/guix/channel/internal/git"
@@ -52,7 +55,7 @@ func dotGitLike(name, want, short string) bool {
 	if n == want {
 		return true
 	}
-	return short != "" && (n == short || strings.HasPrefix(n, short[:len(short)-1]) && len(n) == len(short) && n[len(n)-1] >= '1' && n[len(n)-1] <= '4')
+	return short != "" && n == short
 }
 
 // checkName applies git fsck's name checks (fsck.c fsck_tree: hasDot, hasDotdot, hasDotgit,
@@ -176,4 +179,51 @@ func (s *Source) Blobs(r *Result, bundleName, keyring string, fn func(*Blob) err
 		return err
 	}
 	return s.WalkTree(r.Keyring, bundleName+"!"+keyring+":", fn)
+}
+
+// AuthenticateBundle opens the bundle in r[0:size] and authenticates it under p: the entry
+// point for the scanner and the station. The returned Source (close it) gives the blobs to
+// scan (Blobs, HistoryBlobs); on a refusal the error is a *RefusedError.
+func AuthenticateBundle(ctx context.Context, name string, r io.ReaderAt, size int64, p Policy) (*Source, *Result, error) {
+	s, err := OpenBundle(name, r, size, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := s.Authenticate(ctx, p)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, res, nil
+}
+
+// ErrHistoryCap: a bundle holds more history blobs than the policy's cap.
+var ErrHistoryCap = errors.New("history blobs over the cap")
+
+// HistoryBlobs calls fn for every blob object of a bundle's pack (history included), named
+// "BUNDLE!objects/OID", up to max blobs (more is ErrHistoryCap, so that the caller can call
+// the bundle unscannable rather than clean). It is for a policy that scans history; a git
+// directory source returns an error (its objects are not enumerated).
+func (s *Source) HistoryBlobs(bundleName string, max int, fn func(*Blob) error) error {
+	b, ok := s.store.(*git.Bundle)
+	if !ok {
+		return fmt.Errorf("%s: history blobs are enumerated for bundles only: %w", s.name, ErrInput)
+	}
+	n := 0
+	for _, o := range b.OIDs() {
+		t, data, err := b.Object(o)
+		if err != nil {
+			return fmt.Errorf("%s: %w: %w", s.name, ErrInput, err)
+		}
+		if t != git.TypeBlob {
+			continue
+		}
+		if n++; n > max {
+			return fmt.Errorf("%s: more than %d blobs: %w", s.name, max, ErrHistoryCap)
+		}
+		if err := fn(&Blob{Name: bundleName + "!objects/" + o.String(), Mode: git.ModeBlob, OID: o, Data: data}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

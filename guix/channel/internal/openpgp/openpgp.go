@@ -11,7 +11,8 @@ package openpgp
 import (
 	"bytes"
 	"crypto"
-	"crypto/dsa" //nolint:staticcheck // Guix accepts DSA keys (openpgp.scm:859).
+	//lint:ignore SA1019 Guix accepts DSA keys (openpgp.scm:859).
+	"crypto/dsa"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -27,7 +28,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"golang.org/x/crypto/ripemd160" //nolint:staticcheck // Guix accepts RIPEMD-160 digests.
+	//lint:ignore SA1019 Guix accepts RIPEMD-160 digests (openpgp.scm:331).
+	"golang.org/x/crypto/ripemd160"
 )
 
 // Errors (wrapped with context).
@@ -80,7 +82,12 @@ type Signature struct {
 	IssuerID   uint64
 	HasID      bool
 	IssuerFpr  []byte // nil when absent
-	mpis       [][]byte
+	// Created, SigExpires and KeyExpires are the hashed creation time and the signature's
+	// and key's validity periods in seconds (0: none), for Policy.Strict only: Guix reads
+	// them (openpgp.scm:723-737) and checks none.
+	Created, SigExpires, KeyExpires uint32
+	hashedDone                      bool
+	mpis                            [][]byte
 }
 
 // reader is a bounds-checked cursor.
@@ -202,6 +209,7 @@ func ParseSignaturePacket(body []byte) (*Signature, error) {
 			return nil, r.err
 		}
 		s.appendData = append([]byte{s.Type}, ctime...)
+		s.Created = binary.BigEndian.Uint32(ctime)
 		s.IssuerID, s.HasID = binary.BigEndian.Uint64(id), true
 	case 4: // openpgp.scm:664-713
 		s.Type, s.PKAlg, s.HashAlg = r.u8(), r.u8(), r.u8()
@@ -219,6 +227,7 @@ func ParseSignaturePacket(body []byte) (*Signature, error) {
 			if err := s.parseSubpackets(sp); err != nil {
 				return nil, err
 			}
+			s.hashedDone = true
 		}
 		// openpgp.scm:698-703.
 		if s.HasID && s.IssuerFpr != nil && binary.BigEndian.Uint64(s.IssuerFpr[len(s.IssuerFpr)-8:]) != s.IssuerID {
@@ -260,7 +269,19 @@ func (s *Signature) parseSubpackets(b []byte) error {
 			return fmt.Errorf("subpacket %d of %d bytes: %w", typ, len(data), ErrInvalid)
 		}
 		switch typ {
-		case 2, 3, 5, 7, 9, 11, 22, 23, 27, 30:
+		case 2, 3, 9:
+			if !s.hashedDone {
+				v := binary.BigEndian.Uint32(data)
+				switch {
+				case typ == 2 && s.Created == 0:
+					s.Created = v
+				case typ == 3 && s.SigExpires == 0:
+					s.SigExpires = v
+				case typ == 9 && s.KeyExpires == 0:
+					s.KeyExpires = v
+				}
+			}
+		case 5, 7, 11, 22, 23, 27, 30:
 		case 16:
 			if !s.HasID {
 				s.IssuerID, s.HasID = binary.BigEndian.Uint64(data), true
@@ -311,6 +332,11 @@ type Key struct {
 	Fingerprint [20]byte
 	Alg         byte
 	pub         any // *rsa.PublicKey, *dsa.PublicKey, ed25519.PublicKey, or nil (unsupported)
+	// For Policy.Strict only, from the keyring's unverified self-signatures (which can only
+	// make it stricter): creation time, validity in seconds (0: none), a revocation seen.
+	Created, Expires uint32
+	Revoked          bool
+	Primary          *Key // the primary key of a subkey, nil for a primary
 }
 
 // ID is the key id: the low 8 bytes of the fingerprint (openpgp.scm:832).
@@ -326,8 +352,11 @@ func parseKey(body []byte, subkey bool) (*Key, error) {
 	if v := r.u8(); v != 4 {
 		return nil, r.err
 	}
-	r.n(4)
+	ctime := r.n(4)
 	k := &Key{Subkey: subkey, Alg: r.u8()}
+	if ctime != nil {
+		k.Created = binary.BigEndian.Uint32(ctime)
+	}
 	switch k.Alg {
 	case AlgRSA:
 		n, e := r.mpi(), r.mpi()
@@ -386,7 +415,7 @@ func NewKeyring() *Keyring {
 // Len is the number of fingerprints in the keyring.
 func (kr *Keyring) Len() int { return len(kr.byFpr) }
 
-// Add reads a .key file as load-keyring-from-blob does (git-authenticate.scm:259-267):
+// Add reads a .key file as load-keyring-from-blob does (git-authenticate.scm:249-266):
 // ASCII-armored when its first byte does not look like a packet tag, binary otherwise.
 func (kr *Keyring) Add(data []byte) error {
 	if asciiArmored(data) {
@@ -448,14 +477,20 @@ func (kr *Keyring) addBinary(data []byte) error {
 				flush()
 				keys = []*Key{k}
 			} else if keys != nil {
+				k.Primary = keys[0]
 				keys = append(keys, k)
 			}
 		case tagSignature:
-			if _, err := ParseSignaturePacket(body); err != nil {
+			sig, err := ParseSignaturePacket(body)
+			if err != nil {
 				// get-signature raises; only the unsupported-version case is a value.
 				if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "signature version") {
 					return fmt.Errorf("keyring signature: %w", err)
 				}
+				continue
+			}
+			if len(keys) > 0 {
+				noteSelfSignature(keys[0], keys[len(keys)-1], sig)
 			}
 		case tagUserID:
 			if !utf8.Valid(body) {
@@ -613,7 +648,10 @@ func Verify(s *Signature, kr *Keyring, data []byte) (*Key, error) {
 			ok = dsa.Verify(pub, sum, new(big.Int).SetBytes(s.mpis[0]), new(big.Int).SetBytes(s.mpis[1]))
 		}
 	case ed25519.PublicKey:
-		if s.PKAlg == AlgEdDSA && len(s.mpis[0]) <= 32 && len(s.mpis[1]) <= 32 {
+		// Guix pads an odd-length R or S with one zero byte and libgcrypt wants 32 bytes
+		// (openpgp.scm:620-634): a 30-byte R fails there, so it fails here.
+		even := func(b []byte) int { return len(b) + len(b)%2 }
+		if s.PKAlg == AlgEdDSA && even(s.mpis[0]) == 32 && even(s.mpis[1]) == 32 {
 			var sig [64]byte
 			copy(sig[32-len(s.mpis[0]):32], s.mpis[0])
 			copy(sig[64-len(s.mpis[1]):], s.mpis[1])
@@ -644,4 +682,38 @@ func FormatFingerprint(fpr []byte) string {
 		sb.WriteString(h[4*i : 4*i+4])
 	}
 	return sb.String()
+}
+
+// noteSelfSignature records expiry and revocation from a signature following a key, for
+// Policy.Strict. The signatures are not verified: a forged one can only refuse more.
+func noteSelfSignature(primary, last *Key, s *Signature) {
+	switch {
+	case s.Type == 0x20:
+		primary.Revoked = true
+	case s.Type == 0x28 && last.Subkey:
+		last.Revoked = true
+	case s.Type >= 0x10 && s.Type <= 0x13 && s.KeyExpires != 0:
+		primary.Expires = s.KeyExpires
+	case s.Type == 0x18 && last.Subkey && s.KeyExpires != 0:
+		last.Expires = s.KeyExpires
+	}
+}
+
+// StrictCheck is Policy.Strict's extra rule, which Guix does not apply: the key (and the
+// primary of a subkey) is not revoked, and the key has not expired, neither when the
+// signature was made nor at now (Unix seconds, the appliance's clock).
+func StrictCheck(s *Signature, k *Key, now int64) error {
+	for key := k; key != nil; key = key.Primary {
+		if key.Revoked {
+			return fmt.Errorf("key %s is revoked", FormatFingerprint(key.Fingerprint[:]))
+		}
+		end := int64(key.Created) + int64(key.Expires)
+		if key.Expires != 0 && (int64(s.Created) >= end || now >= end) {
+			return fmt.Errorf("key %s has expired", FormatFingerprint(key.Fingerprint[:]))
+		}
+	}
+	if s.SigExpires != 0 {
+		return fmt.Errorf("signature with an expiry (%d s): not accepted under the strict policy", s.SigExpires)
+	}
+	return nil
 }

@@ -1,0 +1,56 @@
+package openpgp
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestDearmor(t *testing.T) {
+	good := "-----BEGIN PGP SIGNATURE-----\nComment: x\n\naGVsbG8=\n=" + crcB64([]byte("hello")) + "\n-----END PGP SIGNATURE-----\n"
+	if d, err := Dearmor(good); err != nil || string(d) != "hello" {
+		t.Fatalf("%q %v", d, err)
+	}
+	for _, bad := range []string{
+		strings.Replace(good, "\n="+crcB64([]byte("hello")), "", 1),   // no CRC line: Guix refuses
+		strings.Replace(good, "aGVsbG8=", "aGVsbA==", 1),              // CRC mismatch
+		strings.Replace(good, "-----END PGP SIGNATURE-----\n", "", 1), // truncated
+		"hello",
+	} {
+		if _, err := Dearmor(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func crcB64(b []byte) string {
+	c := crc24(b)
+	const enc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	v := []byte{byte(c >> 16), byte(c >> 8), byte(c)}
+	n := uint32(v[0])<<16 | uint32(v[1])<<8 | uint32(v[2])
+	return string([]byte{enc[n>>18&63], enc[n>>12&63], enc[n>>6&63], enc[n&63]})
+}
+
+func TestKeyringRefusesWhatGuixRefuses(t *testing.T) {
+	// A secret-key packet (tag 5) is not among the packets get-data knows (openpgp.scm:481).
+	if err := NewKeyring().Add([]byte{0xc5, 1, 4}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("secret key packet: %v", err)
+	}
+	// A v4 signature with an unknown hash algorithm raises (openpgp.scm:337-347).
+	sig := []byte{4, 0, 1, 99, 0, 0, 0, 0, 0, 0}
+	if _, err := ParseSignaturePacket(sig); !errors.Is(err, ErrInvalid) {
+		t.Errorf("hash 99: %v", err)
+	}
+	// An unknown critical subpacket raises; a non-critical one does not.
+	crit := []byte{4, 0, 1, 8, 0, 2, 1, 0x80 | 100, 0, 0, 0, 0, 0, 8, 1}
+	if _, err := ParseSignaturePacket(crit); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("critical subpacket: %v", err)
+	}
+	crit[7] = 100
+	if _, err := ParseSignaturePacket(crit); err != nil {
+		t.Errorf("non-critical subpacket: %v", err)
+	}
+	if FormatFingerprint(make([]byte, 20)) != "0000 0000 0000 0000 0000  0000 0000 0000 0000 0000" {
+		t.Error(FormatFingerprint(make([]byte, 20)))
+	}
+}
