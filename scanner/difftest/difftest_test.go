@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,7 +24,7 @@ func TestDifferential(t *testing.T) {
 	cases := toolCases(t, seed)
 	cases = append(cases, mutatedCases(cases, seed)...)
 	cases = append(cases, hostileCases(t)...)
-	run(t, k, cases, 2)
+	run(t, k, cases, 3)
 }
 
 const hostileDir = "testdata/hostile"
@@ -75,7 +76,9 @@ func TestHostileCorpus(t *testing.T) {
 			t.Errorf("class %s has no file in %s", g.class, hostileDir)
 		}
 	}
-	run(t, newChecker(t), cases, 2)
+	k := newChecker(t)
+	k.overRefusals = true
+	run(t, k, cases, 2)
 }
 
 // TestWriteHostileCorpus regenerates testdata/hostile and its README (with what each tool
@@ -144,6 +147,9 @@ func FuzzDifferential(f *testing.F) {
 		}
 		c := &testCase{class: "fuzz", name: "fuzz.bin", data: data}
 		if cl, ok := classOf[sum(data)]; ok {
+			if !fuzzing() {
+				return // TestHostileCorpus checks the corpus in the default run
+			}
 			c.class = cl
 		}
 		r, err := k.check(context.Background(), c)
@@ -151,13 +157,19 @@ func FuzzDifferential(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, d := range dedupe(r.divs) {
-			if kn, ok := isKnown(d); ok {
-				t.Logf("KNOWN (issue %d: %s): %s", kn.issue, kn.why, d)
+			if name, kn, ok := isKnown(d); ok {
+				t.Logf("KNOWN %s (issue %d: %s): %s", name, kn.issue, kn.why, d)
 				continue
 			}
 			t.Errorf("DIVERGENCE: %s", d)
 		}
 	})
+}
+
+// fuzzing reports whether the test binary runs with -fuzz (rather than only the seeds).
+func fuzzing() bool {
+	f := flag.Lookup("test.fuzz")
+	return f != nil && f.Value.String() != ""
 }
 
 func sum(b []byte) string {
