@@ -24,7 +24,7 @@ func TestDifferential(t *testing.T) {
 	cases := toolCases(t, seed)
 	cases = append(cases, mutatedCases(cases, seed)...)
 	cases = append(cases, hostileCases(t)...)
-	run(t, k, cases, 3)
+	run(t, k, cases, 3, true)
 }
 
 const hostileDir = "testdata/hostile"
@@ -78,7 +78,7 @@ func TestHostileCorpus(t *testing.T) {
 	}
 	k := newChecker(t)
 	k.overRefusals = true
-	run(t, k, cases, 2)
+	run(t, k, cases, 2, false)
 }
 
 // TestWriteHostileCorpus regenerates testdata/hostile and its README (with what each tool
@@ -133,7 +133,8 @@ The last column is what each tool left on disk (non-empty regular files), extrac
 
 // FuzzDifferential mutates the hostile corpus (and whatever testdata/fuzz holds) with the tools
 // as the oracle. An input that is exactly a corpus file keeps that file's class, so its known
-// divergences stay known; anything the fuzzer makes is class "fuzz", where every divergence fails.
+// divergences stay known; anything the fuzzer makes gets its class from its structure
+// (fuzzClass), and one of no known structure is class "fuzz", where every divergence fails.
 func FuzzDifferential(f *testing.F) {
 	k := newChecker(f)
 	classOf := map[string]string{}
@@ -145,7 +146,7 @@ func FuzzDifferential(f *testing.F) {
 		if len(data) > 1<<20 {
 			return
 		}
-		c := &testCase{class: "fuzz", name: "fuzz.bin", data: data}
+		c := &testCase{class: fuzzClass(data), name: "fuzz.bin", data: data}
 		if cl, ok := classOf[sum(data)]; ok {
 			if !fuzzing() {
 				return // TestHostileCorpus checks the corpus in the default run

@@ -48,7 +48,9 @@ var hostileGens = []hostileGen{
 	{class: "zip-local-not-in-central", ext: ".zip", why: "a stored local entry before the first one the central directory lists; streaming readers extract it",
 		gen: zipHiddenLocal},
 	{class: "zip-prefix-unadjusted", ext: ".zip", why: "bytes before the zip, offsets not adjusted for them",
-		gen: func(t testing.TB, p []byte) []byte { return append([]byte("MZ not really a stub\n"), mkZip(t, 0, "p.txt", p)...) }},
+		gen: func(t testing.TB, p []byte) []byte {
+			return append([]byte("MZ not really a stub\n"), mkZip(t, 0, "p.txt", p)...)
+		}},
 	{class: "zip-suffix-bytes", ext: ".zip", why: "bytes after the end-of-central-directory record",
 		gen: func(t testing.TB, p []byte) []byte { return append(mkZip(t, 0, "p.txt", p), "trailing bytes\n"...) }},
 	{class: "zip-after-text-prefix", ext: ".txt", why: "a zip after a text prefix, offsets adjusted, then trailing bytes",
@@ -112,7 +114,9 @@ var hostileGens = []hostileGen{
 			return append(skip, zst(t, mkTar(t, "p.txt", p))...)
 		}},
 	{class: "gzip-trailing-garbage", ext: ".tar.gz", why: "gzip of a tar, then garbage: gzip warns and decompresses",
-		gen: func(t testing.TB, p []byte) []byte { return append(gz(mkTar(t, "p.txt", p)), "garbage after the stream\n"...) }},
+		gen: func(t testing.TB, p []byte) []byte {
+			return append(gz(mkTar(t, "p.txt", p)), "garbage after the stream\n"...)
+		}},
 	{class: "bzip2-trailing-garbage", ext: ".tar.bz2", needs: []string{"bzip2"}, why: "bzip2 of a tar, then garbage",
 		gen: func(t testing.TB, p []byte) []byte {
 			return append(pipe(t, mkTar(t, "p.txt", p), "bzip2", "-c"), "garbage after the stream\n"...)
