@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/airlock-appliance/airlock/internal/testenv"
 )
 
 // eicar is the EICAR anti-malware test file, assembled at run time so that no file of the
@@ -195,7 +197,7 @@ func needBins(t testing.TB, bins ...string) {
 	t.Helper()
 	for _, b := range bins {
 		if _, err := exec.LookPath(b); err != nil {
-			if os.Getenv("CI") == "true" {
+			if testenv.InCI() {
 				t.Fatalf("%s not installed (make deps installs it)", b)
 			}
 			t.Logf("%s not installed: its generators are left out", b)

@@ -256,6 +256,11 @@ func (w *walker) descend(ctx context.Context, m member, container int, chain str
 
 // checkName notes a member whose bytes airlock scanned under other names only.
 func (w *walker) checkName(e extractor, m member, idx []int) {
+	for i, f := range w.v.files {
+		if f.Type == scanner.TypeHardlink && w.v.innerName(i) == m.name {
+			return // a hard link to bytes airlock scanned under the link's target name
+		}
+	}
 	names := []string{}
 	for _, i := range idx {
 		n := w.v.innerName(i)
