@@ -18,7 +18,8 @@ const seed = 20261203
 
 // TestDifferential checks a fixed, seeded set of generated cases against every stock tool:
 // archives made by the tools with odd options (clean and with an EICAR member), the hostile
-// generators (benign and EICAR payloads) and seeded mutations of the clean tool-made archives.
+// generators with EICAR as the payload (TestHostileCorpus has their benign forms) and seeded
+// mutations of the clean tool-made archives.
 func TestDifferential(t *testing.T) {
 	k := newChecker(t)
 	cases := toolCases(t, seed)

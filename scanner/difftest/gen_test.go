@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -144,6 +145,14 @@ func writeTree(t testing.TB, root string, seed uint64, evil bool) {
 	must(t, os.Symlink("a.txt", filepath.Join(root, "link")))
 	must(t, os.Link(filepath.Join(root, "a.txt"), filepath.Join(root, "hard")))
 	must(t, os.MkdirAll(filepath.Join(root, "empty"), 0o755))
+	// Fixed times, so that the tools make the same archive on every run and the seeded
+	// mutations hit the same fields.
+	must(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		return os.Chtimes(p, epoch, epoch)
+	}))
 }
 
 func must(t testing.TB, err error) {
