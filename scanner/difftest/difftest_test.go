@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -103,7 +104,8 @@ func TestWriteHostileCorpus(t *testing.T) {
 			ex := extract(context.Background(), e, abs, t.TempDir())
 			var names []string
 			for _, m := range ex.members {
-				names = append(names, "`"+strings.ReplaceAll(m.name, "|", `\|`)+"`")
+				q := strconv.Quote(m.name)
+				names = append(names, "`"+strings.ReplaceAll(q[1:len(q)-1], "|", `\|`)+"`")
 			}
 			if len(names) > 0 {
 				sort.Strings(names)

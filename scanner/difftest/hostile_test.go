@@ -127,6 +127,8 @@ var hostileGens = []hostileGen{
 		}},
 	{class: "elf-sfx-7z", ext: "", needs: []string{"7z"}, why: "a 7z archive after a minimal ELF header (self-extractor layout): 7z opens it",
 		gen: func(t testing.TB, p []byte) []byte { return append(elfStub(), mk7z(t, p)...) }},
+	{class: "zip-tar-polyglot", ext: ".zip", why: "a zip whose first local header is also a valid tar header: zip readers see entry 'a', tar readers a member named by the zip header's first bytes",
+		gen: zipTarPolyglot},
 	{class: "tar-dup-names", ext: ".tar", why: "two members of one name; extractors keep the last",
 		gen: func(t testing.TB, p []byte) []byte {
 			b := mkTar(t, "p.txt", []byte("first, harmless\n"))
@@ -486,4 +488,51 @@ func mk7z(t testing.TB, p []byte) []byte {
 	b, err := os.ReadFile(filepath.Join(dir, "a.7z"))
 	must(t, err)
 	return b
+}
+
+// zipTarPolyglot lays a ustar header over a zip's first local header: the zip's stored entry
+// "a" (sizes and CRC in a data descriptor, so the header bytes are fixed before the tar
+// checksum is computed) holds the rest of the tar header, the tar member p and the tar's
+// end-of-archive blocks; the central directory follows.
+func zipTarPolyglot(t testing.TB, p []byte) []byte {
+	h := make([]byte, 512)
+	copy(h, "PK\x03\x04")
+	binary.LittleEndian.PutUint16(h[4:], 10)   // version needed
+	binary.LittleEndian.PutUint16(h[6:], 0x08) // sizes in a data descriptor
+	binary.LittleEndian.PutUint16(h[26:], 1)   // name length
+	h[30] = 'a'
+	copy(h[100:], "0000644\x00")
+	copy(h[108:], "0000000\x00")
+	copy(h[116:], "0000000\x00")
+	copy(h[124:], fmt.Sprintf("%011o\x00", len(p)))
+	copy(h[136:], fmt.Sprintf("%011o\x00", epoch.Unix()))
+	h[156] = '0'
+	copy(h[257:], "ustar\x0000")
+	tarChecksum(h)
+	out := append(h, p...)
+	out = append(out, make([]byte, (512-len(p)%512)%512+1024)...)
+	data := out[31:]
+	crc := crc32.ChecksumIEEE(data)
+	n := uint32(len(data))
+	dd := binary.LittleEndian.AppendUint32([]byte("PK\x07\x08"), crc)
+	dd = binary.LittleEndian.AppendUint32(dd, n)
+	dd = binary.LittleEndian.AppendUint32(dd, n)
+	out = append(out, dd...)
+	cd := make([]byte, 46)
+	copy(cd, "PK\x01\x02")
+	binary.LittleEndian.PutUint16(cd[4:], 20)
+	binary.LittleEndian.PutUint16(cd[6:], 10)
+	binary.LittleEndian.PutUint16(cd[8:], 0x08)
+	binary.LittleEndian.PutUint32(cd[16:], crc)
+	binary.LittleEndian.PutUint32(cd[20:], n)
+	binary.LittleEndian.PutUint32(cd[24:], n)
+	binary.LittleEndian.PutUint16(cd[28:], 1)
+	cd = append(cd, 'a')
+	end := make([]byte, 22)
+	copy(end, "PK\x05\x06")
+	binary.LittleEndian.PutUint16(end[8:], 1)
+	binary.LittleEndian.PutUint16(end[10:], 1)
+	binary.LittleEndian.PutUint32(end[12:], uint32(len(cd)))
+	binary.LittleEndian.PutUint32(end[16:], uint32(len(out)))
+	return append(append(out, cd...), end...)
 }
