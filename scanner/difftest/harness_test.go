@@ -172,7 +172,7 @@ type walker struct {
 	c    *testCase
 	v    *view
 	dir  string
-	seen map[string]bool // member hashes already followed
+	seen map[string]bool // members already followed ("sha256@container"): whether a tool opened them
 	out  result
 }
 
@@ -244,16 +244,18 @@ func (w *walker) descend(ctx context.Context, m member, container int, chain str
 		return false
 	}
 	key := fmt.Sprintf("%s@%d", m.sum, container)
-	if w.seen[key] {
-		return true
+	if opened, ok := w.seen[key]; ok {
+		return opened // the same bytes from another tool: judged once
 	}
-	w.seen[key] = true
+	w.seen[key] = false
 	p := filepath.Join(w.dir, fmt.Sprintf("m%d-%s", len(w.seen), path.Base(m.name)))
 	if err := os.WriteFile(p, m.data, 0o600); err != nil {
 		return false
 	}
 	defer os.Remove(p)
-	return len(w.follow(ctx, p, m.sum, container, chain, depth+1, false)) > 0
+	opened := len(w.follow(ctx, p, m.sum, container, chain, depth+1, false)) > 0
+	w.seen[key] = opened
+	return opened
 }
 
 // checkName notes a member whose bytes airlock scanned under other names only.

@@ -101,8 +101,12 @@ type extraction struct {
 	members []member
 }
 
-// keepBytes is how large a member may be for the harness to keep its bytes (to look inside).
-const keepBytes = 4 << 20
+// keepBytes is how large a member may be for the harness to keep its bytes (to look inside),
+// keepTotal how many bytes it keeps of one extraction.
+const (
+	keepBytes = 4 << 20
+	keepTotal = 64 << 20
+)
 
 // extract runs e on the file archive in a fresh directory under dir and reads back every
 // regular file it produced, partial output included.
@@ -153,7 +157,7 @@ func extract(ctx context.Context, e extractor, archive, dir string) extraction {
 // or outside the directory. Modes are not trusted either: tools restore 000.
 func readTree(root string) []member {
 	var ms []member
-	var total int64
+	var total, kept int64
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -180,8 +184,9 @@ func readTree(root string) []member {
 		}
 		rel, _ := filepath.Rel(root, p)
 		m := member{name: filepath.ToSlash(rel), size: n, sum: hex.EncodeToString(h.Sum(nil))}
-		if n <= keepBytes {
+		if n <= keepBytes && kept+n <= keepTotal {
 			m.data = []byte(keep.String())
+			kept += n
 		}
 		ms = append(ms, m)
 		return nil
