@@ -75,11 +75,11 @@ var hostileGens = []hostileGen{
 		gen: func(t testing.TB, p []byte) []byte { return mkTarType(t, 'Q', p) }},
 	{class: "tar-size-nul-digits", ext: ".tar", why: "size field NUL then digits: GNU tar and Go read the digits, bsdtar reads 0 and finds a member inside the data",
 		gen: tarNulSize},
-	{class: "tar-ustar-prefix-mixed", ext: ".tar", why: "magic 'ustar\\0' with version NUL NUL and a prefix: GNU tar and bsdtar prepend the prefix, Go's reader (v7) does not",
+	{class: "tar-ustar-prefix-mixed", ext: ".tar", why: "magic 'ustar\\0' with version NUL NUL and a prefix: GNU tar, bsdtar and Go's reader all prepend it, 7z too",
 		gen: func(t testing.TB, p []byte) []byte {
 			return tarEnd(rawTarHeader("p.txt", int64(len(p)), '0', "ustar\x00\x00\x00", "pfx"), p)
 		}},
-	{class: "tar-gnu-magic-prefix", ext: ".tar", why: "GNU magic ('ustar  \\0') with a name in the ustar prefix field, which GNU tar and Go ignore",
+	{class: "tar-gnu-magic-prefix", ext: ".tar", why: "GNU magic ('ustar  \\0') with a name in the ustar prefix field: GNU tar and bsdtar ignore it, Go's reader (so airlock's name) prepends it",
 		gen: func(t testing.TB, p []byte) []byte {
 			return tarEnd(rawTarHeader("p.txt", int64(len(p)), '0', "ustar  \x00", "pfx"), p)
 		}},
