@@ -48,7 +48,9 @@ var hostileGens = []hostileGen{
 	{class: "zip-local-not-in-central", ext: ".zip", why: "a stored local entry before the first one the central directory lists; streaming readers extract it",
 		gen: zipHiddenLocal},
 	{class: "zip-prefix-unadjusted", ext: ".zip", why: "bytes before the zip, offsets not adjusted for them",
-		gen: func(t testing.TB, p []byte) []byte { return append([]byte("MZ not really a stub\n"), mkZip(t, 0, "p.txt", p)...) }},
+		gen: func(t testing.TB, p []byte) []byte {
+			return append([]byte("MZ not really a stub\n"), mkZip(t, 0, "p.txt", p)...)
+		}},
 	{class: "zip-suffix-bytes", ext: ".zip", why: "bytes after the end-of-central-directory record",
 		gen: func(t testing.TB, p []byte) []byte { return append(mkZip(t, 0, "p.txt", p), "trailing bytes\n"...) }},
 	{class: "zip-after-text-prefix", ext: ".txt", why: "a zip after a text prefix, offsets adjusted, then trailing bytes",
@@ -71,11 +73,15 @@ var hostileGens = []hostileGen{
 		gen: func(t testing.TB, p []byte) []byte { return mkTarType(t, '7', p) }},
 	{class: "tar-unknown-type", ext: ".tar", why: "tar entry of type 'Q' (undefined): GNU tar extracts it as a regular file",
 		gen: func(t testing.TB, p []byte) []byte { return mkTarType(t, 'Q', p) }},
-	{class: "tar-size-nul-digits", ext: ".tar", why: "size field NUL then digits: GNU tar and Go read 12 bytes, bsdtar 0 and takes the data as a header",
+	{class: "tar-size-nul-digits", ext: ".tar", why: "size field NUL then digits: GNU tar and Go read the digits, bsdtar reads 0 and finds a member inside the data",
 		gen: tarNulSize},
-	{class: "tar-ustar-prefix-mixed", ext: ".tar", why: "magic 'ustar\\0' with version NUL NUL and a prefix: GNU tar and bsdtar prepend the prefix, Go's reader (v7) does not",
+	{class: "tar-ustar-prefix-mixed", ext: ".tar", why: "magic 'ustar\\0' with version NUL NUL and a prefix: GNU tar, bsdtar and Go's reader all prepend it, 7z too",
 		gen: func(t testing.TB, p []byte) []byte {
 			return tarEnd(rawTarHeader("p.txt", int64(len(p)), '0', "ustar\x00\x00\x00", "pfx"), p)
+		}},
+	{class: "tar-gnu-magic-prefix", ext: ".tar", why: "GNU magic ('ustar  \\0') with a name in the ustar prefix field: GNU tar and bsdtar ignore it, Go's reader (so airlock's name) prepends it",
+		gen: func(t testing.TB, p []byte) []byte {
+			return tarEnd(rawTarHeader("p.txt", int64(len(p)), '0', "ustar  \x00", "pfx"), p)
 		}},
 	{class: "tar-after-eoa", ext: ".tar", why: "a member after the end-of-archive zero blocks: tar -i extracts it",
 		gen: func(t testing.TB, p []byte) []byte {
@@ -112,13 +118,17 @@ var hostileGens = []hostileGen{
 			return append(skip, zst(t, mkTar(t, "p.txt", p))...)
 		}},
 	{class: "gzip-trailing-garbage", ext: ".tar.gz", why: "gzip of a tar, then garbage: gzip warns and decompresses",
-		gen: func(t testing.TB, p []byte) []byte { return append(gz(mkTar(t, "p.txt", p)), "garbage after the stream\n"...) }},
+		gen: func(t testing.TB, p []byte) []byte {
+			return append(gz(mkTar(t, "p.txt", p)), "garbage after the stream\n"...)
+		}},
 	{class: "bzip2-trailing-garbage", ext: ".tar.bz2", needs: []string{"bzip2"}, why: "bzip2 of a tar, then garbage",
 		gen: func(t testing.TB, p []byte) []byte {
 			return append(pipe(t, mkTar(t, "p.txt", p), "bzip2", "-c"), "garbage after the stream\n"...)
 		}},
 	{class: "elf-sfx-7z", ext: "", needs: []string{"7z"}, why: "a 7z archive after a minimal ELF header (self-extractor layout): 7z opens it",
 		gen: func(t testing.TB, p []byte) []byte { return append(elfStub(), mk7z(t, p)...) }},
+	{class: "zip-tar-polyglot", ext: ".zip", why: "a zip whose first local header is also a valid tar header: zip readers see entry 'a', tar readers a member named by the zip header's first bytes",
+		gen: zipTarPolyglot},
 	{class: "tar-dup-names", ext: ".tar", why: "two members of one name; extractors keep the last",
 		gen: func(t testing.TB, p []byte) []byte {
 			b := mkTar(t, "p.txt", []byte("first, harmless\n"))
@@ -132,7 +142,8 @@ func benign(class string) []byte {
 	return []byte(fmt.Sprintf("airlock hostile corpus payload for %s: every stock tool extracts these bytes\n", class))
 }
 
-// hostileCases builds every hostile generator with a benign payload and with EICAR.
+// hostileCases builds every hostile generator with EICAR as the payload (TestHostileCorpus
+// checks the committed benign ones).
 func hostileCases(t testing.TB) []*testCase {
 	var out []*testCase
 	for _, g := range hostileGens {
@@ -140,7 +151,6 @@ func hostileCases(t testing.TB) []*testCase {
 			needBins(t, g.needs...)
 			continue
 		}
-		out = append(out, &testCase{class: g.class, name: g.class + g.ext, data: g.gen(t, benign(g.class))})
 		out = append(out, &testCase{class: g.class + "/eicar", name: g.class + "-eicar" + g.ext, data: g.gen(t, eicar())})
 	}
 	return out
@@ -332,9 +342,12 @@ func mkTarType(t testing.TB, typ byte, p []byte) []byte {
 func tarNulSize(t testing.TB, p []byte) []byte {
 	inner := rawTarHeader("p.txt", int64(len(p)), '0', "ustar\x0000", "")
 	h := rawTarHeader("outer.txt", 0, '0', "ustar\x0000", "")
-	// The data of outer.txt is a header and the payload: bsdtar, reading size 0, takes them
-	// as the next member; GNU tar and Go read 12 octal digits after the NUL.
-	data := append(bytes.Clone(inner), p...)
+	// The data of outer.txt is a junk block, a header and the payload: bsdtar, reading size 0,
+	// skips the junk and takes the header as the next member; GNU tar and Go read the octal
+	// digits after the NUL and see one member whose data does not start with a header.
+	junk := bytes.Repeat([]byte("not a header "), 40)[:512]
+	data := append(junk, inner...)
+	data = append(data, p...)
 	data = append(data, make([]byte, (512-len(p)%512)%512)...)
 	copy(h[124:136], fmt.Sprintf("\x00%010o", len(data)))
 	tarChecksum(h)
@@ -475,4 +488,51 @@ func mk7z(t testing.TB, p []byte) []byte {
 	b, err := os.ReadFile(filepath.Join(dir, "a.7z"))
 	must(t, err)
 	return b
+}
+
+// zipTarPolyglot lays a ustar header over a zip's first local header: the zip's stored entry
+// "a" (sizes and CRC in a data descriptor, so the header bytes are fixed before the tar
+// checksum is computed) holds the rest of the tar header, the tar member p and the tar's
+// end-of-archive blocks; the central directory follows.
+func zipTarPolyglot(t testing.TB, p []byte) []byte {
+	h := make([]byte, 512)
+	copy(h, "PK\x03\x04")
+	binary.LittleEndian.PutUint16(h[4:], 10)   // version needed
+	binary.LittleEndian.PutUint16(h[6:], 0x08) // sizes in a data descriptor
+	binary.LittleEndian.PutUint16(h[26:], 1)   // name length
+	h[30] = 'a'
+	copy(h[100:], "0000644\x00")
+	copy(h[108:], "0000000\x00")
+	copy(h[116:], "0000000\x00")
+	copy(h[124:], fmt.Sprintf("%011o\x00", len(p)))
+	copy(h[136:], fmt.Sprintf("%011o\x00", epoch.Unix()))
+	h[156] = '0'
+	copy(h[257:], "ustar\x0000")
+	tarChecksum(h)
+	out := append(h, p...)
+	out = append(out, make([]byte, (512-len(p)%512)%512+1024)...)
+	data := out[31:]
+	crc := crc32.ChecksumIEEE(data)
+	n := uint32(len(data))
+	dd := binary.LittleEndian.AppendUint32([]byte("PK\x07\x08"), crc)
+	dd = binary.LittleEndian.AppendUint32(dd, n)
+	dd = binary.LittleEndian.AppendUint32(dd, n)
+	out = append(out, dd...)
+	cd := make([]byte, 46)
+	copy(cd, "PK\x01\x02")
+	binary.LittleEndian.PutUint16(cd[4:], 20)
+	binary.LittleEndian.PutUint16(cd[6:], 10)
+	binary.LittleEndian.PutUint16(cd[8:], 0x08)
+	binary.LittleEndian.PutUint32(cd[16:], crc)
+	binary.LittleEndian.PutUint32(cd[20:], n)
+	binary.LittleEndian.PutUint32(cd[24:], n)
+	binary.LittleEndian.PutUint16(cd[28:], 1)
+	cd = append(cd, 'a')
+	end := make([]byte, 22)
+	copy(end, "PK\x05\x06")
+	binary.LittleEndian.PutUint16(end[8:], 1)
+	binary.LittleEndian.PutUint16(end[10:], 1)
+	binary.LittleEndian.PutUint32(end[12:], uint32(len(cd)))
+	binary.LittleEndian.PutUint32(end[16:], uint32(len(out)))
+	return append(append(out, cd...), end...)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,11 +46,11 @@ type extractor struct {
 // it can; they fail fast on what they do not handle.
 var extractors = []extractor{
 	{name: "gnutar", bin: "tar", args: func(a, o string) []string {
-		return []string{"tar", "-x", "--no-same-owner", "--no-same-permissions", "-f", a, "-C", o}
+		return []string{"tar", "-x", "--no-same-owner", "--no-same-permissions", "-F", "false", "-f", a, "-C", o}
 	}},
 	// tar -i reads on past end-of-archive markers (zero blocks), as one does with concatenated tars.
 	{name: "gnutar-i", bin: "tar", args: func(a, o string) []string {
-		return []string{"tar", "-x", "-i", "--no-same-owner", "--no-same-permissions", "-f", a, "-C", o}
+		return []string{"tar", "-x", "-i", "--no-same-owner", "--no-same-permissions", "-F", "false", "-f", a, "-C", o}
 	}},
 	{name: "bsdtar", bin: "bsdtar", args: func(a, o string) []string {
 		return []string{"bsdtar", "-x", "--no-same-owner", "-f", a, "-C", o}
@@ -99,8 +101,12 @@ type extraction struct {
 	members []member
 }
 
-// keepBytes is how large a member may be for the harness to keep its bytes (to look inside).
-const keepBytes = 4 << 20
+// keepBytes is how large a member may be for the harness to keep its bytes (to look inside),
+// keepTotal how many bytes it keeps of one extraction.
+const (
+	keepBytes = 4 << 20
+	keepTotal = 64 << 20
+)
 
 // extract runs e on the file archive in a fresh directory under dir and reads back every
 // regular file it produced, partial output included.
@@ -133,8 +139,15 @@ func extract(ctx context.Context, e extractor, archive, dir string) extraction {
 		cmd.Stdout = f
 	}
 	cmd.WaitDelay = time.Second
+	// A session of its own: no controlling terminal, so GNU tar's "Prepare volume #2" and any
+	// other prompt on /dev/tty fails instead of waiting for the timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	ex := extraction{tool: e.name}
+	start := time.Now()
 	ex.err = cmd.Run()
+	if d := time.Since(start); d > toolTimeout/2 && os.Getenv("AIRLOCK_DIFFTEST_SLOW") != "" {
+		fmt.Fprintf(os.Stderr, "difftest: %s took %v on %s\n", e.name, d, archive)
+	}
 	ex.members = readTree(out)
 	return ex
 }
@@ -144,7 +157,7 @@ func extract(ctx context.Context, e extractor, archive, dir string) extraction {
 // or outside the directory. Modes are not trusted either: tools restore 000.
 func readTree(root string) []member {
 	var ms []member
-	var total int64
+	var total, kept int64
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -171,8 +184,9 @@ func readTree(root string) []member {
 		}
 		rel, _ := filepath.Rel(root, p)
 		m := member{name: filepath.ToSlash(rel), size: n, sum: hex.EncodeToString(h.Sum(nil))}
-		if n <= keepBytes {
+		if n <= keepBytes && kept+n <= keepTotal {
 			m.data = []byte(keep.String())
+			kept += n
 		}
 		ms = append(ms, m)
 		return nil
