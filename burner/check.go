@@ -90,7 +90,8 @@ type Checked struct {
 // directory records are the recorded ones, so every file's data is at the place the writer puts
 // it, and their bytes are what the caller's hash check (sealing.Verify over Checked.FS) reads.
 // Any other descriptor (a Joliet tree, an El Torito boot record), tree, record, session or
-// sector is refused with an ImageDiffError naming the first differing byte. name is used in
+// sector is refused with an ImageDiffError naming the first differing byte. Bytes after the
+// volume must be zero (a pseudo-drive's target file is larger than the image). name is used in
 // errors.
 func CheckImage(ctx context.Context, name string, r io.ReaderAt, size int64) (*Checked, error) {
 	im, err := iso9660.Open(ctx, name, r, size, nil)
@@ -159,11 +160,41 @@ func CheckImage(ctx context.Context, name string, r io.ReaderAt, size int64) (*C
 			}
 		}
 	}
-	if size != l.Size() {
-		return nil, diff(version, l.Size(), l.structureAt(l.Size()),
+	if size < l.Size() {
+		return nil, diff(version, size, l.structureAt(size),
 			fmt.Sprintf("the image has %d bytes, the writer %d", size, l.Size()))
 	}
+	// Bytes after the volume (a stdio: pseudo-drive's target, a stick holding an image) may
+	// only be zero: nothing points there, and zeros carry nothing.
+	if off, err := firstNonZero(ctx, r, l.Size(), size); err != nil || off >= 0 {
+		detail := "not zero"
+		if err != nil {
+			off, detail = max(off, l.Size()), err.Error()
+		}
+		return nil, diff(version, off, l.structureAt(off), detail)
+	}
 	return &Checked{FS: im.FS(), Layout: version, Label: im.Label, Epoch: im.Created, Size: size}, nil
+}
+
+// firstNonZero returns the offset of the first non-zero byte of r in [from, to), or -1.
+func firstNonZero(ctx context.Context, r io.ReaderAt, from, to int64) (int64, error) {
+	buf := make([]byte, 1<<20)
+	for off := from; off < to; {
+		if err := ctx.Err(); err != nil {
+			return off, err
+		}
+		b := buf[:min(int64(len(buf)), to-off)]
+		if _, err := readFullAt(r, b, off); err != nil {
+			return off, err
+		}
+		for i, c := range b {
+			if c != 0 {
+				return off + int64(i), nil
+			}
+		}
+		off += int64(len(b))
+	}
+	return -1, nil
 }
 
 func readFullAt(r io.ReaderAt, b []byte, off int64) (int, error) {
@@ -375,7 +406,7 @@ func pvdField(in int64) string {
 }
 
 // CheckDisc opens an image file or an optical disc device and runs CheckImage over it. An image
-// file must be exactly the image; a block device is read up to the volume size its primary
+// file must be the image, followed by nothing but zeros; a block device is read up to the volume size its primary
 // descriptor records (a medium may be larger than the image burned onto it), and a disc whose
 // last session does not start at sector 0 (an appended session, which the kernel would mount
 // instead) is refused. Close the returned file when done with the FS.

@@ -253,8 +253,17 @@ func TestCheckImageHostile(t *testing.T) {
 		expect(t, h, ErrNotWritten, "primary volume descriptor")
 	})
 	t.Run("appended-bytes", func(t *testing.T) {
-		h := writeTemp(t, append(append([]byte(nil), orig...), make([]byte, SectorSize)...))
-		expect(t, h, ErrNotWritten, "after the end of the volume")
+		tail := make([]byte, 3*SectorSize)
+		tail[2*SectorSize+5] = 1
+		h := writeTemp(t, append(append([]byte(nil), orig...), tail...))
+		expect(t, h, ErrNotWritten, fmt.Sprintf("byte %d (after the end of the volume", len(orig)+2*SectorSize+5))
+	})
+	t.Run("zeros-after-the-volume", func(t *testing.T) {
+		// A stdio: pseudo-drive's target file: the image, then zeros. That verifies.
+		h := writeTemp(t, append(append([]byte(nil), orig...), make([]byte, 1<<20)...))
+		if err := verifyImage(t, h, pk); err != nil {
+			t.Fatalf("image followed by zeros: %v", err)
+		}
 	})
 	// A record copied into the free tail of the bundle directory's sector, marked RE so that Rock
 	// Ridge readers skip it, pointing at the data of a file (readers without Rock Ridge show it).
