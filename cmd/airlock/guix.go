@@ -53,6 +53,12 @@ func guixSubcommands() []command {
 			summary: "print the hash `guix hash` prints for PATH",
 			run:     runGuixHash,
 		},
+		{
+			name:    "guix acl",
+			usage:   "--acl ACL add KEY.pub... | remove KEY.pub... | list",
+			summary: "authorize (as guix archive --authorize), remove or list the Guix keys of an ACL file",
+			run:     runGuixACL,
+		},
 	}
 }
 
