@@ -57,6 +57,12 @@ func guixSubcommands() []command {
 			run:     runGuixHash,
 		},
 		guixAuthenticateCommand,
+		{
+			name:    "guix acl",
+			usage:   "--acl ACL add KEY.pub... | remove KEY.pub... | list",
+			summary: "authorize (as guix archive --authorize), remove or list the Guix keys of an ACL file",
+			run:     runGuixACL,
+		},
 	}
 }
 

@@ -296,3 +296,34 @@ func TestGuixHash(t *testing.T) {
 		t.Errorf("tree: ours %q, sha256(nix-store --dump) %x", out, sum)
 	}
 }
+
+// TestGuixACLCommand: acl add writes the file guix archive --authorize writes (the vectors'
+// one-acl), in Guix's order, list shows the keys, remove takes one out.
+func TestGuixACLCommand(t *testing.T) {
+	vec := testenv.GuixVectors(t)
+	acl := filepath.Join(t.TempDir(), "acl")
+	s1, s2 := filepath.Join(vec, "keys/signer1/signing-key.pub"), filepath.Join(vec, "keys/signer2/signing-key.pub")
+	if _, stderr, code := runCLI(t, "guix", "acl", "add", "--acl", acl, s1); code != exitOK {
+		t.Fatalf("acl add: %d %s", code, stderr)
+	}
+	got, _ := os.ReadFile(acl)
+	want, _ := os.ReadFile(filepath.Join(vec, "one-acl"))
+	if !bytes.Equal(got, want) {
+		t.Fatalf("acl add wrote\n%s\nwant one-acl\n%s", got, want)
+	}
+	runCLI(t, "guix", "acl", "add", s2, "--acl", acl)
+	out, _, code := runCLI(t, "guix", "acl", "list", "--acl", acl)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != exitOK || len(lines) != 2 || !strings.HasPrefix(lines[0], "ed25519 a242") || !strings.HasPrefix(lines[1], "ed25519 1d48") {
+		t.Fatalf("acl list (signer2 first, as Guix orders): %d %q", code, out)
+	}
+	if _, _, code := runCLI(t, "guix", "acl", "remove", "--acl", acl, s2); code != exitOK {
+		t.Fatal("acl remove failed")
+	}
+	if got, _ := os.ReadFile(acl); !bytes.Equal(got, want) {
+		t.Fatalf("after removing signer2:\n%s", got)
+	}
+	if _, stderr, code := runCLI(t, "guix", "acl", "list", "--acl", "/nonexist"); code != exitError || !strings.Contains(stderr, "--acl /nonexist: no such file") {
+		t.Fatalf("list of a missing ACL: %d %q", code, stderr)
+	}
+}
