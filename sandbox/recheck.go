@@ -3,7 +3,6 @@ package sandbox
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -84,5 +83,3 @@ type hasher struct{ hash.Hash }
 func newHash() hasher { return hasher{sha256.New()} }
 
 func (h hasher) hex() string { return hex.EncodeToString(h.Sum(nil)) }
-
-var _ = errors.New
