@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/airlock-appliance/airlock/burner"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/airlock-appliance/airlock/guix"
@@ -79,7 +79,13 @@ func (im *ScanImporter) ReadDevice(ctx context.Context, dev, spoolDir string, pr
 	if im.SpoolMax > 0 && total > im.SpoolMax {
 		return nil, errSpoolFull
 	}
-	dec, err := im.decide(ctx, results, spoolDir)
+	// Guix verdicts are the parent's own, over the spooled bytes (Recheck dropped the worker's).
+	if im.ACL != nil {
+		if err := sandbox.VerifyExports(ctx, results, spoolDir, im.ACL, im.Present); err != nil {
+			return nil, err
+		}
+	}
+	dec, err := im.decide(results)
 	if dec != nil {
 		dec.Worker = conf.String()
 	}
@@ -131,32 +137,21 @@ func (im *ScanImporter) Read(ctx context.Context, fsys fs.FS, spoolDir string, p
 	if err := sp.failed(); err != nil {
 		return nil, err
 	}
-	return im.decide(ctx, results, spoolDir)
+	return im.decide(results)
 }
 
-// decide judges results whose top-level files are in spoolDir.
-func (im *ScanImporter) decide(ctx context.Context, results []scanner.Result, spoolDir string) (*Decision, error) {
-	// Guix exports are judged from the spooled bytes (the same read) when the scanner did not.
-	for i := range results {
-		r := &results[i]
-		if r.Guix != nil || !isExport(r) {
-			continue
-		}
-		if im.ACL == nil {
-			continue // Decide says "no Guix ACL was given"
-		}
-		f, err := os.Open(filepath.Join(spoolDir, filepath.FromSlash(r.Path)))
-		if err != nil {
-			return nil, fmt.Errorf("spool: %w", err)
-		}
-		rep, err := guix.VerifyExport(ctx, f, im.ACL, im.Present)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("guix verify %s: %w", r.Path, err)
-		}
-		r.Guix = rep
-	}
+// decide makes the import decision over results whose Guix exports were judged (by the scanner
+// in this process, or by the parent over the spool after a sandboxed read).
+func (im *ScanImporter) decide(results []scanner.Result) (*Decision, error) {
 	decisions := scanner.Decide(results, im.Allowlist)
+	// A name the disc cannot carry as it is would be refused later, by the writer: say so now,
+	// as the verdict on that file (and in the report).
+	for i := range decisions {
+		if err := burner.CheckName(decisions[i].Path); err != nil {
+			decisions[i].Approved, decisions[i].Basis = false, ""
+			decisions[i].Reasons = append(decisions[i].Reasons, err.Error())
+		}
+	}
 	report := scanner.NewReport(results, decisions)
 	var js bytes.Buffer
 	if err := report.WriteJSON(&js); err != nil {
@@ -179,10 +174,6 @@ func (im *ScanImporter) decide(ctx context.Context, results []scanner.Result, sp
 	}
 	sort.Slice(dec.Files, func(i, j int) bool { return dec.Files[i].Path < dec.Files[j].Path })
 	return dec, nil
-}
-
-func isExport(r *scanner.Result) bool {
-	return r.Format == scanner.FormatExport || strings.HasPrefix(r.Format, scanner.FormatExport)
 }
 
 // spooler writes every top-level file the scanner reads into the RAM spool, under the same

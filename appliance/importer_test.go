@@ -240,3 +240,70 @@ func TestScanImporterDevice(t *testing.T) {
 		t.Errorf("failed worker: %v, %v", dec, err)
 	}
 }
+
+// TestScanImporterKnownStorePaths: the policy's import.known_store_paths reach the judge, both
+// in process and after a sandboxed read, so an export whose references the high side already
+// holds is accepted at the station as `airlock guix verify --present` accepts it (it was refused
+// as "missing-reference" before).
+func TestScanImporterKnownStorePaths(t *testing.T) {
+	vec := testenv.GuixVectors(t)
+	partial, err := os.ReadFile(filepath.Join(vec, "partial-closure.export"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, _ := os.ReadFile(filepath.Join(vec, "two-acl"))
+	acl, err := guix.ParseACL(two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := newTestImporter(t)
+	im.ACL = acl
+	img := fatImage(t, map[string][]byte{"partial.export": partial})
+	read := func() *Decision {
+		t.Helper()
+		dec, err := im.ReadDevice(context.Background(), img, t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mem, err := im.Read(context.Background(), fstest.MapFS{"partial.export": {Data: partial}}, t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dec.Approved() != mem.Approved() {
+			t.Fatalf("sandboxed read approved=%v, in-process approved=%v", dec.Approved(), mem.Approved())
+		}
+		return dec
+	}
+	if dec := read(); dec.Approved() || !strings.Contains(strings.Join(dec.Files[0].Reasons, "; "), "missing-reference") {
+		t.Fatalf("without known store paths: %+v", dec.Files)
+	}
+	im.Present = []string{"/gnu/store/hfj39pdgk5syajdqf8w4ibp7766cfsv3-quux-checkout",
+		"/gnu/store/z5nff46ps7zhhda3cv8cqc5zldnpg1rz-quux-3.1.tar.xz"}
+	if dec := read(); !dec.Approved() {
+		t.Fatalf("with P1 and P2 known: %+v", dec.Files)
+	}
+}
+
+// TestScanImporterRefusesNamesTheDiscCannotCarry: a name some disc reader would change (here a
+// trailing dot, which 7z drops) is a rejection of that file with the writer's reason, in the
+// decision and in the report, not a failure when the image is laid out.
+func TestScanImporterRefusesNamesTheDiscCannotCarry(t *testing.T) {
+	src := []byte("allowlisted\n")
+	im := newTestImporter(t)
+	im.Allowlist = setAllow{sha256.Sum256(src): int64(len(src))}
+	dec, err := im.Read(context.Background(), fstest.MapFS{"a.txt.": {Data: src}, "b.txt": {Data: src}}, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range dec.Files {
+		switch {
+		case f.Path == "b.txt" && !f.Approved:
+			t.Errorf("b.txt rejected: %v", f.Reasons)
+		case f.Path == "a.txt." && (f.Approved || !strings.Contains(strings.Join(f.Reasons, "; "), "a.txt.")):
+			t.Errorf("a.txt.: approved=%v %v", f.Approved, f.Reasons)
+		}
+	}
+	if !strings.Contains(string(dec.Report), "which 7-Zip drops") {
+		t.Errorf("report does not show the rejection: %s", dec.Report)
+	}
+}
