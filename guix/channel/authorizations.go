@@ -191,7 +191,7 @@ func (r *sexpReader) read(depth int) (sexp, error) {
 	default:
 		start := r.pos
 		if c == '#' && r.pos+1 < len(r.s) && r.s[r.pos+1] == '\\' {
-			r.pos += 3 // a character: #\x, then the rest of a name like #\space
+			r.pos = min(r.pos+3, len(r.s)) // a character: #\x, then the rest of a name like #\space
 		}
 		for r.pos < len(r.s) && !isDelim(r.s[r.pos]) {
 			r.pos++
