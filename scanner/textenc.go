@@ -29,7 +29,25 @@ func hasUUBegin(src io.ReaderAt, size int64) bool {
 		n, _ := src.ReadAt(buf, 0)
 		buf = buf[:n]
 	}
-	return bytes.Contains(buf, []byte("begin")) && uuBegin.Match(buf)
+	// Only lines that start with "begin" go to the regular expression: run over a whole
+	// file it cost more than the YARA scan.
+	for off := 0; ; {
+		i := bytes.Index(buf[off:], []byte("begin"))
+		if i < 0 {
+			return false
+		}
+		i += off
+		if i == 0 || buf[i-1] == '\n' {
+			line := buf[i:]
+			if j := bytes.IndexByte(line, '\n'); j >= 0 {
+				line = line[:j+1]
+			}
+			if uuBegin.Match(line) {
+				return true
+			}
+		}
+		off = i + 5
+	}
 }
 
 // walkUU decodes every block as uudecode does (as far as it decodes: uudecode writes what it

@@ -119,11 +119,19 @@ func FindEnd(src io.ReaderAt, size int64) int64 {
 			return -1
 		}
 	}
-	for end := len(tail); ; {
-		i := bytes.LastIndex(tail[:end], []byte(sigEnd))
+	// Forward search (vectorized) for every signature, then the last first: bytes.LastIndex
+	// is a byte-by-byte Rabin-Karp and cost more than hashing the file.
+	var cands []int
+	for off := 0; ; {
+		i := bytes.Index(tail[off:], []byte(sigEnd))
 		if i < 0 {
-			return -1
+			break
 		}
+		cands = append(cands, off+i)
+		off += i + 1
+	}
+	for k := len(cands) - 1; k >= 0; k-- {
+		i := cands[k]
 		off := size - n + int64(i)
 		if i+endLen <= len(tail) {
 			rec := tail[i : i+endLen]
@@ -135,8 +143,8 @@ func FindEnd(src io.ReaderAt, size int64) int64 {
 				return off
 			}
 		}
-		end = i
 	}
+	return -1
 }
 
 // plausibleEnd checks that an end record describes a central directory that is there.
