@@ -75,12 +75,18 @@ func zipClass(data []byte) string {
 	return ""
 }
 
-// tarClass is "fuzz/tar-type" for a tar (as Go reads it) with an entry type Go's reader does
+// tarClass is "fuzz/tar-numeric" for a tar with a header whose size field starts with NUL or
+// space, "fuzz/tar-type" for a tar (as Go reads it) with an entry type Go's reader does
 // not take as a regular file, link or directory, "fuzz/tar-meta" for one with GNU long names,
 // pax headers or sparse maps, "fuzz/tar-after-end" for one with data after its end, or "".
 func tarClass(data []byte) string {
 	if len(data) < 512 || !tarSumOK(data[:512]) {
 		return ""
+	}
+	for off := 0; off+512 <= len(data); off += 512 {
+		if blk := data[off : off+512]; tarSumOK(blk) && (blk[124] == 0 || blk[124] == ' ') {
+			return "fuzz/tar-numeric" // a size field readers parse differently
+		}
 	}
 	tr := tar.NewReader(bytes.NewReader(data))
 	meta := false
