@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
+	"errors"
 	"io"
 	"io/fs"
 )
@@ -26,6 +28,13 @@ func fuzzClass(data []byte) string {
 		return "fuzz/zstd-skippable"
 	case bytes.HasPrefix(data, []byte("\x7fELF")):
 		return "fuzz/sfx"
+	}
+	if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+		if z, err := gzip.NewReader(bytes.NewReader(data)); err == nil {
+			if _, err := io.Copy(io.Discard, io.LimitReader(z, 64<<20)); errors.Is(err, io.ErrUnexpectedEOF) {
+				return "fuzz/compressed-truncated"
+			}
+		}
 	}
 	if c := zipClass(data); c != "" {
 		return c
