@@ -4,8 +4,12 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 )
 
 // fuzzClass names the known class a fuzzer-made input belongs to by its structure, so that a
@@ -26,6 +30,13 @@ func fuzzClass(data []byte) string {
 		return "fuzz/zstd-skippable"
 	case bytes.HasPrefix(data, []byte("\x7fELF")):
 		return "fuzz/sfx"
+	}
+	if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+		if z, err := gzip.NewReader(bytes.NewReader(data)); err == nil {
+			if _, err := io.Copy(io.Discard, io.LimitReader(z, 64<<20)); errors.Is(err, io.ErrUnexpectedEOF) {
+				return "fuzz/compressed-truncated"
+			}
+		}
 	}
 	if c := zipClass(data); c != "" {
 		return c
@@ -75,12 +86,22 @@ func zipClass(data []byte) string {
 	return ""
 }
 
-// tarClass is "fuzz/tar-type" for a tar (as Go reads it) with an entry type Go's reader does
+// tarClass is "fuzz/tar-signed" for a tar whose first checksum is the signed sum only,
+// "fuzz/tar-numeric" for a tar with a header whose size field starts with NUL or
+// space, "fuzz/tar-type" for a tar (as Go reads it) with an entry type Go's reader does
 // not take as a regular file, link or directory, "fuzz/tar-meta" for one with GNU long names,
 // pax headers or sparse maps, "fuzz/tar-after-end" for one with data after its end, or "".
 func tarClass(data []byte) string {
 	if len(data) < 512 || !tarSumOK(data[:512]) {
 		return ""
+	}
+	if !tarUnsignedSumOK(data[:512]) {
+		return "fuzz/tar-signed" // a checksum only the signed sum matches
+	}
+	for off := 0; off+512 <= len(data); off += 512 {
+		if blk := data[off : off+512]; tarSumOK(blk) && (blk[124] == 0 || blk[124] == ' ') {
+			return "fuzz/tar-numeric" // a size field readers parse differently
+		}
 	}
 	tr := tar.NewReader(bytes.NewReader(data))
 	meta := false
@@ -102,4 +123,20 @@ func tarClass(data []byte) string {
 		return "fuzz/tar-meta"
 	}
 	return "fuzz/tar-after-end"
+}
+
+// tarUnsignedSumOK reports whether blk's checksum field matches its unsigned sum, as writers
+// compute it.
+func tarUnsignedSumOK(blk []byte) bool {
+	u := 0
+	for i, c := range blk[:512] {
+		if i >= 148 && i < 156 {
+			c = ' '
+		}
+		u += int(c)
+	}
+	var v int
+	f := strings.Trim(string(blk[148:156]), " \x00")
+	_, err := fmt.Sscanf(f, "%o", &v)
+	return err == nil && f != "" && v == u
 }
