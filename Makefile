@@ -14,12 +14,17 @@ STATIC_LDFLAGS := -extldflags "-static -lz -llzma -lbz2"
 TAGS_ALL       := hwtest,qemu,bench
 FUZZTIME       ?= 10s
 
-.PHONY: all deps build build-static test test-counts-reset vet unit hwtest qemutest bench fuzz demo image clean
+.PHONY: all deps guix-oracle build build-static test test-counts-reset vet unit hwtest qemutest bench fuzz demo image clean
 
 all: build
 
 deps:
 	@bash scripts/deps.sh
+
+# The real Guix the guix tests use as their oracle: a Debian-unstable root with guix 1.5.0, built
+# once into /var/cache/airlock/guix-root (about a minute and 1.1 GB; later runs do nothing).
+guix-oracle: deps
+	@bash scripts/guix-oracle.sh build
 
 build: deps
 	$(GO) build -buildvcs=auto -o bin/airlock ./cmd/airlock
@@ -40,7 +45,7 @@ tagged_pkgs = $(shell grep -rl --include='*_test.go' '^func $(1)' . | xargs -r -
 bin/testsum: internal/testsum/main.go
 	$(GO) build -o $@ ./internal/testsum
 
-unit: build bin/testsum
+unit: build bin/testsum guix-oracle
 	@mkdir -p build
 	$(GO) test -json -race -timeout 30m ./... | $(TESTSUM) unit
 
