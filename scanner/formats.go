@@ -156,7 +156,7 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 	}
 	// gzip and bzip2 decode what precedes trailing garbage and only warn about it; so does
 	// the walk, and the garbage (in the file's own bytes) is scanned as it is.
-	tg := &trailingGarbage{r: dec, kind: kind}
+	tg := &trailingGarbage{r: truncation{r: dec, kind: kind}, kind: kind}
 	dec = tg
 	defer func() {
 		if tg.seen {
@@ -570,6 +570,23 @@ func (c *crcCheck) Read(p []byte) (int, error) {
 	c.n += uint64(n)
 	if errors.Is(err, io.EOF) && (c.crc != c.want || c.n != c.size) {
 		return n, fmt.Errorf("zip entry data has CRC %08x and %d bytes, the directory says %08x and %d", c.crc, c.n, c.want, c.size)
+	}
+	return n, err
+}
+
+// truncation turns a decoder's io.ErrUnexpectedEOF (the stream ended inside compressed data)
+// into an error of its own. Readers above treat io.ErrUnexpectedEOF as "shorter than asked",
+// which for a truncated stream would call what was decoded so far the whole file, while gzip -d,
+// zstd -d and 7z write out more (found by scanner/difftest's FuzzDifferential).
+type truncation struct {
+	r    io.Reader
+	kind string
+}
+
+func (t truncation) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("%s stream truncated inside its compressed data", t.kind)
 	}
 	return n, err
 }
