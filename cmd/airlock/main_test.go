@@ -1,9 +1,13 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+
 	"bytes"
 	"context"
 	"flag"
+	"github.com/airlock-appliance/airlock/internal/testenv"
 	"io"
 	"strings"
 	"testing"
@@ -112,6 +116,48 @@ func TestErrorsNameFlagAndFile(t *testing.T) {
 		out, _, code := runCLI(t, v)
 		if code != exitOK || !strings.HasPrefix(out, "airlock ") || !strings.Contains(out, "libyara") {
 			t.Errorf("airlock %s: exit %d, %q", v, code, out)
+		}
+	}
+}
+
+// TestREADMEListsEveryCommand: README's command list names every command and subcommand that
+// --help lists, so the two cannot drift apart.
+func TestREADMEListsEveryCommand(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	i := strings.Index(readme, "## Command line")
+	if i < 0 {
+		t.Fatal("README has no Command line section")
+	}
+	list := readme[i:]
+	if j := strings.Index(list[3:], "\n## "); j >= 0 {
+		list = list[:j+3]
+	}
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	for _, c := range append(guixSubcommands(), logSubcommands()...) {
+		names = append(names, c.name)
+	}
+	logLine := ""
+	for _, l := range strings.Split(list, "\n") {
+		if strings.HasPrefix(l, "airlock log ") {
+			logLine = l
+		}
+	}
+	for _, n := range names {
+		if sub, ok := strings.CutPrefix(n, "log "); ok { // one line: airlock log append|verify|...
+			if !strings.Contains(logLine, sub) {
+				t.Errorf("README's airlock log line lacks %s: %q", sub, logLine)
+			}
+			continue
+		}
+		if !strings.Contains(list, "airlock "+n) {
+			t.Errorf("README's command list lacks `airlock %s`", n)
 		}
 	}
 }
