@@ -242,15 +242,13 @@ func (j *job) do(ctx context.Context, w *wire.Writer, results, entries *int) err
 		if j.rewrite != nil {
 			j.rewrite(&r)
 		}
-		if err := w.Send(wire.TResult, wire.ResultHead{File: r.File, Inner: len(r.Inner)}); err != nil {
+		frames := []wire.Frame{{Type: wire.TResult, Payload: wire.ResultHead{File: r.File, Inner: len(r.Inner)}}}
+		for i := range r.Inner {
+			frames = append(frames, wire.Frame{Type: wire.TInner, Payload: r.Inner[i]})
+		}
+		if err := w.SendSeq(frames...); err != nil {
 			sendErr = err
 			return
-		}
-		for i := range r.Inner {
-			if err := w.Send(wire.TInner, r.Inner[i]); err != nil {
-				sendErr = err
-				return
-			}
 		}
 		*results++
 	})

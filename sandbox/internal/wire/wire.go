@@ -136,23 +136,40 @@ func NewWriter(w io.Writer) *Writer {
 
 // Send writes one frame; v is the payload. Open, Error and Done frames are flushed at once so
 // that the parent knows what the worker was doing if it dies.
-func (w *Writer) Send(t byte, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
+func (w *Writer) Send(t byte, v any) error { return w.SendSeq(Frame{t, v}) }
+
+// Frame is one frame to send: its type and its payload.
+type Frame struct {
+	Type    byte
+	Payload any
+}
+
+// SendSeq writes frames back to back, with no other Send between them: a Result frame and its
+// Inner frames must stay together although the scanner opens other files meanwhile (their Open
+// frames come from other goroutines).
+func (w *Writer) SendSeq(frames ...Frame) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
+	flush := false
+	for _, f := range frames {
+		if w.err != nil {
+			return w.err
+		}
+		b, err := json.Marshal(f.Payload) // one at a time: a result may hold many inner files
+		if err != nil {
+			return err
+		}
+		var h [5]byte
+		h[0] = f.Type
+		binary.BigEndian.PutUint32(h[1:], uint32(len(b)))
+		w.w.Write(h[:])
+		w.w.Write(b)
+		switch f.Type {
+		case TOpen, TError, TDone, THello:
+			flush = true
+		}
 	}
-	var h [5]byte
-	h[0] = t
-	binary.BigEndian.PutUint32(h[1:], uint32(len(b)))
-	w.w.Write(h[:])
-	w.w.Write(b)
-	switch t {
-	case TOpen, TError, TDone, THello:
+	if flush && w.err == nil {
 		w.err = w.w.Flush()
 	}
 	return w.err

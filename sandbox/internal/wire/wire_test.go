@@ -2,8 +2,11 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/airlock-appliance/airlock/scanner"
@@ -141,4 +144,43 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSendSeqKeepsFramesTogether: frames sent with SendSeq arrive back to back however many
+// goroutines send at the same time (a Result and its Inner frames while others announce files).
+func TestSendSeqKeepsFramesTogether(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				w.Send(TOpen, Open{Path: "x", Size: 1})
+				w.SendSeq(Frame{TProgress, Progress{Bytes: 1, Total: 2}}, Frame{TProgress, Progress{Bytes: 2, Total: 2}})
+			}
+		}()
+	}
+	wg.Wait()
+	w.Flush()
+	b := buf.Bytes()[len(Magic)+1:]
+	var last int64
+	for len(b) >= 5 {
+		n := int(binary.BigEndian.Uint32(b[1:5]))
+		if b[0] == TProgress {
+			var p Progress
+			json.Unmarshal(b[5:5+n], &p)
+			if p.Bytes == 2 && last != 1 {
+				t.Fatal("the second frame of a sequence did not follow the first")
+			}
+			last = p.Bytes
+		} else {
+			if last == 1 {
+				t.Fatal("a frame came between the two of a sequence")
+			}
+			last = 0
+		}
+		b = b[5+n:]
+	}
 }
