@@ -2,7 +2,6 @@ package difftest
 
 // Tool sets and kind sets the entries below share.
 var (
-	zipReaders = []string{"7z", "bsdtar", "bsdtar-stream", "unzip", "gzip"} // gzip -d reads a zip's first member
 	tarReaders = []string{"7z", "bsdtar", "bsdtar-stream", "cpio", "gnutar", "gnutar-i"}
 	allTools   = []string{"7z", "ar", "bsdtar", "bsdtar-stream", "cpio", "dpkg-deb", "gnutar", "gnutar-i", "gzip", "bzip2", "xz", "lzma", "zstd", "unzip"}
 	unscanned  = []string{kindUnscanned, kindInfected}
