@@ -244,7 +244,7 @@ func (p *Pack) resolveAll() error {
 			refKids[e.baseOID] = append(refKids[e.baseOID], i)
 		}
 	}
-	var walk func(base int, t Type, data []byte, depth int) error
+	var walk, resolve func(i int, t Type, data []byte, depth int) error
 	walk = func(base int, t Type, data []byte, depth int) error {
 		b := &p.entries[base]
 		kids := append(ofsKids[b.off], refKids[b.oid]...)
@@ -253,34 +253,39 @@ func (p *Pack) resolveAll() error {
 			return fmt.Errorf("delta chain deeper than %d at %d: %w", p.lim.MaxDeltaDepth, b.off, ErrLimit)
 		}
 		for _, k := range kids {
-			e := &p.entries[k]
-			if e.known {
-				continue // a ref delta whose base appears twice
-			}
-			delta, err := p.inflateAt(e)
-			if err != nil {
-				return err
-			}
-			out, err := p.applyDelta(data, delta, e)
-			if err != nil {
-				return err
-			}
-			oid, err := hashObject(t, out)
-			if err != nil {
-				return err
-			}
-			e.oid, e.real, e.known = oid, t, true
-			if _, dup := p.byOID[oid]; !dup {
-				p.byOID[oid] = e.off
-			}
-			if t == TypeCommit || (t == TypeTree && len(out) < 1<<16) {
-				p.cache.put(e.off, t, out)
-			}
-			if err := walk(k, t, out, depth+1); err != nil {
+			if err := resolve(k, t, data, depth+1); err != nil {
 				return err
 			}
 		}
 		return nil
+	}
+	// resolve applies delta entry k to its base (type t, bytes data), names the result and
+	// walks on to its own children, depth deltas down from a full object.
+	resolve = func(k int, t Type, data []byte, depth int) error {
+		e := &p.entries[k]
+		if e.known {
+			return nil // a ref delta whose base appears twice
+		}
+		delta, err := p.inflateAt(e)
+		if err != nil {
+			return err
+		}
+		out, err := p.applyDelta(data, delta, e)
+		if err != nil {
+			return err
+		}
+		oid, err := hashObject(t, out)
+		if err != nil {
+			return err
+		}
+		e.oid, e.real, e.known = oid, t, true
+		if _, dup := p.byOID[oid]; !dup {
+			p.byOID[oid] = e.off
+		}
+		if t == TypeCommit || (t == TypeTree && len(out) < 1<<16) {
+			p.cache.put(e.off, t, out)
+		}
+		return walk(k, t, out, depth)
 	}
 	for i := range p.entries {
 		e := &p.entries[i]
@@ -304,25 +309,9 @@ func (p *Pack) resolveAll() error {
 		if err != nil {
 			return fmt.Errorf("delta base %s: %w", base, err)
 		}
-		_ = kids
-		// Treat the external base as a virtual entry: walk its children directly.
+		// The external base is a full object: its children are one delta down from it.
 		for _, k := range kids {
-			e := &p.entries[k]
-			delta, err := p.inflateAt(e)
-			if err != nil {
-				return err
-			}
-			out, err := p.applyDelta(data, delta, e)
-			if err != nil {
-				return err
-			}
-			oid, err := hashObject(t, out)
-			if err != nil {
-				return err
-			}
-			e.oid, e.real, e.known = oid, t, true
-			p.byOID[oid] = e.off
-			if err := walk(k, t, out, 1); err != nil {
+			if err := resolve(k, t, data, 1); err != nil {
 				return err
 			}
 		}
