@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/airlock-appliance/airlock/internal/readlimit"
 	"io"
 	"os"
 	"path/filepath"
@@ -40,7 +41,10 @@ var errCacheStale = errors.New("hash cache does not match the records")
 // against the records file f of the given size. A missing, foreign or inconsistent cache gives
 // no entries and no error.
 func loadCache(dir string, f *os.File, size int64) (ends []int64, hashes []tlog.Hash) {
-	b, err := os.ReadFile(filepath.Join(dir, HashesFile))
+	// The shortest record, {"type":"x"} and its newline, is 13 bytes: a cache describing more
+	// records than the file can hold is foreign, and is not read whole.
+	maxCache := int64(len(hashesMagic)) + (size/13+1)*hashesEntry
+	b, err := readlimit.File(filepath.Join(dir, HashesFile), maxCache)
 	if err != nil || len(b) < len(hashesMagic) || string(b[:len(hashesMagic)]) != hashesMagic {
 		return nil, nil
 	}
