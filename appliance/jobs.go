@@ -139,6 +139,43 @@ func (r reported) Unwrap() error { return r.error }
 // readErrorSettle is how long an import whose read failed waits for a removal event.
 const readErrorSettle = 1500 * time.Millisecond
 
+// errUnreadFiles marks a read that returned a decision with unreadable files, so readFailure
+// can tell whether the stick went away; it never reaches the operator.
+var errUnreadFiles = errors.New("some files could not be read")
+
+// readFailure names why the read of the job's device failed. A stick pulled mid-read shows
+// first as an open or read error (ENXIO, EIO, a worker refusal) and only later as the kernel's
+// removal event, so the job gives the event a moment to arrive: the operator and the audit log
+// are told "device removed", not a bare I/O error. A read that only had unreadable files, on
+// a stick still present, is not a failure (nil): those files carry their own verdicts.
+func (j *job) readFailure(err error) error {
+	if contextCauseOf(j) == nil {
+		select {
+		case <-j.ctx.Done():
+		case <-time.After(readErrorSettle):
+		}
+	}
+	if cause := contextCauseOf(j); cause != nil {
+		return fmt.Errorf("reading %s: %w", j.dev.Dev, cause)
+	}
+	if gone := j.s.parts.Devices.Unchanged(j.dev); gone != nil {
+		if err == nil || errors.Is(err, errUnreadFiles) {
+			return fmt.Errorf("reading %s: %w", j.dev.Dev, gone)
+		}
+		return fmt.Errorf("reading %s: %w (%v)", j.dev.Dev, gone, err)
+	}
+	if j.removed.Load() {
+		return fmt.Errorf("reading %s: %s: %w (%v)", j.dev.Dev, j.dev.Dev, ErrDeviceRemoved, err)
+	}
+	switch {
+	case err == nil, errors.Is(err, errUnreadFiles):
+		return nil
+	case errors.Is(err, sandbox.ErrRefused):
+		return err // the worker names the device and the reason, as media does
+	}
+	return fmt.Errorf("reading %s: %w", j.dev.Dev, err)
+}
+
 // unread reports whether some file could not be read whole (no SHA-256).
 func unread(d *Decision) bool {
 	for _, f := range d.Files {
@@ -170,39 +207,25 @@ func (j *job) importFlow() (string, error) {
 	if di, ok := p.Importer.(DeviceImporter); ok {
 		// The stick is parsed in the sandboxed worker, never in this process (package sandbox).
 		dec, err = di.ReadDevice(j.ctx, j.dev.Dev, bundle, j.progress())
-		if errors.Is(err, sandbox.ErrRefused) {
-			if gone := p.Devices.Unchanged(j.dev); gone != nil {
-				return "", fmt.Errorf("reading %s: %w (%v)", j.dev.Dev, gone, err)
-			}
-			return "", err // the worker names the device and the reason, as media does
-		}
 	} else {
 		fsys, closer, oerr := p.Devices.OpenFS(j.ctx, j.dev)
 		if oerr != nil {
-			if gone := p.Devices.Unchanged(j.dev); gone != nil {
-				return "", fmt.Errorf("reading %s: %w (%v)", j.dev.Dev, gone, oerr)
-			}
-			return "", oerr // media names the device and the reason
+			err = oerr
+		} else {
+			dec, err = p.Importer.Read(j.ctx, fsys, bundle, j.progress())
+			closer.Close()
 		}
-		dec, err = p.Importer.Read(j.ctx, fsys, bundle, j.progress())
-		closer.Close()
-	}
-	if err == nil {
-		err = contextCauseOf(j) // a stick pulled at the very end still fails the read
 	}
 	if err == nil && unread(dec) {
-		// A stick that goes away mid-read first shows as read errors (verdicts); give the
-		// kernel a moment to report the removal, so the operator is told what happened.
-		select {
-		case <-j.ctx.Done():
-		case <-time.After(readErrorSettle):
+		// A stick that goes away mid-read first shows as read errors (verdicts).
+		err = errUnreadFiles
+	}
+	if err != nil || contextCauseOf(j) != nil {
+		if err = j.readFailure(err); err != nil {
+			return "", err
 		}
-		err = contextCauseOf(j)
 	}
-	if err == nil {
-		err = p.Devices.Unchanged(j.dev)
-	}
-	if err != nil {
+	if err := p.Devices.Unchanged(j.dev); err != nil {
 		return "", fmt.Errorf("reading %s: %w", j.dev.Dev, err)
 	}
 	// Everything that will be burned is now in the RAM spool: the stick may go.

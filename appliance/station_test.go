@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -61,6 +62,8 @@ func (b *buf) String() string {
 type fakeDevices struct {
 	ch    chan DeviceEvent
 	files fstest.MapFS
+	// openErr, when set, is OpenFS's answer: a stick already gone when the job opens it.
+	openErr error
 }
 
 func (f *fakeDevices) Watch(ctx context.Context, out chan<- DeviceEvent) error {
@@ -84,6 +87,9 @@ func (f *fakeDevices) Guard(id Identity) error {
 func (f *fakeDevices) Unchanged(id Identity) error { return nil }
 
 func (f *fakeDevices) OpenFS(ctx context.Context, id Identity) (fs.FS, io.Closer, error) {
+	if f.openErr != nil {
+		return nil, nil, f.openErr
+	}
 	return f.files, io.NopCloser(nil), nil
 }
 
@@ -430,6 +436,40 @@ func TestRemovedMidRead(t *testing.T) {
 	r.waitN("airlock: state READY", 2)
 	if got := r.log.types(); got != "insert,fail" {
 		t.Errorf("audit records: %s", got)
+	}
+}
+
+// TestRemovedBeforeOpen pulls the stick between the operator's answers and the open: the open
+// fails (ENXIO) before the kernel's removal event arrives. The job still says "device
+// removed", on the console and in the audit log (the race CI once lost in QEMU).
+func TestRemovedBeforeOpen(t *testing.T) {
+	r := newRig(t, "import")
+	r.devs.openErr = &fs.PathError{Op: "open", Path: "/dev/sdb", Err: syscall.ENXIO}
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "carol")
+	r.wait("airlock: state READING")
+	time.Sleep(200 * time.Millisecond) // the event comes after the failed open
+	r.devs.ch <- DeviceEvent{Kind: DeviceRemoved, ID: Identity{Dev: "/dev/sdb"}}
+	r.wait("airlock: state FAIL")
+	if !strings.Contains(r.out.String(), "airlock: FAIL reading /dev/sdb: /dev/sdb: device removed") {
+		t.Errorf("no removal reason:\n%s", r.out.String())
+	}
+	r.waitN("airlock: state READY", 2)
+	if got := r.log.types(); got != "insert,fail" {
+		t.Errorf("audit records: %s", got)
+	}
+}
+
+// TestOpenFailsStickPresent: an open that fails on a stick that stays fails the job with the
+// open's own reason, after the settle wait, not as a removal.
+func TestOpenFailsStickPresent(t *testing.T) {
+	r := newRig(t, "import")
+	r.devs.openErr = &fs.PathError{Op: "open", Path: "/dev/sdb", Err: syscall.EIO}
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "carol")
+	r.wait("airlock: FAIL reading /dev/sdb: open /dev/sdb: input/output error")
+	if strings.Contains(r.out.String(), "device removed") {
+		t.Errorf("an I/O error on a present stick called a removal:\n%s", r.out.String())
 	}
 }
 
