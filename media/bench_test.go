@@ -70,12 +70,8 @@ func TestBenchWipe(t *testing.T) {
 	note := fmt.Sprintf("best of %d; bytes = written + read back", reps)
 	benchtab.Report(t, benchtab.Row{What: fmt.Sprintf("wipe zero+verify %d MiB", mib), Peer: "dd oflag=direct + cmp",
 		Ours: zero, Theirs: peer, Bytes: 2 * size, Note: note})
-	row := benchtab.Row{What: fmt.Sprintf("wipe random+verify %d MiB", mib), Peer: "airlock zero",
-		Ours: random, Theirs: zero, Bytes: 2 * size,
-		Note: fmt.Sprintf("random AES-CTR vs zero, target <= 1.1; CPU %.2fs vs %.2fs; %s", random.CPU.Seconds(), zero.CPU.Seconds(), note)}
-	benchtab.Report(t, row)
 	// Issue 21: the keystream (generated and checked on every core) must not be the bottleneck.
-	if row.Ratio() > 1.1 {
-		t.Errorf("random wipe %.2fx the zero wipe (target <= 1.1)", row.Ratio())
-	}
+	benchtab.Report(t, benchtab.Row{What: fmt.Sprintf("wipe random+verify %d MiB", mib), Peer: "airlock zero",
+		Ours: random, Theirs: zero, Bytes: 2 * size, Target: 1.1,
+		Note: fmt.Sprintf("random AES-CTR vs zero; CPU %.2fs vs %.2fs; %s", random.CPU.Seconds(), zero.CPU.Seconds(), note)})
 }
