@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/airlock-appliance/airlock/guix/internal/sexp"
+	"github.com/airlock-appliance/airlock/internal/ctxio"
 )
 
 // ErrBuilders is wrapped by every error about a malformed builder list or quorum rule.
@@ -334,7 +335,7 @@ func (j *QuorumJudge) addVote(p string, v Vote) {
 // error is non-nil only when r cannot be read or ctx is done; the file then counts for nothing.
 func (j *QuorumJudge) AddExport(ctx context.Context, name string, r io.Reader) error {
 	x := j.Export(name)
-	er := NewExportReader(ctxReader{ctx, r})
+	er := NewExportReader(ctxio.NewReader(ctx, r))
 	for {
 		it, err := er.Next()
 		if err == nil {
@@ -600,7 +601,7 @@ func (j *QuorumJudge) AddFile(ctx context.Context, name string, r io.Reader) err
 	head, _ := br.Peek(11)
 	switch {
 	case bytes.HasPrefix(head, []byte("StorePath: ")):
-		b, err := io.ReadAll(io.LimitReader(ctxReader{ctx, br}, MaxNarinfoLen+1))
+		b, err := io.ReadAll(io.LimitReader(ctxio.NewReader(ctx, br), MaxNarinfoLen+1))
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/airlock-appliance/airlock/internal/ctxio"
 )
 
 // ErrNoCarrier is wrapped by WriteApproved's error when the chosen export does not carry the
@@ -74,7 +76,7 @@ func WriteApproved(ctx context.Context, w io.Writer, rep *QuorumReport, file str
 		return errors.New("write approved items: nothing is approved")
 	}
 	bw := bufio.NewWriterSize(w, 256<<10)
-	er := NewExportReader(ctxReader{ctx, src})
+	er := NewExportReader(ctxio.NewReader(ctx, src))
 	var cur *QuorumItem
 	er.onTrailer = func(info *ItemInfo) error {
 		if cur == nil {

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/airlock-appliance/airlock/internal/ctxio"
 )
 
 // ResignExport copies the export stream r to w with every item's signature replaced by one made
@@ -23,7 +25,7 @@ import (
 // must be discarded.
 func ResignExport(ctx context.Context, w io.Writer, r io.Reader, key *PrivateKey) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
-	er := NewExportReader(ctxReader{ctx, r})
+	er := NewExportReader(ctxio.NewReader(ctx, r))
 	er.w.tee = bw
 	var n int
 	er.onTrailer = func(info *ItemInfo) error {

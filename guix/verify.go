@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/airlock-appliance/airlock/internal/ctxio"
 )
 
 // StreamState is how an export stream ended.
@@ -85,18 +87,6 @@ func (r *ExportReport) Reasons() []string {
 		out = append(out, "the export holds no item")
 	}
 	return out
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // Bounds of a Judge on one stream: the report grows with the number of items and of
@@ -252,7 +242,7 @@ func (j *Judge) Finish(err error) (*ExportReport, error) {
 // error is non-nil only for a failure to read r or a cancelled ctx.
 func VerifyExport(ctx context.Context, r io.Reader, acl *ACL, present []string) (*ExportReport, error) {
 	j := NewJudge(acl, present)
-	er := NewExportReader(ctxReader{ctx, r})
+	er := NewExportReader(ctxio.NewReader(ctx, r))
 	for {
 		it, err := er.Next()
 		if err == nil {

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/airlock-appliance/airlock/guix"
+	"github.com/airlock-appliance/airlock/internal/ctxio"
 )
 
 var guixCommand = command{
@@ -340,7 +341,7 @@ func runGuixLs(ctx context.Context, e *env, args []string) int {
 	case 13: // len("nix-archive-1")
 		err = lsNAR(w, guix.NewNARReader(br))
 	case 0, 1:
-		err = lsExport(w, guix.NewExportReader(ctxReader{ctx, br}))
+		err = lsExport(w, guix.NewExportReader(ctxio.NewReader(ctx, br)))
 	default:
 		err = fmt.Errorf("neither an export stream (u64 0 or 1) nor a NAR (\"nix-archive-1\") at offset 0")
 	}
@@ -354,18 +355,6 @@ func runGuixLs(ctx context.Context, e *env, args []string) int {
 		return exitVerdict
 	}
 	return exitOK
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // lsNAR prints one line per entry: type and mode, size, nix-base32 SHA-256 of regular files,
@@ -530,7 +519,7 @@ func hashPath(ctx context.Context, e *env, path string, nar, excludeVCS bool) ([
 		defer f.Close()
 		r = f
 	}
-	if _, err := io.Copy(h, ctxReader{ctx, r}); err != nil {
+	if _, err := io.Copy(h, ctxio.NewReader(ctx, r)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return h.Sum(nil), nil
