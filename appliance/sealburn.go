@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -71,25 +70,26 @@ type DriveBurner struct {
 	layout *burner.Layout
 }
 
-func (b *DriveBurner) addr(session string) string {
-	p, ok := strings.CutPrefix(b.Drive, "stdio:")
-	if ok && strings.HasSuffix(p, "/") {
-		return "stdio:" + filepath.Join(p, session+".iso")
-	}
-	return b.Drive
+// address is the policy's drive address, parsed (the policy was validated with the same parser).
+func (b *DriveBurner) address() (burner.Address, error) {
+	return burner.ParseAddress(b.Drive)
 }
 
 // Blank implements Burner.
 func (b *DriveBurner) Blank(ctx context.Context) (bool, error) {
-	if p, ok := strings.CutPrefix(b.Drive, "stdio:"); ok && strings.HasSuffix(p, "/") {
-		return true, os.MkdirAll(p, 0o755) // a new file per session
+	a, err := b.address()
+	if err != nil {
+		return false, err
 	}
-	d, err := burner.Open(b.Drive)
+	if a.Dir != "" {
+		return true, os.MkdirAll(a.Dir, 0o755) // a new file per session
+	}
+	d, err := burner.Open(a.String())
 	if err != nil {
 		return false, err
 	}
 	st, err := d.Status(ctx)
-	if strings.HasPrefix(b.Drive, "stdio:") {
+	if a.Pseudo() {
 		// Nobody inserts a disc into a file: a written target fails the job instead of waiting.
 		if err != nil {
 			return false, err
@@ -111,13 +111,17 @@ func (b *DriveBurner) Burn(ctx context.Context, dir, label string, epoch int64, 
 	if err != nil {
 		return nil, fmt.Errorf("ISO layout of %s: %w", dir, err)
 	}
-	if p, ok := strings.CutPrefix(b.Drive, "stdio:"); ok && strings.HasSuffix(p, "/") {
-		if err := os.MkdirAll(p, 0o755); err != nil {
+	a, err := b.address()
+	if err != nil {
+		return nil, err
+	}
+	if a.Dir != "" {
+		if err := os.MkdirAll(a.Dir, 0o755); err != nil {
 			return nil, err
 		}
 	}
-	addr := b.addr(session)
-	d, err := burner.Open(addr)
+	target := a.Session(session)
+	d, err := burner.Open(target.String())
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +150,7 @@ func (b *DriveBurner) Burn(ctx context.Context, dir, label string, epoch int64, 
 		return nil, err
 	}
 	b.drive, b.layout = d, l
-	r := &BurnResult{Size: l.Size(), Where: strings.TrimPrefix(addr, "stdio:")}
+	r := &BurnResult{Size: l.Size(), Where: target.Where()}
 	copy(r.SHA256[:], h.Sum(nil))
 	return r, nil
 }

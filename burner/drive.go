@@ -124,17 +124,12 @@ func CheckBurn(st Status, size int64, p Policy) error {
 // Open returns the drive at addr: "stdio:FILE" for a pseudo-drive (a file written by the same
 // xorriso code path), otherwise an optical drive device such as /dev/sr0.
 func Open(addr string) (Drive, error) {
-	if addr == "" {
-		return nil, errors.New("open drive: empty address")
+	a, err := ParseAddress(addr)
+	if err != nil {
+		return nil, fmt.Errorf("open drive: %w", err)
 	}
-	if path, ok := strings.CutPrefix(addr, "stdio:"); ok {
-		if path == "" {
-			return nil, fmt.Errorf("open drive %s: no file", addr)
-		}
-		return &xorrisoDrive{addr: addr, stdioPath: path}, nil
+	if a.Dir != "" {
+		return nil, fmt.Errorf("open drive %s: a folder of pseudo-drives; open its Session address", addr)
 	}
-	if !strings.HasPrefix(addr, "/dev/") {
-		return nil, fmt.Errorf("open drive %s: want /dev/srN or stdio:FILE", addr)
-	}
-	return &xorrisoDrive{addr: addr}, nil
+	return &xorrisoDrive{addr: addr, stdioPath: a.File}, nil
 }

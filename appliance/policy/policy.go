@@ -44,6 +44,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/airlock-appliance/airlock/burner"
 	"github.com/airlock-appliance/airlock/guix"
 	"github.com/airlock-appliance/airlock/internal/readlimit"
 	"github.com/airlock-appliance/airlock/sealing"
@@ -464,10 +465,8 @@ func validate(p *Policy) []*Error {
 		}
 		if p.Burn.Drive == "" {
 			bad("burn.drive", "required for import")
-		} else if !strings.HasPrefix(p.Burn.Drive, "stdio:") && !strings.HasPrefix(p.Burn.Drive, "/dev/") {
-			bad("burn.drive", "%q: want /dev/srN or stdio:PATH", p.Burn.Drive)
-		} else if p.Burn.Drive == "stdio:" {
-			bad("burn.drive", "stdio: needs a path")
+		} else if _, err := burner.ParseAddress(p.Burn.Drive); err != nil {
+			bad("burn.drive", "%v", err)
 		}
 	}
 	l := p.Limits
@@ -615,12 +614,8 @@ func resolve(p *Policy, dir string) {
 	}
 	abs(&p.Audit.LogDir)
 	abs(&p.Audit.StateDir)
-	if rest, ok := strings.CutPrefix(p.Burn.Drive, "stdio:"); ok && !filepath.IsAbs(rest) {
-		trail := strings.HasSuffix(rest, "/")
-		p.Burn.Drive = "stdio:" + filepath.Join(dir, rest)
-		if trail {
-			p.Burn.Drive += "/"
-		}
+	if a, err := burner.ParseAddress(p.Burn.Drive); err == nil {
+		p.Burn.Drive = a.Resolve(dir).String()
 	}
 }
 
