@@ -1,14 +1,12 @@
 package appliance
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/airlock-appliance/airlock/appliance/policy"
@@ -203,19 +201,7 @@ func wireImporter(pol *policy.Policy) (*ScanImporter, error) {
 		imp.Allowlist = allowlist{al}
 	}
 	if pol.Import.KnownStorePaths != "" {
-		f, err := os.Open(pol.Import.KnownStorePaths)
-		if err != nil {
-			rules.Destroy()
-			return nil, fmt.Errorf("import.known_store_paths: %w", err)
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if p := strings.TrimSpace(sc.Text()); p != "" && !strings.HasPrefix(p, "#") {
-				imp.Present = append(imp.Present, p)
-			}
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
+		if imp.Present, err = guix.LoadStorePaths(pol.Import.KnownStorePaths); err != nil {
 			rules.Destroy()
 			return nil, fmt.Errorf("import.known_store_paths: %w", err)
 		}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/airlock-appliance/airlock/internal/readlimit"
 )
 
 // StoreDir is the store directory of Guix. Store path hashes depend on it.
@@ -120,4 +122,31 @@ func CheckFlatFixedOutput(storePath string, r io.Reader) ([32]byte, error) {
 		return sum, fmt.Errorf("%w: sha256 %s gives %s, not %s", ErrFixedOutputMismatch, EncodeBase32(sum[:]), p, storePath)
 	}
 	return sum, nil
+}
+
+// MaxStorePathsFile bounds a file of known store paths: a million paths of the longest
+// legal name.
+const MaxStorePathsFile = 1 << 28
+
+// LoadStorePaths reads a file of store paths already on the high side, one per line; blank
+// lines and lines starting with '#' are skipped. Every path must pass CheckStorePath: a
+// mistyped line fails with its file and line number instead of silently never matching.
+// The policy's import.known_store_paths and `airlock guix verify --present` both use it.
+func LoadStorePaths(path string) ([]string, error) {
+	b, err := readlimit.File(path, MaxStorePathsFile)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if err := CheckStorePath(line); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
+		}
+		out = append(out, line)
+	}
+	return out, nil
 }

@@ -104,25 +104,6 @@ func guixSub(name string) command {
 }
 
 // readPresent reads a list of store paths, one per line ('#' comments and blank lines ignored).
-func readPresent(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for i, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if err := guix.CheckStorePath(line); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
-		}
-		out = append(out, line)
-	}
-	return out, nil
-}
-
 type jsonItem struct {
 	Index     int      `json:"index"`
 	StorePath string   `json:"store_path,omitempty"`
@@ -168,7 +149,7 @@ func runGuixVerify(ctx context.Context, e *env, args []string) int {
 	}
 	var present []string
 	if *presentPath != "" {
-		if present, err = readPresent(*presentPath); err != nil {
+		if present, err = guix.LoadStorePaths(*presentPath); err != nil {
 			fmt.Fprintf(e.stderr, "airlock guix verify: %v\n", err)
 			return exitError
 		}

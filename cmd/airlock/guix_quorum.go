@@ -103,7 +103,7 @@ func runGuixQuorum(ctx context.Context, e *env, args []string) int {
 	}
 	var present []string
 	if *presentPath != "" {
-		if present, err = readPresent(*presentPath); err != nil {
+		if present, err = guix.LoadStorePaths(*presentPath); err != nil {
 			return fail("%v", err)
 		}
 	}
