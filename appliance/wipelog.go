@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -128,9 +127,6 @@ type TLog struct {
 	mu sync.Mutex
 }
 
-// lastDiscFile keeps the tree size of the last disc's checkpoint, in the log directory.
-const lastDiscFile = "airlock-last-disc-size"
-
 // Append implements AuditLog.
 func (t *TLog) Append(ctx context.Context, r Record) (int64, error) {
 	m := map[string]any{"type": r.Type}
@@ -155,35 +151,8 @@ func (t *TLog) Append(ctx context.Context, r Record) (int64, error) {
 func (t *TLog) Evidence(index int64, root string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	cp, err := t.Log.Checkpoint()
-	if err != nil {
-		return err
-	}
-	c, err := auditlog.ParseSignedCheckpoint(cp)
-	if err != nil {
-		return err
-	}
-	var prev []int64
-	if b, err := os.ReadFile(filepath.Join(t.Dir, lastDiscFile)); err == nil {
-		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
-			prev = append(prev, n)
-		}
-	}
-	files, err := sealing.DiscAudit(t.Log, cp, index, prev...)
-	if err != nil {
-		return err
-	}
-	for name, b := range files {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			return err
-		}
-	}
-	// The next disc proves consistency from this one.
-	return os.WriteFile(filepath.Join(t.Dir, lastDiscFile), []byte(strconv.FormatInt(c.Size, 10)+"\n"), 0o600)
+	_, err := sealing.WriteDiscAudit(t.Log, t.Dir, root, index, -1)
+	return err
 }
 
 // Where implements AuditLog.

@@ -2,8 +2,12 @@ package sealing
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
+	"github.com/airlock-appliance/airlock/internal/readlimit"
 	"github.com/airlock-appliance/airlock/sealing/auditlog"
 )
 
@@ -47,4 +51,56 @@ func DiscAudit(l *auditlog.Log, checkpoint []byte, index int64, oldSizes ...int6
 		}
 	}
 	return files, nil
+}
+
+// LastDiscFile is the file, in the audit log's directory, that keeps the tree size of the last
+// disc's checkpoint, so that the next disc carries a consistency proof from it. The station and
+// `airlock seal --log` keep the same file through WriteDiscAudit.
+const LastDiscFile = "airlock-last-disc-size"
+
+// WriteDiscAudit ties the next disc to the log: it signs a checkpoint of l, writes DiscAudit's
+// files for the record at index under root (the folder that becomes the disc's root), and then
+// records the checkpoint's size in logDir's LastDiscFile. prev, when not negative, is the
+// previous disc's tree size to prove consistency from, in place of the one in LastDiscFile
+// (`airlock seal --prev-size`). It returns the checkpoint's tree size.
+func WriteDiscAudit(l *auditlog.Log, logDir, root string, index, prev int64) (int64, error) {
+	cp, err := l.Checkpoint()
+	if err != nil {
+		return 0, fmt.Errorf("audit log checkpoint: %w", err)
+	}
+	c, err := auditlog.ParseSignedCheckpoint(cp)
+	if err != nil {
+		return 0, err
+	}
+	if prev < 0 {
+		prev = 0 // the first disc of a log proves no consistency
+		if b, err := readlimit.File(filepath.Join(logDir, LastDiscFile), 64); err == nil {
+			if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
+				prev = n
+			}
+		}
+	}
+	files, err := DiscAudit(l, cp, index, prev)
+	if err != nil {
+		return 0, err
+	}
+	for name, b := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return 0, err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return 0, err
+		}
+	}
+	// Replaced atomically: a torn size would cost the next disc its consistency proof.
+	last := filepath.Join(logDir, LastDiscFile)
+	tmp := last + ".tmp"
+	if err := writeFileSync(tmp, []byte(strconv.FormatInt(c.Size, 10)+"\n")); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp, last); err != nil {
+		return 0, err
+	}
+	return c.Size, nil
 }

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/airlock-appliance/airlock/sealing"
@@ -120,11 +118,6 @@ func runSeal(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// lastDiscSizeFile remembers, in the log directory, the tree size of the last sealed disc's
-// checkpoint, so the next disc carries a consistency proof from it (the appliance keeps the same
-// file).
-const lastDiscSizeFile = "airlock-last-disc-size"
-
 // logSeal appends the seal record for bundle to the log, signs a checkpoint, and writes the
 // audit files under out/AIRLOCK/. It returns the record's index.
 func logSeal(ctx context.Context, out, dir, keyPath, pass string, prev int64, bundle []sealing.File, info sealing.SealInfo) (int64, error) {
@@ -154,30 +147,7 @@ func logSeal(ctx context.Context, out, dir, keyPath, pass string, prev int64, bu
 	if err != nil {
 		return 0, err
 	}
-	cp, err := l.Checkpoint()
-	if err != nil {
-		return 0, err
-	}
-	if prev < 0 {
-		if b, err := os.ReadFile(filepath.Join(dir, lastDiscSizeFile)); err == nil {
-			prev, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		}
-	}
-	files, err := sealing.DiscAudit(l, cp, idx, prev)
-	if err != nil {
-		return 0, err
-	}
-	for name, b := range files {
-		p := filepath.Join(out, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return 0, err
-		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			return 0, err
-		}
-	}
-	size := strconv.FormatInt(l.Size(), 10) + "\n"
-	if err := os.WriteFile(filepath.Join(dir, lastDiscSizeFile), []byte(size), 0o644); err != nil {
+	if _, err := sealing.WriteDiscAudit(l, dir, out, idx, prev); err != nil {
 		return 0, err
 	}
 	return idx, nil
