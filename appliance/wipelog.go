@@ -173,13 +173,6 @@ type SealChecker struct {
 // Check implements DiscChecker.
 func (c *SealChecker) Check(ctx context.Context, id Identity, fsys fs.FS) (string, error) {
 	opts := sealing.VerifyOptions{Trusted: c.Trusted, LogKey: c.LogKey}
-	if c.StateDir != "" {
-		prev, err := sealing.LoadState(c.StateDir)
-		if err != nil {
-			return "", fmt.Errorf("check state: %w", err)
-		}
-		opts.Previous = prev
-	}
 	// A disc (or any medium holding ISO 9660) verifies only as the byte-for-byte output of
 	// airlock's writer: the same burner.CheckDisc as airlock verify. Copied folders keep the
 	// seal checks alone.
@@ -191,17 +184,9 @@ func (c *SealChecker) Check(ctx context.Context, id Identity, fsys fs.FS) (strin
 		defer closer.Close()
 		fsys = d.FS
 	}
-	v, err := sealing.Verify(ctx, fsys, opts)
+	v, err := sealing.VerifyTracked(ctx, fsys, opts, c.StateDir)
 	if err != nil {
 		return "", err
-	}
-	if c.StateDir != "" && v.CheckpointMsg != nil {
-		if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
-			return "", err
-		}
-		if err := sealing.SaveState(c.StateDir, v.CheckpointMsg); err != nil {
-			return "", fmt.Errorf("check state: %w", err)
-		}
 	}
 	cp := "no checkpoint"
 	if v.Checkpoint != nil {

@@ -404,6 +404,45 @@ func SaveState(dir string, msg []byte) error {
 	return d.Sync()
 }
 
+// StateError is a failure to load or save the high side's state (not a verdict on the disc):
+// callers name the state directory, as `airlock verify --state DIR` does.
+type StateError struct {
+	Dir string
+	Op  string // "load" or "save"
+	Err error
+}
+
+func (e *StateError) Error() string { return fmt.Sprintf("%s state %s: %v", e.Op, e.Dir, e.Err) }
+
+// Unwrap returns the cause.
+func (e *StateError) Unwrap() error { return e.Err }
+
+// VerifyTracked is Verify with the high side's memory of the log: the last accepted checkpoint
+// in stateDir becomes opts.Previous (so a rolled-back or forked log fails), and the checkpoint of
+// a disc that verifies becomes the last accepted one. stateDir "" keeps no state. The station's
+// check mode and `airlock verify --state` both use it; a state that cannot be read or written
+// is a *StateError, never a verdict.
+func VerifyTracked(ctx context.Context, fsys fs.FS, opts VerifyOptions, stateDir string) (*Verified, error) {
+	if stateDir == "" {
+		return Verify(ctx, fsys, opts)
+	}
+	prev, err := LoadState(stateDir)
+	if err != nil {
+		return nil, &StateError{Dir: stateDir, Op: "load", Err: err}
+	}
+	opts.Previous = prev
+	v, err := Verify(ctx, fsys, opts)
+	if err != nil {
+		return v, err
+	}
+	if v.CheckpointMsg != nil {
+		if err := SaveState(stateDir, v.CheckpointMsg); err != nil {
+			return v, &StateError{Dir: stateDir, Op: "save", Err: err}
+		}
+	}
+	return v, nil
+}
+
 // Kind is a short stable code for the failure kind, for --json output and scripts.
 func (e *VerifyError) Kind() string {
 	for _, k := range []struct {

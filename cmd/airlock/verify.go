@@ -73,13 +73,6 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 		}
 		opts.LogKey = v
 	}
-	if *state != "" {
-		prev, err := sealing.LoadState(*state)
-		if err != nil {
-			return opfail("%s", flagFileError("state", *state, err))
-		}
-		opts.Previous = prev
-	}
 	fsys, closer, err := openSealedTree(ctx, target)
 	if errors.Is(err, burner.ErrBadImage) {
 		return printVerifyVerdict(e, *asJSON, target, nil, fmt.Errorf("%s: not a readable ISO9660 image: %w", target, err))
@@ -91,11 +84,12 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 		return opfail("%v", err)
 	}
 	defer closer.Close()
-	res, err := sealing.Verify(ctx, fsys, opts)
-	if err == nil && *state != "" && res.CheckpointMsg != nil {
-		if serr := sealing.SaveState(*state, res.CheckpointMsg); serr != nil {
-			return opfail("state: %v", serr)
+	res, err := sealing.VerifyTracked(ctx, fsys, opts, *state)
+	if se := (*sealing.StateError)(nil); errors.As(err, &se) {
+		if se.Op == "load" {
+			return opfail("%s", flagFileError("state", *state, se.Err))
 		}
+		return opfail("state: %v", se.Err)
 	}
 	return printVerifyVerdict(e, *asJSON, target, res, err)
 }
