@@ -435,14 +435,17 @@ func (j *job) sanitizeFlow() (string, error) {
 	if err := j.stage(Formatting); err != nil {
 		return "", err
 	}
-	res, err := p.Wiper.Finish(j.ctx, j.dev, rep, j.operator, idx)
-	if err != nil {
-		return "", fmt.Errorf("reformat %s: %w", j.dev.Dev, err)
+	res, ferr := p.Wiper.Finish(j.ctx, j.dev, rep, j.operator, idx)
+	if res != nil && res.Certificate != nil {
+		// Recorded even when the reformat failed: then it is the FAILED certificate.
+		csum := sha256.Sum256(res.Certificate)
+		if _, err := j.record("certificate", map[string]any{"passed": res.Passed, "sha256": hex.EncodeToString(csum[:]),
+			"summary": res.Summary, "certificate": string(res.Certificate)}); err != nil {
+			return "", err
+		}
 	}
-	csum := sha256.Sum256(res.Certificate)
-	if _, err := j.record("certificate", map[string]any{"passed": res.Passed, "sha256": hex.EncodeToString(csum[:]),
-		"summary": res.Summary, "certificate": string(res.Certificate)}); err != nil {
-		return "", err
+	if ferr != nil {
+		return "", fmt.Errorf("reformat %s: %w", j.dev.Dev, ferr)
 	}
 	if !res.Passed {
 		return "", fmt.Errorf("sanitize %s: %s", j.dev.Dev, res.Summary)

@@ -76,32 +76,28 @@ func (m *MediaWiper) Finish(ctx context.Context, id Identity, w WipeReport, oper
 	if !ok {
 		return nil, errors.New("not a media wipe report")
 	}
-	label := m.Label
-	if label == "" {
-		label = "AIRLOCK"
-	}
-	vid := media.NewVolumeID()
-	cert := media.NewCertificate(mw.r, m.identity(id), media.CertInfo{ID: filepath.Base(id.Dev) + "-" + mw.r.Start.UTC().Format("20060102T150405Z"),
-		Station: m.Station, Operator: operator, ToolVersion: m.Version, AuditLogIndex: logIndex})
-	cert.PostAction = media.FormatPostAction(label, vid)
-	js, sig, err := cert.Sign(m.Key)
-	if err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	text := cert.Text()
-	files := []media.File{{Name: media.CertText, Data: []byte(text)}, {Name: media.CertJSON, Data: js}, {Name: media.CertSig, Data: sig}}
-	if _, err := media.Reformat(ctx, id.Dev, media.FormatOptions{Label: label, VolumeID: vid, Files: files, Time: mw.r.End}); err != nil {
+	r, err := media.FinishSanitize(ctx, id.Dev, mw.r, nil, media.SanitizeOptions{
+		Format: true, Label: m.Label, Key: m.Key, Identity: m.identity(id),
+		Info: media.CertInfo{ID: filepath.Base(id.Dev) + "-" + mw.r.Start.UTC().Format("20060102T150405Z"),
+			Station: m.Station, Operator: operator, ToolVersion: m.Version, AuditLogIndex: logIndex}})
+	if r == nil || r.Certificate == nil {
 		return nil, err
 	}
-	res := &SanitizeResult{Certificate: js, Signature: sig, Text: text, Passed: cert.Result == sealing.ResultPassed,
-		Summary: mw.Summary()}
+	res := &SanitizeResult{Certificate: r.JSON, Signature: r.Sig, Text: r.Certificate.Text(),
+		Passed: err == nil && r.Certificate.Result == sealing.ResultPassed, Summary: mw.Summary()}
+	if err != nil {
+		// The FAILED certificate of a failed reformat is still the record of what happened.
+		return res, err
+	}
 	if m.CertDir != "" {
-		dir := filepath.Join(m.CertDir, cert.ID)
-		if err := os.MkdirAll(dir, 0o755); err == nil {
-			for _, f := range files {
-				os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644)
+		if files, ferr := r.CertificateFiles(); ferr == nil {
+			dir := filepath.Join(m.CertDir, r.Certificate.ID)
+			if err := os.MkdirAll(dir, 0o755); err == nil {
+				for _, f := range files {
+					os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644)
+				}
+				res.Where = filepath.Join(dir, media.CertJSON)
 			}
-			res.Where = filepath.Join(dir, media.CertJSON)
 		}
 	}
 	return res, nil

@@ -110,6 +110,16 @@ func Sanitize(ctx context.Context, dev string, o SanitizeOptions) (*SanitizeResu
 	if rep == nil {
 		return nil, werr
 	}
+	return FinishSanitize(ctx, dev, rep, werr, o)
+}
+
+// FinishSanitize is Sanitize's second half, for a caller that records the wipe between the
+// halves (the station puts the wipe record's audit-log index in the certificate, through
+// o.Info): it builds the certificate of rep, signs it with o.Key, and when the wipe passed
+// (werr nil) and o.Format is set, reformats dev with the certificate in the new filesystem's
+// root. A reformat that fails turns the certificate FAILED and signs it again, so the result
+// always holds the certificate of what happened, together with the error.
+func FinishSanitize(ctx context.Context, dev string, rep *WipeReport, werr error, o SanitizeOptions) (*SanitizeResult, error) {
 	res := &SanitizeResult{Report: rep}
 	cert := NewCertificate(rep, o.Identity, o.Info)
 	res.Certificate = cert
@@ -139,15 +149,9 @@ func Sanitize(ctx context.Context, dev string, o SanitizeOptions) (*SanitizeResu
 	if werr != nil || !o.Format {
 		return res, werr
 	}
-	files := []File{{Name: CertText, Data: []byte(cert.Text())}}
-	if res.JSON == nil {
-		js, err := cert.MarshalCanonical()
-		if err != nil {
-			return res, fmt.Errorf("sanitize %s: certificate: %w", dev, err)
-		}
-		files = append(files, File{Name: CertJSON, Data: js})
-	} else {
-		files = append(files, File{Name: CertJSON, Data: res.JSON}, File{Name: CertSig, Data: res.Sig})
+	files, err := res.CertificateFiles()
+	if err != nil {
+		return res, fmt.Errorf("sanitize %s: certificate: %w", dev, err)
 	}
 	fr, err := Reformat(ctx, dev, FormatOptions{Label: label, VolumeID: vid, Files: files, Time: rep.End})
 	if err != nil {
@@ -163,4 +167,19 @@ func Sanitize(ctx context.Context, dev string, o SanitizeOptions) (*SanitizeResu
 	}
 	res.Format = fr
 	return res, nil
+}
+
+// CertificateFiles are the files the certificate is written as, in a reformatted stick's root
+// or a host-mode certificate folder: the text form, the canonical JSON and, when signed, its
+// minisign signature.
+func (r *SanitizeResult) CertificateFiles() ([]File, error) {
+	files := []File{{Name: CertText, Data: []byte(r.Certificate.Text())}}
+	if r.JSON == nil {
+		js, err := r.Certificate.MarshalCanonical()
+		if err != nil {
+			return nil, err
+		}
+		return append(files, File{Name: CertJSON, Data: js}), nil
+	}
+	return append(files, File{Name: CertJSON, Data: r.JSON}, File{Name: CertSig, Data: r.Sig}), nil
 }
