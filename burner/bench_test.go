@@ -70,13 +70,10 @@ func benchISO(t *testing.T, bin string, mib int64) {
 		mp.Keep(p)
 	}
 	row := benchtab.Row{What: fmt.Sprintf("iso %d MiB tree -> file", mib), Peer: "xorriso -as mkisofs -R",
-		Ours: mo, Theirs: mp, Bytes: total, Note: fmt.Sprintf("peer RSS %.1f MiB", float64(mp.PeakRSS)/(1<<20))}
+		Ours: mo, Theirs: mp, Bytes: total, Target: 1.0, Note: fmt.Sprintf("peer RSS %.1f MiB", float64(mp.PeakRSS)/(1<<20))}
 	benchtab.Report(t, row)
 	if mo.PeakRSS > 64<<20 {
 		t.Errorf("%d MiB: peak RSS %d MiB > 64 MiB", mib, mo.PeakRSS>>20)
-	}
-	if row.Ratio() > 1.0 {
-		t.Errorf("%d MiB: ratio %.2f > 1.0", mib, row.Ratio())
 	}
 }
 

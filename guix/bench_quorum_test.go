@@ -73,10 +73,7 @@ func TestBenchGuixQuorum(t *testing.T) {
 		theirs.Keep(seq)
 	}
 	row := benchtab.Row{What: fmt.Sprintf("guix quorum k=2 of 3 exports x %d MiB, %d items each", mib, items),
-		Peer: "3x guix verify", Ours: ours, Theirs: theirs, Bytes: size}
-	row.Note = "target ratio <= 1.1 (each NAR read once)"
+		Peer: "3x guix verify", Ours: ours, Theirs: theirs, Bytes: size, Target: 1.1,
+		Note: "each NAR read once"}
 	benchtab.Report(t, row)
-	if r := ours.Wall.Seconds() / theirs.Wall.Seconds(); r > 1.1 {
-		t.Errorf("quorum took %.2fx the three verifies, target 1.1x", r)
-	}
 }

@@ -56,15 +56,11 @@ func TestBenchGuixVerify(t *testing.T) {
 		theirs.Keep(p)
 	}
 	row := benchtab.Row{What: fmt.Sprintf("guix verify %d MiB, %d items", mib, items), Peer: "sha256sum",
-		Ours: ours, Theirs: theirs, Bytes: size}
-	tputRatio := theirs.Wall.Seconds() / ours.Wall.Seconds()
-	row.Note = fmt.Sprintf("%.0f%% of sha256sum's throughput (target >= 90%%), peak RSS target <= 32 MiB", 100*tputRatio)
+		Ours: ours, Theirs: theirs, Bytes: size, Target: 1 / 0.9}
+	row.Note = fmt.Sprintf("%.0f%% of sha256sum's throughput (target >= 90%%), peak RSS target <= 32 MiB", 100/row.Ratio())
 	benchtab.Report(t, row)
 	if ours.PeakRSS > 32<<20 {
 		t.Errorf("peak RSS %d MiB > 32 MiB", ours.PeakRSS>>20)
-	}
-	if tputRatio < 0.9 {
-		t.Errorf("throughput %.0f%% of sha256sum's, target 90%%", 100*tputRatio)
 	}
 }
 
