@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"aead.dev/minisign"
@@ -113,6 +114,9 @@ func GenerateKeys(dir string, o KeygenOptions) (written []string, err error) {
 			return err
 		}
 		p, _ := pub.MarshalText()
+		id := strings.ToUpper(strconv.FormatUint(pub.ID(), 16))
+		sec = withMarker(sec, o.Role, secName, "minisign secret key "+id)
+		p = withMarker(p, o.Role, pubName, "minisign public key "+id)
 		contents[secName], contents[pubName] = append(sec, '\n'), append(p, '\n')
 		return nil
 	}
@@ -121,11 +125,12 @@ func GenerateKeys(dir string, o KeygenOptions) (written []string, err error) {
 		if err != nil {
 			return err
 		}
-		sec := []byte(skey + "\n")
+		sec := []byte(roleMarker(o.Role, secName, "note secret key") + "\n" + skey + "\n")
 		if o.Passphrase != "" {
 			if sec, err = encryptNoteKey(o.Rand, o.Passphrase, skey); err != nil {
 				return err
 			}
+			sec = withMarker(sec, o.Role, secName, noteEncrypted)
 		}
 		contents[secName], contents[pubName] = sec, []byte(vkey+"\n")
 		return nil
@@ -205,7 +210,10 @@ func writeExclusive(path string, b []byte, mode os.FileMode) error {
 // Encrypted note keys: "untrusted comment: airlock encrypted note key\n" followed by
 // base64(salt[32] || nonce[24] || secretbox(skey)), key = scrypt(passphrase, salt, N=2^15, r=8,
 // p=1). note has no encrypted key format of its own.
-const noteKeyHeader = "untrusted comment: airlock encrypted note key\n"
+const (
+	noteKeyHeader = "untrusted comment: airlock " + noteEncrypted + "\n"
+	noteEncrypted = "encrypted note key"
+)
 
 func encryptNoteKey(r io.Reader, passphrase, skey string) ([]byte, error) {
 	var salt [32]byte
@@ -229,11 +237,12 @@ func encryptNoteKey(r io.Reader, passphrase, skey string) ([]byte, error) {
 // ParseNoteSigner parses a note signer key file (log.key, auditor.key), decrypting it with
 // passphrase if it is encrypted.
 func ParseNoteSigner(text []byte, passphrase string) (note.Signer, error) {
-	if bytes.HasPrefix(text, []byte(noteKeyHeader)) {
+	first, rest, comment := cutComment(text)
+	if comment && strings.HasSuffix(first, noteEncrypted) {
 		if passphrase == "" {
 			return nil, ErrPassphraseNeeded
 		}
-		blob, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(text[len(noteKeyHeader):])))
+		blob, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(rest)))
 		if err != nil || len(blob) < 56+secretbox.Overhead {
 			return nil, errors.New("malformed encrypted note key")
 		}
@@ -250,6 +259,8 @@ func ParseNoteSigner(text []byte, passphrase string) (note.Signer, error) {
 			return nil, errors.New("wrong passphrase for encrypted note key")
 		}
 		text = plain
+	} else if comment {
+		text = rest
 	}
 	return note.NewSigner(strings.TrimSpace(string(text)))
 }
@@ -278,4 +289,111 @@ func LoadNoteVerifier(path string) (note.Verifier, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return v, nil
+}
+
+// Role markers. Every key file keygen writes starts with one line that names its role and
+// file, in minisign's "untrusted comment" (which minisign and package minisign skip):
+//
+//	untrusted comment: airlock key role=approver file=approver.key minisign secret key 1A2B...
+//
+// Note keys carry the same line above the key (ParseNoteSigner skips it). Verifier keys
+// (log.vkey, auditor.vkey) and the Guix key pair have no comment syntax and carry none. The
+// marker is a label against mistakes (an auditor's key handed to `airlock allow`), not a
+// security boundary: anyone may edit it, and trust comes from which public keys a site installs.
+const markerPrefix = "untrusted comment: airlock key role="
+
+func roleMarker(role Role, file, what string) string {
+	return markerPrefix + string(role) + " file=" + file + " " + what
+}
+
+// withMarker replaces key text's untrusted comment (its first line) by the role marker.
+func withMarker(text []byte, role Role, file, what string) []byte {
+	_, rest, comment := cutComment(text)
+	if !comment {
+		rest = text
+	}
+	return append([]byte(roleMarker(role, file, what)+"\n"), rest...)
+}
+
+// cutComment splits an "untrusted comment: " first line off text.
+func cutComment(text []byte) (first string, rest []byte, ok bool) {
+	line, rest, found := bytes.Cut(text, []byte("\n"))
+	if !found || !bytes.HasPrefix(line, []byte("untrusted comment: ")) {
+		return "", text, false
+	}
+	return strings.TrimRight(string(line), "\r"), rest, true
+}
+
+// KeyInfo is what a key file's first line says about it.
+type KeyInfo struct {
+	// Role is the marker's role; "" when the file carries no airlock role marker.
+	Role Role
+	// File is the file name keygen gave it (approver.key, seal.key, ...), from the marker.
+	File string
+	// Kind is "minisign" or "note" (the key format), or "" when not recognized.
+	Kind string
+}
+
+// String names the key for a person: "an approver key (approver.key)", "a minisign key
+// without an airlock role".
+func (k KeyInfo) String() string {
+	switch {
+	case k.Role != "":
+		article := "a"
+		if strings.ContainsAny(string(k.Role)[:1], "aeiou") {
+			article = "an"
+		}
+		return fmt.Sprintf("%s %s key (%s)", article, k.Role, k.File)
+	case k.Kind != "":
+		return "a " + k.Kind + " key without an airlock role marker"
+	}
+	return "not a key file airlock knows"
+}
+
+// IdentifyKey reads the role marker (if any) and the format of a key file's text. It never
+// fails: what it cannot tell is left empty.
+func IdentifyKey(text []byte) KeyInfo {
+	var k KeyInfo
+	first, rest, comment := cutComment(text)
+	if comment && strings.HasPrefix(first, markerPrefix) {
+		f := strings.Fields(strings.TrimPrefix(first, "untrusted comment: airlock key "))
+		for _, kv := range f {
+			if v, ok := strings.CutPrefix(kv, "role="); ok {
+				k.Role = Role(v)
+			} else if v, ok := strings.CutPrefix(kv, "file="); ok {
+				k.File = v
+			}
+		}
+		switch {
+		case strings.Contains(first, " minisign "):
+			k.Kind = "minisign"
+		case strings.Contains(first, " note "):
+			k.Kind = "note"
+		}
+		switch k.Role {
+		case RoleAppliance, RoleApprover, RoleAuditor:
+		default:
+			k.Role = ""
+		}
+		return k
+	}
+	body := strings.TrimSpace(string(rest))
+	switch {
+	case comment && strings.HasSuffix(first, noteEncrypted):
+		k.Kind = "note"
+	case strings.HasPrefix(body, "PRIVATE+KEY+"):
+		k.Kind = "note"
+	case comment && strings.HasPrefix(first, "untrusted comment: minisign"):
+		k.Kind = "minisign"
+	}
+	return k
+}
+
+// LoadKeyInfo reads path's role marker (see IdentifyKey).
+func LoadKeyInfo(path string) (KeyInfo, error) {
+	b, err := readlimit.File(path, 4<<10)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	return IdentifyKey(b), nil
 }
