@@ -89,7 +89,7 @@ func (m *MediaWiper) Finish(ctx context.Context, id Identity, w WipeReport, oper
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}
-	text := cert.Text()
+	text := cert.Form(sig)
 	files := []media.File{{Name: media.CertText, Data: []byte(text)}, {Name: media.CertJSON, Data: js}, {Name: media.CertSig, Data: sig}}
 	if _, err := media.Reformat(ctx, id.Dev, media.FormatOptions{Label: label, VolumeID: vid, Files: files, Time: mw.r.End}); err != nil {
 		return nil, err

@@ -59,10 +59,8 @@ func NewCertificate(rep *WipeReport, id *Identity, info CertInfo) *sealing.Certi
 		c.Manufacturer, c.Model, c.Serial, c.USBID = id.Vendor, id.Model, id.Serial, id.USBID()
 		switch {
 		case id.Bus == "loop":
+			// A loop device has no serial number; its backing file's path is not one either.
 			c.MediaType = "loop device (test stand-in for a USB stick)"
-			if c.Serial == "" {
-				c.Serial = id.BackingFile
-			}
 		case id.Bus == "usb":
 			c.MediaType = "USB flash drive"
 		default:
@@ -139,7 +137,7 @@ func Sanitize(ctx context.Context, dev string, o SanitizeOptions) (*SanitizeResu
 	if werr != nil || !o.Format {
 		return res, werr
 	}
-	files := []File{{Name: CertText, Data: []byte(cert.Text())}}
+	files := []File{{Name: CertText, Data: []byte(cert.Form(res.Sig))}}
 	if res.JSON == nil {
 		js, err := cert.MarshalCanonical()
 		if err != nil {

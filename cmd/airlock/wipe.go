@@ -141,7 +141,7 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 		}
 		e.stdout.Write(js)
 	} else {
-		fmt.Fprint(e.stdout, res.Certificate.Text())
+		fmt.Fprint(e.stdout, res.Certificate.Form(res.Sig))
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "airlock wipe: %v\n", err)
@@ -199,7 +199,7 @@ func writeCert(dir string, res *media.SanitizeResult) error {
 			return err
 		}
 	}
-	files := map[string][]byte{media.CertText: []byte(res.Certificate.Text()), media.CertJSON: js}
+	files := map[string][]byte{media.CertText: []byte(res.Certificate.Form(res.Sig)), media.CertJSON: js}
 	if res.Sig != nil {
 		files[media.CertSig] = res.Sig
 	}
