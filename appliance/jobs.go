@@ -417,6 +417,10 @@ func (j *job) sanitizeFlow() (string, error) {
 		j.record("wipe", map[string]any{"result": "not confirmed", "device": identityFields(j.dev)})
 		return "", fmt.Errorf("wipe of %s not confirmed: %w", j.dev.Dev, ErrCanceled)
 	}
+	fields, err := j.askCertificate()
+	if err != nil {
+		return "", err
+	}
 	if err := j.stage(Wiping); err != nil {
 		return "", err
 	}
@@ -435,13 +439,13 @@ func (j *job) sanitizeFlow() (string, error) {
 	if err := j.stage(Formatting); err != nil {
 		return "", err
 	}
-	res, err := p.Wiper.Finish(j.ctx, j.dev, rep, j.operator, idx)
+	res, err := p.Wiper.Finish(j.ctx, j.dev, rep, WipeJob{Operator: j.operator, Fields: fields}, idx)
 	if err != nil {
 		return "", fmt.Errorf("reformat %s: %w", j.dev.Dev, err)
 	}
 	csum := sha256.Sum256(res.Certificate)
 	if _, err := j.record("certificate", map[string]any{"passed": res.Passed, "sha256": hex.EncodeToString(csum[:]),
-		"summary": res.Summary, "certificate": string(res.Certificate)}); err != nil {
+		"summary": res.Summary, "certificate": string(res.Certificate), "signature": string(res.Signature)}); err != nil {
 		return "", err
 	}
 	if !res.Passed {

@@ -29,6 +29,8 @@ type MediaWiper struct {
 	CertDir string
 	// Devices gives the media identity the guard saw, for the certificate.
 	Devices *MediaDevices
+	// Site is what every certificate states (the policy's [certificate] table).
+	Site sealing.CertFields
 }
 
 type mediaWipe struct{ r *media.WipeReport }
@@ -72,7 +74,7 @@ func (m *MediaWiper) identity(id Identity) *media.Identity {
 
 // Finish implements Wiper: certificate (with the audit index of the wipe record), signature,
 // reformat with the certificate in the new filesystem's root.
-func (m *MediaWiper) Finish(ctx context.Context, id Identity, w WipeReport, operator string, logIndex int64) (*SanitizeResult, error) {
+func (m *MediaWiper) Finish(ctx context.Context, id Identity, w WipeReport, job WipeJob, logIndex int64) (*SanitizeResult, error) {
 	mw, ok := w.(mediaWipe)
 	if !ok {
 		return nil, errors.New("not a media wipe report")
@@ -83,7 +85,8 @@ func (m *MediaWiper) Finish(ctx context.Context, id Identity, w WipeReport, oper
 	}
 	vid := media.NewVolumeID()
 	cert := media.NewCertificate(mw.r, m.identity(id), media.CertInfo{ID: filepath.Base(id.Dev) + "-" + mw.r.Start.UTC().Format("20060102T150405Z"),
-		Station: m.Station, Operator: operator, ToolVersion: m.Version, AuditLogIndex: logIndex})
+		Station: m.Station, Operator: job.Operator, ToolVersion: m.Version, AuditLogIndex: logIndex})
+	cert.CertFields = m.Site.Merge(job.Fields)
 	cert.PostAction = media.FormatPostAction(label, vid)
 	js, sig, err := cert.Sign(m.Key)
 	if err != nil {
