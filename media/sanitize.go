@@ -23,6 +23,9 @@ type CertInfo struct {
 	Operator      string
 	ToolVersion   string
 	AuditLogIndex int64 // -1 when not logged
+	// Fields are the SP 800-88 statements of the people involved (organization, sanitizer,
+	// property number, ...).
+	Fields sealing.CertFields
 }
 
 // NewCertificate fills a sanitization certificate from a wipe report and the device identity.
@@ -48,6 +51,7 @@ func NewCertificate(rep *WipeReport, id *Identity, info CertInfo) *sealing.Certi
 		Station:       info.Station,
 		Operator:      info.Operator,
 		AuditLogIndex: info.AuditLogIndex,
+		CertFields:    info.Fields,
 	}
 	if c.VerifyResult == "" {
 		c.VerifyResult = Failed
