@@ -125,13 +125,13 @@ func GenerateKeys(dir string, o KeygenOptions) (written []string, err error) {
 		if err != nil {
 			return err
 		}
-		sec := []byte(roleMarker(o.Role, secName, "note secret key") + "\n" + skey + "\n")
+		sec := []byte(skey + "\n")
 		if o.Passphrase != "" {
 			if sec, err = encryptNoteKey(o.Rand, o.Passphrase, skey); err != nil {
 				return err
 			}
-			sec = withMarker(sec, o.Role, secName, noteEncrypted)
 		}
+		sec = append(sec, roleMarker(o.Role, secName, "note secret key")+"\n"...)
 		contents[secName], contents[pubName] = sec, []byte(vkey+"\n")
 		return nil
 	}
@@ -210,10 +210,7 @@ func writeExclusive(path string, b []byte, mode os.FileMode) error {
 // Encrypted note keys: "untrusted comment: airlock encrypted note key\n" followed by
 // base64(salt[32] || nonce[24] || secretbox(skey)), key = scrypt(passphrase, salt, N=2^15, r=8,
 // p=1). note has no encrypted key format of its own.
-const (
-	noteKeyHeader = "untrusted comment: airlock " + noteEncrypted + "\n"
-	noteEncrypted = "encrypted note key"
-)
+const noteKeyHeader = "untrusted comment: airlock encrypted note key\n"
 
 func encryptNoteKey(r io.Reader, passphrase, skey string) ([]byte, error) {
 	var salt [32]byte
@@ -237,12 +234,12 @@ func encryptNoteKey(r io.Reader, passphrase, skey string) ([]byte, error) {
 // ParseNoteSigner parses a note signer key file (log.key, auditor.key), decrypting it with
 // passphrase if it is encrypted.
 func ParseNoteSigner(text []byte, passphrase string) (note.Signer, error) {
-	first, rest, comment := cutComment(text)
-	if comment && strings.HasSuffix(first, noteEncrypted) {
+	text, _ = cutTrailingMarker(text)
+	if bytes.HasPrefix(text, []byte(noteKeyHeader)) {
 		if passphrase == "" {
 			return nil, ErrPassphraseNeeded
 		}
-		blob, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(rest)))
+		blob, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(text[len(noteKeyHeader):])))
 		if err != nil || len(blob) < 56+secretbox.Overhead {
 			return nil, errors.New("malformed encrypted note key")
 		}
@@ -259,8 +256,6 @@ func ParseNoteSigner(text []byte, passphrase string) (note.Signer, error) {
 			return nil, errors.New("wrong passphrase for encrypted note key")
 		}
 		text = plain
-	} else if comment {
-		text = rest
 	}
 	return note.NewSigner(strings.TrimSpace(string(text)))
 }
@@ -296,7 +291,8 @@ func LoadNoteVerifier(path string) (note.Verifier, error) {
 //
 //	untrusted comment: airlock key role=approver file=approver.key minisign secret key 1A2B...
 //
-// Note keys carry the same line above the key (ParseNoteSigner skips it). Verifier keys
+// Note keys (airlock's own format) carry the same line below the key, so that their first line
+// stays what other tools look for (ParseNoteSigner drops it). Verifier keys
 // (log.vkey, auditor.vkey) and the Guix key pair have no comment syntax and carry none. The
 // marker is a label against mistakes (an auditor's key handed to `airlock allow`), not a
 // security boundary: anyone may edit it, and trust comes from which public keys a site installs.
@@ -324,7 +320,17 @@ func cutComment(text []byte) (first string, rest []byte, ok bool) {
 	return strings.TrimRight(string(line), "\r"), rest, true
 }
 
-// KeyInfo is what a key file's first line says about it.
+// cutTrailingMarker removes a role marker that is text's last line.
+func cutTrailingMarker(text []byte) (key []byte, marker string) {
+	t := bytes.TrimRight(text, "\r\n")
+	i := bytes.LastIndexByte(t, '\n')
+	if i < 0 || !bytes.HasPrefix(t[i+1:], []byte(markerPrefix)) {
+		return text, ""
+	}
+	return t[:i+1], string(t[i+1:])
+}
+
+// KeyInfo is what a key file's role marker says about it.
 type KeyInfo struct {
 	// Role is the marker's role; "" when the file carries no airlock role marker.
 	Role Role
@@ -354,7 +360,11 @@ func (k KeyInfo) String() string {
 // fails: what it cannot tell is left empty.
 func IdentifyKey(text []byte) KeyInfo {
 	var k KeyInfo
-	first, rest, comment := cutComment(text)
+	first, _, comment := cutComment(text)
+	body, trailing := cutTrailingMarker(text)
+	if trailing != "" {
+		first, comment = trailing, true
+	}
 	if comment && strings.HasPrefix(first, markerPrefix) {
 		f := strings.Fields(strings.TrimPrefix(first, "untrusted comment: airlock key "))
 		for _, kv := range f {
@@ -377,11 +387,10 @@ func IdentifyKey(text []byte) KeyInfo {
 		}
 		return k
 	}
-	body := strings.TrimSpace(string(rest))
 	switch {
-	case comment && strings.HasSuffix(first, noteEncrypted):
+	case bytes.HasPrefix(body, []byte(noteKeyHeader)):
 		k.Kind = "note"
-	case strings.HasPrefix(body, "PRIVATE+KEY+"):
+	case strings.HasPrefix(strings.TrimSpace(string(body)), "PRIVATE+KEY+"):
 		k.Kind = "note"
 	case comment && strings.HasPrefix(first, "untrusted comment: minisign"):
 		k.Kind = "minisign"

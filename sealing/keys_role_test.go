@@ -43,6 +43,14 @@ func TestKeyRoleMarkers(t *testing.T) {
 			t.Errorf("%s: %+v, want %+v", file, got, want)
 		}
 	}
+	// A note key's first line stays what other tools look for (the boot medium's check of
+	// encrypted keys, note.NewSigner on the first line).
+	for file, prefix := range map[string]string{LogKeyFile: "PRIVATE+KEY+airlock-appliance+", AuditorKeyFile: noteKeyHeader} {
+		b, _ := os.ReadFile(filepath.Join(dir, file))
+		if !strings.HasPrefix(string(b), prefix) {
+			t.Errorf("%s starts %q, want %q", file, b[:min(len(b), 40)], prefix)
+		}
+	}
 	if s := (KeyInfo{RoleAuditor, AuditorKeyFile, "note"}).String(); s != "an auditor key (auditor.key)" {
 		t.Errorf("String: %q", s)
 	}
