@@ -182,7 +182,7 @@ func findLogMedium(ctx context.Context, pol *policy.Policy) (dir, disk string, e
 			cands = append(cands, "/dev/"+p)
 		}
 		for _, c := range cands {
-			if pol.Audit.LogSerial == "" && !hasLabel(ctx, c, pol.Audit.LogLabel) {
+			if !fatAtStart(ctx, c, pol.Audit.LogLabel, pol.Audit.LogSerial != "") {
 				continue
 			}
 			if err := os.MkdirAll(LogMount, 0o700); err != nil {
@@ -199,10 +199,16 @@ func findLogMedium(ctx context.Context, pol *policy.Policy) (dir, disk string, e
 	return "", "", fmt.Errorf("no disk with label %q or serial %q", pol.Audit.LogLabel, pol.Audit.LogSerial)
 }
 
-// hasLabel reads dev's filesystems in userspace. It does not use media.Open, which sets the
-// kernel's read-only flag (right for sticks, wrong for the log medium that is mounted next).
-func hasLabel(ctx context.Context, dev, label string) bool {
-	if label == "" {
+// hasLabel reports whether dev starts with a FAT filesystem labelled label (fatAtStart).
+func hasLabel(ctx context.Context, dev, label string) bool { return fatAtStart(ctx, dev, label, false) }
+
+// fatAtStart reports whether dev starts with a FAT filesystem labelled label (with anyFAT, with
+// any label: a disk found by its serial), that is, one that mounting dev itself finds: a disk
+// partitioned by airlock log init shows its labelled filesystem in its partition, not at its
+// start. It reads dev's filesystems in userspace, not with media.Open, which sets the kernel's
+// read-only flag (right for sticks, wrong for the log medium that is mounted next).
+func fatAtStart(ctx context.Context, dev, label string, anyFAT bool) bool {
+	if label == "" && !anyFAT {
 		return false
 	}
 	f, err := os.Open(dev)
@@ -219,7 +225,10 @@ func hasLabel(ctx context.Context, dev, label string) bool {
 		return false
 	}
 	for _, v := range m.Volumes {
-		if strings.EqualFold(strings.TrimSpace(v.Label), label) {
+		if v.Start != 0 || !strings.HasPrefix(v.Kind, "fat") {
+			continue
+		}
+		if anyFAT || strings.EqualFold(strings.TrimSpace(v.Label), label) {
 			return true
 		}
 	}

@@ -417,6 +417,10 @@ func (j *job) sanitizeFlow() (string, error) {
 		j.record("wipe", map[string]any{"result": "not confirmed", "device": identityFields(j.dev)})
 		return "", fmt.Errorf("wipe of %s not confirmed: %w", j.dev.Dev, ErrCanceled)
 	}
+	fields, err := j.askCertificate()
+	if err != nil {
+		return "", err
+	}
 	if err := j.stage(Wiping); err != nil {
 		return "", err
 	}
@@ -435,12 +439,12 @@ func (j *job) sanitizeFlow() (string, error) {
 	if err := j.stage(Formatting); err != nil {
 		return "", err
 	}
-	res, ferr := p.Wiper.Finish(j.ctx, j.dev, rep, j.operator, idx)
+	res, ferr := p.Wiper.Finish(j.ctx, j.dev, rep, WipeJob{Operator: j.operator, Fields: fields}, idx)
 	if res != nil && res.Certificate != nil {
 		// Recorded even when the reformat failed: then it is the FAILED certificate.
 		csum := sha256.Sum256(res.Certificate)
 		if _, err := j.record("certificate", map[string]any{"passed": res.Passed, "sha256": hex.EncodeToString(csum[:]),
-			"summary": res.Summary, "certificate": string(res.Certificate)}); err != nil {
+			"summary": res.Summary, "certificate": string(res.Certificate), "signature": string(res.Signature)}); err != nil {
 			return "", err
 		}
 	}

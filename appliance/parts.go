@@ -7,6 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+
+	"github.com/airlock-appliance/airlock/sealing"
 )
 
 // Identity is what the station shows and records of a device.
@@ -215,7 +217,15 @@ type Wiper interface {
 	// Wipe wipes and verifies the device (WIPING).
 	Wipe(ctx context.Context, id Identity, progress Progress) (WipeReport, error)
 	// Finish reformats the device and writes the signed certificate onto it (FORMATTING).
-	Finish(ctx context.Context, id Identity, w WipeReport, operator string, logIndex int64) (*SanitizeResult, error)
+	Finish(ctx context.Context, id Identity, w WipeReport, job WipeJob, logIndex int64) (*SanitizeResult, error)
+}
+
+// WipeJob is what the operator stated for a sanitize job's certificate.
+type WipeJob struct {
+	Operator string
+	// Fields are the certificate fields the operator typed (policy certificate.ask); the
+	// site's own (the policy's [certificate] table) are the Wiper's.
+	Fields sealing.CertFields
 }
 
 // WipeReport is the opaque outcome of a wipe, handed to Finish.

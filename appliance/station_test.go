@@ -195,7 +195,7 @@ func (fakeWiper) Wipe(ctx context.Context, id Identity, p Progress) (WipeReport,
 	p(5, 5)
 	return fakeWipe{}, nil
 }
-func (fakeWiper) Finish(ctx context.Context, id Identity, w WipeReport, op string, idx int64) (*SanitizeResult, error) {
+func (fakeWiper) Finish(ctx context.Context, id Identity, w WipeReport, job WipeJob, idx int64) (*SanitizeResult, error) {
 	return &SanitizeResult{Certificate: []byte("{}"), Passed: true, Summary: w.Summary()}, nil
 }
 

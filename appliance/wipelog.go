@@ -28,6 +28,8 @@ type MediaWiper struct {
 	CertDir string
 	// Devices gives the media identity the guard saw, for the certificate.
 	Devices *MediaDevices
+	// Site is what every certificate states (the policy's [certificate] table).
+	Site sealing.CertFields
 }
 
 type mediaWipe struct{ r *media.WipeReport }
@@ -71,7 +73,7 @@ func (m *MediaWiper) identity(id Identity) *media.Identity {
 
 // Finish implements Wiper: certificate (with the audit index of the wipe record), signature,
 // reformat with the certificate in the new filesystem's root.
-func (m *MediaWiper) Finish(ctx context.Context, id Identity, w WipeReport, operator string, logIndex int64) (*SanitizeResult, error) {
+func (m *MediaWiper) Finish(ctx context.Context, id Identity, w WipeReport, job WipeJob, logIndex int64) (*SanitizeResult, error) {
 	mw, ok := w.(mediaWipe)
 	if !ok {
 		return nil, errors.New("not a media wipe report")
@@ -79,11 +81,12 @@ func (m *MediaWiper) Finish(ctx context.Context, id Identity, w WipeReport, oper
 	r, err := media.FinishSanitize(ctx, id.Dev, mw.r, nil, media.SanitizeOptions{
 		Format: true, Label: m.Label, Key: m.Key, Identity: m.identity(id),
 		Info: media.CertInfo{ID: filepath.Base(id.Dev) + "-" + mw.r.Start.UTC().Format("20060102T150405Z"),
-			Station: m.Station, Operator: operator, ToolVersion: m.Version, AuditLogIndex: logIndex}})
+			Station: m.Station, Operator: job.Operator, ToolVersion: m.Version, AuditLogIndex: logIndex,
+			Fields: m.Site.Merge(job.Fields)}})
 	if r == nil || r.Certificate == nil {
 		return nil, err
 	}
-	res := &SanitizeResult{Certificate: r.JSON, Signature: r.Sig, Text: r.Certificate.Text(),
+	res := &SanitizeResult{Certificate: r.JSON, Signature: r.Sig, Text: r.Certificate.Form(r.Sig),
 		Passed: err == nil && r.Certificate.Result == sealing.ResultPassed, Summary: mw.Summary()}
 	if err != nil {
 		// The FAILED certificate of a failed reformat is still the record of what happened.

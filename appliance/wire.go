@@ -138,7 +138,8 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 	}
 	if pol.Has(policy.ModeSanitize) {
 		w.Parts.Wiper = &MediaWiper{Method: pol.Sanitize.Method, Verify: pol.Sanitize.Verify, Label: pol.Sanitize.Label,
-			Key: sealKey, Station: pol.Station, Version: o.Version, CertDir: o.CertDir, Devices: devs}
+			Key: sealKey, Station: pol.Station, Version: o.Version, CertDir: o.CertDir, Devices: devs,
+			Site: pol.Certificate.CertFields}
 	}
 	if pol.Has(policy.ModeCheck) {
 		pub, err := sealing.LoadPublicKey(filepath.Join(pol.Keys.Dir, sealing.SealPubFile))

@@ -23,6 +23,9 @@ type CertInfo struct {
 	Operator      string
 	ToolVersion   string
 	AuditLogIndex int64 // -1 when not logged
+	// Fields are the SP 800-88 statements of the people involved (organization, sanitizer,
+	// property number, ...).
+	Fields sealing.CertFields
 }
 
 // NewCertificate fills a sanitization certificate from a wipe report and the device identity.
@@ -48,6 +51,7 @@ func NewCertificate(rep *WipeReport, id *Identity, info CertInfo) *sealing.Certi
 		Station:       info.Station,
 		Operator:      info.Operator,
 		AuditLogIndex: info.AuditLogIndex,
+		CertFields:    info.Fields,
 	}
 	if c.VerifyResult == "" {
 		c.VerifyResult = Failed
@@ -59,10 +63,8 @@ func NewCertificate(rep *WipeReport, id *Identity, info CertInfo) *sealing.Certi
 		c.Manufacturer, c.Model, c.Serial, c.USBID = id.Vendor, id.Model, id.Serial, id.USBID()
 		switch {
 		case id.Bus == "loop":
+			// A loop device has no serial number; its backing file's path is not one either.
 			c.MediaType = "loop device (test stand-in for a USB stick)"
-			if c.Serial == "" {
-				c.Serial = id.BackingFile
-			}
 		case id.Bus == "usb":
 			c.MediaType = "USB flash drive"
 		default:
@@ -173,7 +175,7 @@ func FinishSanitize(ctx context.Context, dev string, rep *WipeReport, werr error
 // or a host-mode certificate folder: the text form, the canonical JSON and, when signed, its
 // minisign signature.
 func (r *SanitizeResult) CertificateFiles() ([]File, error) {
-	files := []File{{Name: CertText, Data: []byte(r.Certificate.Text())}}
+	files := []File{{Name: CertText, Data: []byte(r.Certificate.Form(r.Sig))}}
 	if r.JSON == nil {
 		js, err := r.Certificate.MarshalCanonical()
 		if err != nil {

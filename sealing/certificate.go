@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/airlock-appliance/airlock/sealing/internal/canonjson"
@@ -17,8 +16,9 @@ const (
 	ResultFailed = "FAILED"
 )
 
-// CertificateVersion is the Version of certificates this package writes and reads.
-const CertificateVersion = 1
+// CertificateVersion is the Version of certificates this package writes. Version 1 (before
+// the SP 800-88 Appendix G fields, CertFields) is still read.
+const CertificateVersion = 2
 
 // MaxCertificateSize bounds a certificate read from media.
 const MaxCertificateSize = 64 << 10
@@ -62,6 +62,10 @@ type Certificate struct {
 	Station       string    `json:"station"`
 	Operator      string    `json:"operator"`
 	AuditLogIndex int64     `json:"audit_log_index"` // -1 when not logged
+
+	// The SP 800-88 fields a person states (organization, sanitizer, property number, ...):
+	// site-wide ones from the policy's [certificate] table, per-job ones typed by the operator.
+	CertFields
 }
 
 // Errors of certificate checks.
@@ -98,7 +102,16 @@ func (c *Certificate) MarshalCanonical() ([]byte, error) {
 }
 
 func (c *Certificate) validate() error {
-	if c.Version != CertificateVersion {
+	switch c.Version {
+	case CertificateVersion:
+		if err := c.CertFields.check(); err != nil {
+			return fmt.Errorf("%w: %v", ErrCertificateMalformed, err)
+		}
+	case 1:
+		if c.CertFields != (CertFields{}) {
+			return fmt.Errorf("%w: version 1 has no SP 800-88 person fields", ErrCertificateMalformed)
+		}
+	default:
 		return fmt.Errorf("%w: version %d, want %d", ErrCertificateMalformed, c.Version, CertificateVersion)
 	}
 	if c.Result != ResultPassed && c.Result != ResultFailed {
@@ -154,55 +167,3 @@ func VerifyCertificate(js, sig []byte, trusted ...*PublicKey) (*Certificate, err
 	return ParseCertificate(js)
 }
 
-// Text renders the certificate for a person to read and print.
-func (c *Certificate) Text() string {
-	cc := *c
-	cc.normalize()
-	var b strings.Builder
-	line := func(k, v string) { fmt.Fprintf(&b, "  %-22s %s\n", k+":", v) }
-	fmt.Fprintf(&b, "MEDIA SANITIZATION CERTIFICATE (NIST SP 800-88 Rev. 1)\n\n")
-	fmt.Fprintf(&b, "Result: %s\n", cc.Result)
-	line("Certificate ID", cc.ID)
-	b.WriteString("\nMedia\n")
-	line("Manufacturer", cc.Manufacturer)
-	line("Model", cc.Model)
-	line("Serial number", cc.Serial)
-	line("Media type", cc.MediaType)
-	line("Capacity", fmt.Sprintf("%d bytes (%.1f GB)", cc.SizeBytes, float64(cc.SizeBytes)/1e9))
-	line("USB VID:PID", cc.USBID)
-	b.WriteString("\nSanitization\n")
-	line("Category", cc.Category)
-	line("Method", cc.Method)
-	line("Passes", fmt.Sprint(cc.Passes))
-	line("Bytes written", fmt.Sprint(cc.BytesWritten))
-	line("Verification", cc.VerifyMethod)
-	line("Verification result", cc.VerifyResult)
-	line("Bytes verified", fmt.Sprint(cc.BytesVerified))
-	if len(cc.Errors) == 0 {
-		line("Errors", "none")
-	} else {
-		line("Errors", fmt.Sprint(len(cc.Errors)))
-		for _, e := range cc.Errors {
-			fmt.Fprintf(&b, "    - %s\n", e)
-		}
-	}
-	if cc.PostAction != "" {
-		line("Post-sanitization", cc.PostAction)
-	}
-	line("Start (UTC)", cc.Start.Format(time.RFC3339))
-	line("End (UTC)", cc.End.Format(time.RFC3339))
-	line("Duration", (time.Duration(cc.DurationMS) * time.Millisecond).String())
-	line("Throughput", fmt.Sprintf("%.1f MB/s", float64(cc.Throughput)/1e6))
-	b.WriteString("\nPerformed by\n")
-	line("Tool", cc.Tool+" "+cc.ToolVersion)
-	line("Station", cc.Station)
-	line("Operator ID", cc.Operator)
-	if cc.AuditLogIndex >= 0 {
-		line("Audit log index", fmt.Sprint(cc.AuditLogIndex))
-	} else {
-		line("Audit log index", "(not logged)")
-	}
-	b.WriteString("\nThe signed JSON form of this certificate verifies with:\n  minisign -Vm certificate.json -p seal.pub\n")
-	b.WriteString("\nSignature: ______________________   Date: ______________\n")
-	return b.String()
-}

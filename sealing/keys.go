@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"aead.dev/minisign"
@@ -113,6 +114,9 @@ func GenerateKeys(dir string, o KeygenOptions) (written []string, err error) {
 			return err
 		}
 		p, _ := pub.MarshalText()
+		id := strings.ToUpper(strconv.FormatUint(pub.ID(), 16))
+		sec = withMarker(sec, o.Role, secName, "minisign secret key "+id)
+		p = withMarker(p, o.Role, pubName, "minisign public key "+id)
 		contents[secName], contents[pubName] = append(sec, '\n'), append(p, '\n')
 		return nil
 	}
@@ -127,6 +131,7 @@ func GenerateKeys(dir string, o KeygenOptions) (written []string, err error) {
 				return err
 			}
 		}
+		sec = append(sec, roleMarker(o.Role, secName, "note secret key")+"\n"...)
 		contents[secName], contents[pubName] = sec, []byte(vkey+"\n")
 		return nil
 	}
@@ -229,6 +234,7 @@ func encryptNoteKey(r io.Reader, passphrase, skey string) ([]byte, error) {
 // ParseNoteSigner parses a note signer key file (log.key, auditor.key), decrypting it with
 // passphrase if it is encrypted.
 func ParseNoteSigner(text []byte, passphrase string) (note.Signer, error) {
+	text, _ = cutTrailingMarker(text)
 	if bytes.HasPrefix(text, []byte(noteKeyHeader)) {
 		if passphrase == "" {
 			return nil, ErrPassphraseNeeded
@@ -278,4 +284,125 @@ func LoadNoteVerifier(path string) (note.Verifier, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return v, nil
+}
+
+// Role markers. Every key file keygen writes starts with one line that names its role and
+// file, in minisign's "untrusted comment" (which minisign and package minisign skip):
+//
+//	untrusted comment: airlock key role=approver file=approver.key minisign secret key 1A2B...
+//
+// Note keys (airlock's own format) carry the same line below the key, so that their first line
+// stays what other tools look for (ParseNoteSigner drops it). Verifier keys
+// (log.vkey, auditor.vkey) and the Guix key pair have no comment syntax and carry none. The
+// marker is a label against mistakes (an auditor's key handed to `airlock allow`), not a
+// security boundary: anyone may edit it, and trust comes from which public keys a site installs.
+const markerPrefix = "untrusted comment: airlock key role="
+
+func roleMarker(role Role, file, what string) string {
+	return markerPrefix + string(role) + " file=" + file + " " + what
+}
+
+// withMarker replaces key text's untrusted comment (its first line) by the role marker.
+func withMarker(text []byte, role Role, file, what string) []byte {
+	_, rest, comment := cutComment(text)
+	if !comment {
+		rest = text
+	}
+	return append([]byte(roleMarker(role, file, what)+"\n"), rest...)
+}
+
+// cutComment splits an "untrusted comment: " first line off text.
+func cutComment(text []byte) (first string, rest []byte, ok bool) {
+	line, rest, found := bytes.Cut(text, []byte("\n"))
+	if !found || !bytes.HasPrefix(line, []byte("untrusted comment: ")) {
+		return "", text, false
+	}
+	return strings.TrimRight(string(line), "\r"), rest, true
+}
+
+// cutTrailingMarker removes a role marker that is text's last line.
+func cutTrailingMarker(text []byte) (key []byte, marker string) {
+	t := bytes.TrimRight(text, "\r\n")
+	i := bytes.LastIndexByte(t, '\n')
+	if i < 0 || !bytes.HasPrefix(t[i+1:], []byte(markerPrefix)) {
+		return text, ""
+	}
+	return t[:i+1], string(t[i+1:])
+}
+
+// KeyInfo is what a key file's role marker says about it.
+type KeyInfo struct {
+	// Role is the marker's role; "" when the file carries no airlock role marker.
+	Role Role
+	// File is the file name keygen gave it (approver.key, seal.key, ...), from the marker.
+	File string
+	// Kind is "minisign" or "note" (the key format), or "" when not recognized.
+	Kind string
+}
+
+// String names the key for a person: "an approver key (approver.key)", "a minisign key
+// without an airlock role".
+func (k KeyInfo) String() string {
+	switch {
+	case k.Role != "":
+		article := "a"
+		if strings.ContainsAny(string(k.Role)[:1], "aeiou") {
+			article = "an"
+		}
+		return fmt.Sprintf("%s %s key (%s)", article, k.Role, k.File)
+	case k.Kind != "":
+		return "a " + k.Kind + " key without an airlock role marker"
+	}
+	return "not a key file airlock knows"
+}
+
+// IdentifyKey reads the role marker (if any) and the format of a key file's text. It never
+// fails: what it cannot tell is left empty.
+func IdentifyKey(text []byte) KeyInfo {
+	var k KeyInfo
+	first, _, comment := cutComment(text)
+	body, trailing := cutTrailingMarker(text)
+	if trailing != "" {
+		first, comment = trailing, true
+	}
+	if comment && strings.HasPrefix(first, markerPrefix) {
+		f := strings.Fields(strings.TrimPrefix(first, "untrusted comment: airlock key "))
+		for _, kv := range f {
+			if v, ok := strings.CutPrefix(kv, "role="); ok {
+				k.Role = Role(v)
+			} else if v, ok := strings.CutPrefix(kv, "file="); ok {
+				k.File = v
+			}
+		}
+		switch {
+		case strings.Contains(first, " minisign "):
+			k.Kind = "minisign"
+		case strings.Contains(first, " note "):
+			k.Kind = "note"
+		}
+		switch k.Role {
+		case RoleAppliance, RoleApprover, RoleAuditor:
+		default:
+			k.Role = ""
+		}
+		return k
+	}
+	switch {
+	case bytes.HasPrefix(body, []byte(noteKeyHeader)):
+		k.Kind = "note"
+	case strings.HasPrefix(strings.TrimSpace(string(body)), "PRIVATE+KEY+"):
+		k.Kind = "note"
+	case comment && strings.HasPrefix(first, "untrusted comment: minisign"):
+		k.Kind = "minisign"
+	}
+	return k
+}
+
+// LoadKeyInfo reads path's role marker (see IdentifyKey).
+func LoadKeyInfo(path string) (KeyInfo, error) {
+	b, err := readlimit.File(path, 4<<10)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	return IdentifyKey(b), nil
 }

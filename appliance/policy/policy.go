@@ -76,6 +76,9 @@ type Policy struct {
 	USB      USB      `toml:"usb"`
 	LEDs     LEDs     `toml:"leds"`
 	Console  Console  `toml:"console"`
+	// Certificate is what every sanitization certificate states and what the station asks the
+	// operator for (sealing.CertificatePolicy).
+	Certificate sealing.CertificatePolicy `toml:"certificate"`
 
 	// Path is the file the policy was read from; SHA256 is the hash of its bytes, recorded in
 	// every seal so a disc names the exact policy that approved it.
@@ -442,6 +445,9 @@ func validate(p *Policy) []*Error {
 			bad("modes", "mode %q listed twice", m)
 		}
 		seen[m] = true
+	}
+	for _, pr := range p.Certificate.Problems() {
+		bad("certificate."+pr.Key, "%s", pr.Problem)
 	}
 	if p.Keys.Dir == "" {
 		bad("keys.dir", "required (seal and log keys; seal.pub for checking discs)")

@@ -33,6 +33,17 @@ func runAllow(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "airlock allow: %v\n", err)
 		return exitError
 	}
+	// Only an approver may sign the allowlist: the seal key's signature would make the station
+	// trust whatever the appliance itself is told, and an auditor's key is not a minisign key.
+	info, err := sealing.LoadKeyInfo(*keyPath)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "airlock allow: --key %v\n", err)
+		return exitError
+	}
+	if info.Role != sealing.RoleApprover {
+		fmt.Fprintf(e.stderr, "airlock allow: --key %s is %s, not an approver key: allowlists are signed with approver.key (airlock keygen --role approver)\n", *keyPath, info)
+		return exitError
+	}
 	key, err := sealing.LoadSealKey(*keyPath, pass)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "airlock allow: key: %v\n", err)

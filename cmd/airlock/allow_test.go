@@ -50,3 +50,30 @@ func TestAllowCLI(t *testing.T) {
 		t.Errorf("no files: exit %d %q", code, errOut)
 	}
 }
+
+// TestAllowRefusesOtherRoles: allow signs with approver keys only and names the role of any
+// other key it is given (issue 18).
+func TestAllowRefusesOtherRoles(t *testing.T) {
+	app := keysFor(t, "appliance")
+	aud := keysFor(t, "auditor")
+	dir := t.TempDir()
+	f := filepath.Join(dir, "a.tar")
+	os.WriteFile(f, []byte("a"), 0o644)
+	stock := filepath.Join(dir, "stock.key")
+	os.WriteFile(stock, []byte("untrusted comment: minisign encrypted secret key\nRWQAAEIyAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n"), 0o600)
+	for _, c := range []struct{ key, want string }{
+		{filepath.Join(app, "seal.key"), "is an appliance key (seal.key), not an approver key"},
+		{filepath.Join(app, "log.key"), "is an appliance key (log.key), not an approver key"},
+		{filepath.Join(aud, "auditor.key"), "is an auditor key (auditor.key), not an approver key"},
+		{stock, "is a minisign key without an airlock role marker, not an approver key"},
+	} {
+		list := filepath.Join(dir, "ALLOWLIST")
+		_, errOut, code := runCLI(t, "allow", "--key", c.key, "--out", list, f)
+		if code != exitError || !strings.Contains(errOut, c.want) {
+			t.Errorf("allow --key %s: exit %d %q, want %q", c.key, code, errOut, c.want)
+		}
+		if _, err := os.Stat(list); err == nil {
+			t.Errorf("allow --key %s wrote the allowlist", c.key)
+		}
+	}
+}

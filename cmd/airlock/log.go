@@ -18,7 +18,7 @@ import (
 
 var logCommand = command{
 	name:    "log",
-	usage:   "append|verify|show|prove|cosign --dir LOGDIR ...",
+	usage:   "append|verify|show|prove|cosign --dir LOGDIR ... | init DEVICE",
 	summary: "append to, verify, show and prove the audit log",
 }
 
@@ -37,6 +37,7 @@ func logSubcommands() []command {
 			summary: "print an inclusion proof of record I, or a consistency proof from tree size M, to tree size N (default: the checkpoint's)", run: runLogProve},
 		{name: "log cosign", usage: "--dir LOGDIR --key AUDITOR_KEY --vkey LOG_VKEY [--passphrase-file F]",
 			summary: "check the log and countersign its checkpoint as auditor (stored in LOGDIR/cosigned/SIZE)", run: runLogCosign},
+		logInitCommand,
 	}
 }
 

@@ -51,6 +51,7 @@ func commands() []command {
 	cmds := []command{
 		keygenCommand, allowCommand, guixCommand, scanCommand, lsCommand, wipeCommand, isoCommand,
 		sealCommand, burnCommand, driveCommand, verifyCommand, logCommand, devicesCommand, runCommand,
+		certCommand, initCommand,
 		versionCommand,
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })

@@ -105,7 +105,7 @@ func TestErrorsNameFlagAndFile(t *testing.T) {
 		want string
 	}{
 		{[]string{"verify", dir, "--pub", "/nonexist"}, exitError, "airlock verify: --pub /nonexist: no such file or directory\n"},
-		{[]string{"log", "frob"}, exitError, "airlock log: unknown log subcommand \"frob\" (append, verify, show, prove, cosign)\n"},
+		{[]string{"log", "frob"}, exitError, "airlock log: unknown log subcommand \"frob\" (append, verify, show, prove, cosign, init)\n"},
 	} {
 		_, stderr, code := runCLI(t, tc.args...)
 		if code != tc.code || stderr != tc.want {

@@ -39,6 +39,8 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 	certOut := fs.String("cert-out", "", "also write the certificate files into this directory")
 	station := fs.String("station", wipeHostname(), "station name for the certificate")
 	operator := fs.String("operator", "", "operator ID for the certificate")
+	var fields sealing.CertFields
+	fs.Var(certFieldsFlag{&fields}, "field", "a certificate field KEY=VALUE (organization, location, sanitizer_name, property_number, source, classification, backup, destination, validator_name, ...); repeatable")
 	sysfs := fs.String("sysfs", "/sys", "sysfs root")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	bootDisks := fs.String("boot-disk", "", "comma-separated disks or partitions of the boot medium, never wiped")
@@ -121,7 +123,7 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 		Key:      key,
 		Identity: id,
 		Info: media.CertInfo{ID: fmt.Sprintf("wipe-%s-%d", id.Name, time.Now().UnixNano()), Station: *station,
-			Operator: *operator, ToolVersion: wipeToolVersion(), AuditLogIndex: -1},
+			Operator: *operator, ToolVersion: wipeToolVersion(), AuditLogIndex: -1, Fields: fields},
 	})
 	if res == nil {
 		return fail(exitError, "%v", err)
@@ -141,7 +143,7 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 		}
 		e.stdout.Write(js)
 	} else {
-		fmt.Fprint(e.stdout, res.Certificate.Text())
+		fmt.Fprint(e.stdout, res.Certificate.Form(res.Sig))
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "airlock wipe: %v\n", err)
@@ -199,7 +201,7 @@ func writeCert(dir string, res *media.SanitizeResult) error {
 			return err
 		}
 	}
-	files := map[string][]byte{media.CertText: []byte(res.Certificate.Text()), media.CertJSON: js}
+	files := map[string][]byte{media.CertText: []byte(res.Certificate.Form(res.Sig)), media.CertJSON: js}
 	if res.Sig != nil {
 		files[media.CertSig] = res.Sig
 	}

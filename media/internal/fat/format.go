@@ -10,7 +10,8 @@ import (
 	"unicode/utf16"
 )
 
-// File is a file Format writes into the root directory of the new volume.
+// File is a file Format writes into the new volume: in the root directory, or in a directory of
+// the root when Name is "DIR/NAME".
 type File struct {
 	Name string // long name; an 8.3 alias is generated
 	Data []byte
@@ -119,44 +120,87 @@ func Format(w io.WriterAt, size int64, o FormatOptions, files []File) error {
 	}
 	csize := int64(spc) * int64(ss)
 
-	// Root directory: label entry, then each file's long-name entries and short entry.
-	var root []byte
-	root = append(root, dirEntry([]byte(pad11(label)), 0x08, 0, 0, o.Time)...)
-	next := uint32(3) // cluster 2 is the root's first cluster
+	// Layout: the root directory (label, root files, then subdirectories) from cluster 2,
+	// then each subdirectory's clusters, then the files' clusters. Entry counts depend only on
+	// the names, so the sizes are known before any cluster is numbered.
 	type placed struct {
 		first uint32
 		n     uint32
 		data  []byte
 	}
-	var data []placed
+	type dirFile struct {
+		name  string
+		short []byte
+		idx   int // index in files
+	}
+	var rootFiles []dirFile
+	var dirNames []string
+	dirFiles := map[string][]dirFile{}
 	for i, f := range files {
-		short := alias(f.Name, i+1)
-		n := uint32((int64(len(f.Data)) + csize - 1) / csize)
-		first := uint32(0)
-		if n > 0 {
-			first = next
+		dir, name, sub := strings.Cut(f.Name, "/")
+		if !sub {
+			rootFiles = append(rootFiles, dirFile{f.Name, alias(f.Name, i+1), i})
+			continue
 		}
-		root = append(root, lfnEntries(f.Name, short)...)
-		root = append(root, dirEntry(short, 0x20, first, uint32(len(f.Data)), o.Time)...)
-		data = append(data, placed{first, n, f.Data})
+		if dir == "" || name == "" || strings.Contains(name, "/") {
+			return fmt.Errorf("format FAT32: file %q: one directory level at most", f.Name)
+		}
+		if _, ok := dirFiles[dir]; !ok {
+			dirNames = append(dirNames, dir)
+		}
+		dirFiles[dir] = append(dirFiles[dir], dirFile{name, alias(name, i+1), i})
+	}
+	dirShort := map[string][]byte{}
+	for j, d := range dirNames {
+		dirShort[d] = alias(d, len(files)+j+1)
+	}
+	clustersOf := func(n int64) uint32 { return uint32((n + csize - 1) / csize) }
+	entriesLen := func(fs []dirFile) int64 {
+		n := int64(0)
+		for _, f := range fs {
+			n += int64(len(lfnEntries(f.name, f.short))) + 32
+		}
+		return n
+	}
+	rootLen := 32 + entriesLen(rootFiles)
+	for _, d := range dirNames {
+		rootLen += int64(len(lfnEntries(d, dirShort[d]))) + 32
+	}
+	rootClusters := clustersOf(rootLen)
+	next := 2 + rootClusters
+	dirFirst := map[string]uint32{}
+	var data []placed
+	dirIdx := map[string]int{}
+	for _, d := range dirNames {
+		n := clustersOf(64 + entriesLen(dirFiles[d]))
+		dirFirst[d], dirIdx[d] = next, len(data)
+		data = append(data, placed{next, n, nil})
 		next += n
 	}
-	rootClusters := uint32((int64(len(root)) + csize - 1) / csize)
-	if rootClusters > 1 { // shift the files behind a longer root directory
-		for i := range data {
-			if data[i].first != 0 {
-				data[i].first += rootClusters - 1
-			}
+	fileFirst := make([]uint32, len(files))
+	for i, f := range files {
+		if n := clustersOf(int64(len(f.Data))); n > 0 {
+			fileFirst[i] = next
+			data = append(data, placed{next, n, f.Data})
+			next += n
 		}
-		// rewrite the first-cluster fields
-		root = root[:0]
-		root = append(root, dirEntry([]byte(pad11(label)), 0x08, 0, 0, o.Time)...)
-		for i, f := range files {
-			short := alias(f.Name, i+1)
-			root = append(root, lfnEntries(f.Name, short)...)
-			root = append(root, dirEntry(short, 0x20, data[i].first, uint32(len(f.Data)), o.Time)...)
+	}
+	entries := func(fs []dirFile) []byte {
+		var b []byte
+		for _, f := range fs {
+			b = append(b, lfnEntries(f.name, f.short)...)
+			b = append(b, dirEntry(f.short, 0x20, fileFirst[f.idx], uint32(len(files[f.idx].Data)), o.Time)...)
 		}
-		next += rootClusters - 1
+		return b
+	}
+	root := dirEntry([]byte(pad11(label)), 0x08, 0, 0, o.Time)
+	root = append(root, entries(rootFiles)...)
+	for _, d := range dirNames {
+		root = append(root, lfnEntries(d, dirShort[d])...)
+		root = append(root, dirEntry(dirShort[d], 0x10, dirFirst[d], 0, o.Time)...)
+		sub := dirEntry([]byte(pad11(".")), 0x10, dirFirst[d], 0, o.Time)
+		sub = append(sub, dirEntry([]byte(pad11("..")), 0x10, 0, 0, o.Time)...) // 0: the root
+		data[dirIdx[d]].data = append(sub, entries(dirFiles[d])...)
 	}
 	used := next - 2
 	if used > clusters {

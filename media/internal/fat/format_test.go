@@ -117,3 +117,50 @@ func diskfsReads(t *testing.T, img string, files []File) {
 		}
 	}
 }
+
+// TestFormatSubdirectory: files named DIR/NAME land in a directory of the root that fsck.fat
+// finds clean and mtools and this package read back.
+func TestFormatSubdirectory(t *testing.T) {
+	testenv.Need(t, "fsck.fat", "mtype")
+	img := filepath.Join(t.TempDir(), "vol.img")
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int64(40 << 20)
+	f.Truncate(size)
+	files := []File{{Name: "README.txt", Data: []byte("read me\n")},
+		{Name: "airlock-log/checkpoint", Data: []byte("airlock-log\n1\nhash\n")},
+		{Name: "airlock-log/records", Data: bytes.Repeat([]byte("r"), 3000)},
+		{Name: "airlock-log/empty", Data: nil}}
+	for i := 0; i < 20; i++ { // a directory longer than one cluster
+		files = append(files, File{Name: "many/a long file name number " + strings.Repeat("x", i), Data: []byte{byte(i)}})
+	}
+	err = Format(offsetWriter{f, 0}, size, FormatOptions{Label: "AIRLOCK-LOG", VolumeID: 7, Time: time.Now()}, files)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("fsck.fat", "-n", "-v", img).CombinedOutput(); err != nil {
+		t.Fatalf("fsck.fat -n: %v\n%s", err, out)
+	}
+	r, _ := os.Open(img)
+	defer r.Close()
+	v, err := Open(context.Background(), r, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range files {
+		g, err := fs.ReadFile(v.FS, want.Name)
+		if err != nil || !bytes.Equal(g, want.Data) {
+			t.Errorf("%s: %v", want.Name, err)
+		}
+		out, err := exec.Command("mtype", "-i", img, "::"+want.Name).Output()
+		if err != nil || !bytes.Equal(out, want.Data) {
+			t.Errorf("mtype %s: %v", want.Name, err)
+		}
+	}
+	if err := Format(offsetWriter{}, size, FormatOptions{}, []File{{Name: "a/b/c"}}); err == nil {
+		t.Error("two directory levels accepted")
+	}
+}
