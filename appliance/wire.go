@@ -97,6 +97,9 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 			return fail(err)
 		}
 		w.closers = append(w.closers, closerFunc(func() error { imp.Rules.Destroy(); return nil }))
+		if err := wireGuixBases(pol, imp); err != nil {
+			return fail(err)
+		}
 		imp.Sandbox = &sandbox.Config{Disabled: o.NoSandbox, TempDir: pol.Import.SpoolDir}
 		if o.NoSandbox {
 			w.Notes = append(w.Notes, "--no-sandbox: sticks are parsed in the station's process, next to the keys (debugging only)")
@@ -135,6 +138,9 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 			return fail(fmt.Errorf("audit log: %w", err))
 		}
 		t := &TLog{Log: l, Dir: dir}
+		if imp, ok := w.Parts.Importer.(*ScanImporter); ok && len(imp.Channels) > 0 {
+			imp.Heads = &LogHeads{Log: l} // the last commit authenticated per channel
+		}
 		w.closers = append(w.closers, t)
 		w.Parts.Log = t
 	}
