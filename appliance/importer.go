@@ -348,7 +348,7 @@ func quorumConcerns(rep *guix.QuorumReport, file, why string) bool {
 // judgements and the files re-signed before the burn.
 type importReport struct {
 	scanner.Report
-	Channels []channelReport   `json:"channels,omitempty"`
+	Channels []channelReport    `json:"channels,omitempty"`
 	Quorum   *guix.QuorumReport `json:"guix_quorum,omitempty"`
 	Resigned []resigned         `json:"resigned,omitempty"`
 }
