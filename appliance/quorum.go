@@ -79,12 +79,9 @@ func quorumReasons(rep *guix.QuorumReport) []string {
 		if it.Verdict == guix.QuorumApproved || it.Verdict == guix.QuorumFixedOutput {
 			continue
 		}
-		s := fmt.Sprintf("guix quorum: %s: %s (k=%d, vouched by %d: %s): %s", it.StorePath, it.Verdict, it.K,
-			len(it.Vouchers), strings.Join(it.Vouchers, ", "), it.Reason)
-		if m := it.Mismatch; m != nil {
-			s += fmt.Sprintf(" [%s: %s; %s: %s]", m.BuilderA, m.ClaimA, m.BuilderB, m.ClaimB)
-		}
-		out = append(out, s)
+		// A mismatch's reason names both builders, their files and both claims (guix.QuorumJudge).
+		out = append(out, fmt.Sprintf("guix quorum: %s: %s (k=%d, vouched by %d: %s): %s", it.StorePath, it.Verdict, it.K,
+			len(it.Vouchers), strings.Join(it.Vouchers, ", "), it.Reason))
 	}
 	if len(rep.Items) == 0 {
 		out = append(out, "guix quorum: no store item")
