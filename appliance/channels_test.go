@@ -183,6 +183,11 @@ func TestChannelBundleImport(t *testing.T) {
 	}
 	for _, sandboxed := range []bool{true, false} {
 		for _, tc := range cases {
+			if sandboxed && (tc.heads != nil || tc.bundle != "c2" && tc.bundle != "malware" && tc.bundle != "evil") {
+				// The authentication is the parent's in both; the worker scans the blobs (c2,
+				// malware). One refusal through the worker suffices.
+				continue
+			}
 			im := newTestImporter(t)
 			im.Channels = []Channel{f.channel(t)}
 			if tc.heads != nil {

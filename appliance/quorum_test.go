@@ -115,7 +115,11 @@ func (f *quorumFix) quorum(t *testing.T, k int) *guix.Quorum {
 // mismatch naming both builders and both hashes whatever k is; a narinfo votes; each vote is
 // in the audit record.
 func TestQuorumImport(t *testing.T) {
-	f := newQuorumFix(t)
+	quorumOnce.Do(func() { quorumFx = newQuorumFix(t) })
+	f := quorumFx
+	if f == nil {
+		t.Fatal("quorum fixture failed in an earlier test")
+	}
 	appKey, err := guix.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
