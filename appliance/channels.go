@@ -187,6 +187,10 @@ func (im *ScanImporter) judgeBundle(ctx context.Context, r *scanner.Result, file
 			return nil
 		}
 		names[oid] = []string{b.Name}
+		if maxEntries := im.Options.Limits.MaxEntries; maxEntries > 0 && len(names) > maxEntries {
+			over = true
+			return errStopBlobs
+		}
 		if written += int64(len(b.Data)); maxBytes > 0 && written > maxBytes {
 			over = true
 			return errStopBlobs
@@ -200,7 +204,8 @@ func (im *ScanImporter) judgeBundle(ctx context.Context, r *scanner.Result, file
 	switch {
 	case errors.Is(err, errStopBlobs) || over:
 		r.Inner = append(r.Inner, scanner.File{Path: r.Path, Verdict: scanner.LimitHit, Limit: scanner.LimitExpanded,
-			Reason: fmt.Sprintf("the channel's blobs exceed %d bytes (limits.max_expanded)", maxBytes), Depth: 1})
+			Reason: fmt.Sprintf("the channel's blobs exceed %d bytes (limits.max_expanded) or %d blobs (limits.max_entries)",
+				maxBytes, im.Options.Limits.MaxEntries), Depth: 1})
 		return nil
 	case errors.Is(err, channel.ErrHistoryCap):
 		r.Inner = append(r.Inner, scanner.File{Path: r.Path, Verdict: scanner.LimitHit, Limit: scanner.LimitEntries,

@@ -304,3 +304,30 @@ func TestChannelFixtureGuixVerdicts(t *testing.T) {
 		}
 	}
 }
+
+// TestChannelBundleBounds: a channel whose blobs exceed the expansion bound or the history cap
+// is refused as a limit, never approved unscanned.
+func TestChannelBundleBounds(t *testing.T) {
+	f := newChanFixture(t)
+	for _, tc := range []struct {
+		name string
+		set  func(im *ScanImporter)
+		want string
+	}{
+		{"expanded", func(im *ScanImporter) { im.Options.Limits.MaxExpanded = 64 }, "limits.max_expanded"},
+		{"entries", func(im *ScanImporter) { im.Options.Limits.MaxEntries = 2 }, "limits.max_entries"},
+		{"history", func(im *ScanImporter) { im.Channels[0].HistoryMax = 2 }, "history_max"},
+	} {
+		im := newTestImporter(t)
+		im.Channels = []Channel{f.channel(t)}
+		tc.set(im)
+		dec, err := im.Read(context.Background(), fstest.MapFS{"guix.bundle": {Data: f.bundles["c2"]}}, t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		why := strings.Join(dec.Files[0].Reasons, "; ")
+		if dec.Files[0].Approved || !strings.Contains(why, "limit") || !strings.Contains(why, tc.want) {
+			t.Errorf("%s: approved=%v %s", tc.name, dec.Files[0].Approved, why)
+		}
+	}
+}

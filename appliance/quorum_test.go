@@ -224,3 +224,36 @@ func TestQuorumImport(t *testing.T) {
 		}
 	}
 }
+
+// TestResignGuixACL: with import.resign_guix, an export approved under the ACL is re-signed
+// with the appliance's key before it is sealed, in the spool, and the verdict names the bytes
+// that cross.
+func TestResignGuixACL(t *testing.T) {
+	export, err := os.ReadFile(filepath.Join(testenv.GuixVectors(t), "p2-only.export"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appKey, err := guix.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := newTestImporter(t)
+	im.ResignGuix, im.GuixKey = true, appKey
+	spool := t.TempDir()
+	dec, err := im.Read(context.Background(), fstest.MapFS{"quux.export": {Data: export}}, spool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fv := dec.Files[0]
+	b, _ := os.ReadFile(filepath.Join(spool, "quux.export"))
+	sum := sha256.Sum256(b)
+	if !fv.Approved || fv.SHA256 != hex.EncodeToString(sum[:]) || bytes.Equal(b, export) {
+		t.Fatalf("verdict %+v", fv)
+	}
+	if rep, _ := guix.VerifyExport(context.Background(), bytes.NewReader(b), guix.NewACL(appKey.Public()), nil); rep == nil || !rep.Accept {
+		t.Errorf("the re-signed export does not verify under the appliance's key: %+v", rep)
+	}
+	if rep, _ := guix.VerifyExport(context.Background(), bytes.NewReader(b), im.ACL, nil); rep == nil || rep.Accept {
+		t.Error("the re-signed export still verifies under the low side's ACL")
+	}
+}

@@ -139,7 +139,11 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 		}
 		t := &TLog{Log: l, Dir: dir}
 		if imp, ok := w.Parts.Importer.(*ScanImporter); ok && len(imp.Channels) > 0 {
-			imp.Heads = &LogHeads{Log: l} // the last commit authenticated per channel
+			// The last commit authenticated per channel, read now: a log that cannot say stops the start.
+			imp.Heads = &LogHeads{Log: l}
+			if _, err := imp.Heads.Heads(); err != nil {
+				return fail(fmt.Errorf("audit log: channel heads: %w", err))
+			}
 		}
 		w.closers = append(w.closers, t)
 		w.Parts.Log = t
