@@ -138,6 +138,8 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 			return fail(fmt.Errorf("audit log: %w", err))
 		}
 		t := &TLog{Log: l, Dir: dir}
+		w.closers = append(w.closers, t)
+		w.Parts.Log = t
 		if imp, ok := w.Parts.Importer.(*ScanImporter); ok && len(imp.Channels) > 0 {
 			// The last commit authenticated per channel, read now: a log that cannot say stops the start.
 			imp.Heads = &LogHeads{Log: l}
@@ -145,8 +147,6 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 				return fail(fmt.Errorf("audit log: channel heads: %w", err))
 			}
 		}
-		w.closers = append(w.closers, t)
-		w.Parts.Log = t
 	}
 	if pol.Has(policy.ModeSanitize) {
 		w.Parts.Wiper = &MediaWiper{Method: pol.Sanitize.Method, Verify: pol.Sanitize.Verify, Label: pol.Sanitize.Label,
