@@ -149,6 +149,15 @@ func (im *ScanImporter) judgeBundle(ctx context.Context, r *scanner.Result, file
 		return nil
 	}
 	defer src.Close()
+	// Only what was authenticated crosses: a clone of the bundle gets every ref it carries.
+	for _, ref := range src.Refs() {
+		if ref.OID != res.Target && ref.OID != res.Keyring {
+			v.rule, v.refused = "extra-ref", ref.OID.String()
+			v.reasons = append(v.reasons, fmt.Sprintf("%s: channel %s: the bundle carries %s at %s, neither the authenticated target %s nor the keyring",
+				r.Path, c.Name, ref.Name, ref.OID, res.Target))
+			return nil
+		}
+	}
 	v.res = res
 
 	dir, err := os.MkdirTemp(im.Options.TempDir, "airlock-channel-")

@@ -135,6 +135,14 @@ func newChanFixture(t *testing.T) *chanFixture {
 			f.bundles[b.name] = data
 		}
 		f.git("checkout", "-q", "main")
+		// HEAD (main, at c2) is the target; the evil branch rides along unauthenticated.
+		p := filepath.Join(dir, "extra.bundle")
+		f.git("bundle", "create", "-q", p, "HEAD", "keyring", "evil")
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.bundles["extra"] = data
 		chanFix = f
 	})
 	if chanFix == nil {
@@ -180,6 +188,7 @@ func TestChannelBundleImport(t *testing.T) {
 		{"malware", nil, "guix.bundle!eicar.com: match: test:EICAR_test_file", ""},
 		{"c1", memHeads{"guix": c2}, "rollback", "rollback"},
 		{"fork", memHeads{"guix": c2}, "rollback", "rollback"},
+		{"extra", nil, "refs/heads/evil at " + f.evil + ", neither the authenticated target", "extra-ref"},
 	}
 	for _, sandboxed := range []bool{true, false} {
 		for _, tc := range cases {

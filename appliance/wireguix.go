@@ -32,7 +32,7 @@ func wireGuixBases(pol *policy.Policy, imp *ScanImporter) error {
 			}
 			cp.HistoricalAuthorizations = append(cp.HistoricalAuthorizations, fp)
 		}
-		imp.Channels = append(imp.Channels, Channel{Name: c.Name, Policy: cp, History: c.History, HistoryMax: c.HistoryMax})
+		imp.Channels = append(imp.Channels, Channel{Name: c.Name, Policy: cp, History: c.History == nil || *c.History, HistoryMax: c.HistoryMax})
 	}
 	if pol.Import.Quorum.Enabled() {
 		q, err := pol.Import.Quorum.Load()

@@ -32,7 +32,7 @@ func TestChannelPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := p.Import.Channels[0]
-	if c.Name != "guix" || c.Keyring != "keyring" || !c.History || c.HistoryMax != DefaultHistoryMax {
+	if c.Name != "guix" || c.Keyring != "keyring" || c.History == nil || !*c.History || c.HistoryMax != DefaultHistoryMax {
 		t.Fatalf("channel %+v", c)
 	}
 	fp, err := ParseFingerprint(c.Signer)
@@ -54,6 +54,14 @@ func TestChannelPolicy(t *testing.T) {
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.key) {
 			t.Errorf("%s: got %v, want an error on %s", tc.to, err, tc.key)
 		}
+	}
+	off, err := Parse("p.toml", []byte(strings.Replace(channelPolicy, "history = true", "history = false", 1)), "/")
+	if err != nil || *off.Import.Channels[0].History {
+		t.Errorf("history = false: %v", err)
+	}
+	def, err := Parse("p.toml", []byte(strings.Replace(channelPolicy, "history = true", "", 1)), "/")
+	if err != nil || !*def.Import.Channels[0].History {
+		t.Errorf("history by default: %v", err)
 	}
 	// Channels alone may approve: no allowlist, ACL or quorum needed.
 	none := channelPolicy[:strings.Index(channelPolicy, "[[import.channels]]")] + channelPolicy[strings.Index(channelPolicy, "[sanitize]"):]

@@ -183,7 +183,7 @@ func (q *Quorum) Load() (*guix.Quorum, error) {
 //	introduction = "9edb3f66fd807b096b48283debdcddccfea34bad"
 //	signer       = "BBB0 2DDF 2CEA F6A8 0D1D  E643 A2A0 6DF2 A33A 54FA"
 //	keyring      = "keyring"            # the keyring branch (default "keyring")
-//	history      = true                 # also scan every blob of the history
+//	history      = true                 # scan every blob of the pack (default)
 //	history_max  = 200000               # more history blobs: unscannable
 //
 // The last commit airlock authenticated for a channel is read from the audit log: a bundle
@@ -196,9 +196,11 @@ type Channel struct {
 	// HistoricalAuthorizations are fingerprints authorized for commits whose parents have no
 	// .guix-authorizations (guix git authenticate --historical-authorizations); rarely needed.
 	HistoricalAuthorizations []string `toml:"historical_authorizations"`
-	// History scans every blob of the bundle's pack, not only the target and keyring trees.
-	History    bool `toml:"history"`
-	HistoryMax int  `toml:"history_max"`
+	// History scans every blob of the bundle's pack, not only the target and keyring trees
+	// (default true). With false, the history's blobs (and any object the pack carries that
+	// the trees do not reach) cross inside the bundle unscanned.
+	History    *bool `toml:"history"`
+	HistoryMax int   `toml:"history_max"`
 	// Strict refuses commits signed by expired or revoked keys (Guix does not; off by default).
 	Strict bool `toml:"strict"`
 	// AllowPrerequisites accepts a bundle with prerequisites the high side already holds.
@@ -257,6 +259,10 @@ func validateChannels(im *Import) []*Error {
 			c.Keyring = "keyring"
 		} else if strings.ContainsAny(c.Keyring, " \t\n~^:?*[\\") || strings.Contains(c.Keyring, "..") {
 			bad(key+".keyring", "%q: not a branch name", c.Keyring)
+		}
+		if c.History == nil {
+			on := true
+			c.History = &on
 		}
 		if c.HistoryMax < 0 {
 			bad(key+".history_max", "must not be negative")
