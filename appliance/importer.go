@@ -293,7 +293,7 @@ func (im *ScanImporter) decide(ctx context.Context, results []scanner.Result, sp
 				inputs[results[i].Path] = results[i].SHA256
 			}
 		}
-		dec.Records = append(dec.Records, quorumRecord(qrep, carrier, inputs, quorumOK))
+		dec.Records = append(dec.Records, quorumRecords(qrep, carrier, inputs, quorumOK)...)
 	}
 	var js bytes.Buffer
 	if err := rep.writeJSON(&js); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -89,8 +90,41 @@ func quorumReasons(rep *guix.QuorumReport) []string {
 	return out
 }
 
-// quorumRecord is the audit record of rep: per item the verdict, k, the vouchers and every
-// vote (file, builder, outcome, NAR hash), and per input whether it is burned.
+// maxQuorumRecordItems bounds the JSON of the items one quorum record carries: a closure of
+// thousands of items is logged in parts, each well under auditlog.MaxRecordSize.
+const maxQuorumRecordItems = 256 << 10
+
+// quorumRecords are the audit records of rep: per item the verdict, k, the vouchers and every
+// vote (file, builder, outcome, NAR hash), and per input whether it is burned. The first
+// record ("guix-quorum") has the verdict and the inputs; the items follow in parts
+// ("guix-quorum-items") when they do not fit in it.
+func quorumRecords(rep *guix.QuorumReport, carrier string, inputs map[string]string, accepted bool) []Record {
+	one := quorumRecord(rep, carrier, inputs, accepted)
+	items, _ := one.Fields["items"].([]map[string]any)
+	var parts [][]map[string]any
+	size := 0
+	for _, it := range items {
+		b, _ := json.Marshal(it)
+		if len(parts) == 0 || (size+len(b) > maxQuorumRecordItems && len(parts[len(parts)-1]) > 0) {
+			parts = append(parts, nil)
+			size = 0
+		}
+		parts[len(parts)-1] = append(parts[len(parts)-1], it)
+		size += len(b) + 1
+	}
+	if len(parts) <= 1 {
+		return []Record{one}
+	}
+	one.Fields["items"] = parts[0]
+	one.Fields["part"], one.Fields["parts"] = 1, len(parts)
+	out := []Record{one}
+	for i, p := range parts[1:] {
+		out = append(out, Record{Type: RecordQuorum + "-items", Fields: map[string]any{"part": i + 2, "parts": len(parts), "items": p}})
+	}
+	return out
+}
+
+// quorumRecord is the whole judgement as one record (quorumRecords splits it).
 func quorumRecord(rep *guix.QuorumReport, carrier string, inputs map[string]string, accepted bool) Record {
 	var items []map[string]any
 	for _, it := range rep.Items {

@@ -257,3 +257,36 @@ func TestResignGuixACL(t *testing.T) {
 		t.Error("the re-signed export still verifies under the low side's ACL")
 	}
 }
+
+// TestQuorumRecordsSplit: the votes on a large closure are logged in parts, none dropped,
+// each within the audit log's record size.
+func TestQuorumRecordsSplit(t *testing.T) {
+	rep := &guix.QuorumReport{}
+	for i := 0; i < 3000; i++ {
+		it := guix.QuorumItem{StorePath: "/gnu/store/" + strings.Repeat("a", 32) + "-item-" + strings.Repeat("x", i%50) + hex.EncodeToString([]byte{byte(i >> 8), byte(i)}),
+			K: 2, Verdict: guix.QuorumApproved, Vouchers: []string{"farm-a", "farm-b"}, NARHash: strings.Repeat("1", 52)}
+		for _, b := range []string{"farm-a", "farm-b", "farm-c"} {
+			it.Votes = append(it.Votes, guix.Vote{File: b + ".export", Builder: b, Outcome: guix.OutcomeValid, NARHash: strings.Repeat("1", 52), Bytes: true})
+		}
+		rep.Items = append(rep.Items, it)
+	}
+	recs := quorumRecords(rep, "farm-a.export", map[string]string{}, true)
+	if len(recs) < 3 || recs[0].Type != RecordQuorum || recs[1].Type != RecordQuorum+"-items" {
+		t.Fatalf("%d records", len(recs))
+	}
+	n := 0
+	for _, r := range recs {
+		m := map[string]any{"type": r.Type}
+		for k, v := range r.Fields {
+			m[k] = v
+		}
+		b, err := json.Marshal(m)
+		if err != nil || len(b) > 1<<20 {
+			t.Fatalf("record of %d bytes: %v", len(b), err)
+		}
+		n += len(r.Fields["items"].([]map[string]any))
+	}
+	if n != len(rep.Items) {
+		t.Errorf("%d of %d items logged", n, len(rep.Items))
+	}
+}
