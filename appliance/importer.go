@@ -3,15 +3,19 @@ package appliance
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/airlock-appliance/airlock/burner"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
+
+	"github.com/airlock-appliance/airlock/burner"
 
 	"github.com/airlock-appliance/airlock/guix"
 	"github.com/airlock-appliance/airlock/sandbox"
@@ -36,6 +40,17 @@ type ScanImporter struct {
 	MaxFiles int
 	// Sandbox starts the scan workers of ReadDevice (nil: the default, confined).
 	Sandbox *sandbox.Config
+	// Channels are the policy's Guix channels (basis "channel"); Heads gives the last commit
+	// authenticated for each, from the audit log (nil: none yet).
+	Channels []Channel
+	Heads    ChannelHeads
+	// Quorum, when set, judges every export and narinfo of a stick (basis "guix-quorum")
+	// instead of the ACL; the carrier export is rewritten with the approved items and
+	// re-signed with GuixKey.
+	Quorum *guix.Quorum
+	// ResignGuix re-signs ACL-approved exports with GuixKey (import.resign_guix).
+	ResignGuix bool
+	GuixKey    *guix.PrivateKey
 }
 
 // DeviceImporter is an Importer that reads the device itself, in a sandboxed worker that holds
@@ -85,7 +100,7 @@ func (im *ScanImporter) ReadDevice(ctx context.Context, dev, spoolDir string, pr
 			return nil, err
 		}
 	}
-	dec, err := im.decide(results)
+	dec, err := im.decide(ctx, results, spoolDir, im.sandboxBlobScan(sb))
 	if dec != nil {
 		dec.Worker = conf.String()
 	}
@@ -137,13 +152,69 @@ func (im *ScanImporter) Read(ctx context.Context, fsys fs.FS, spoolDir string, p
 	if err := sp.failed(); err != nil {
 		return nil, err
 	}
-	return im.decide(results)
+	sp.closeAll()
+	return im.decide(ctx, results, spoolDir, im.localBlobScan)
 }
 
 // decide makes the import decision over results whose Guix exports were judged (by the scanner
-// in this process, or by the parent over the spool after a sandboxed read).
-func (im *ScanImporter) decide(results []scanner.Result) (*Decision, error) {
+// in this process, or by the parent over the spool after a sandboxed read). The channel and
+// quorum bases are judged here, over the spooled bytes, with scan for a bundle's blobs.
+func (im *ScanImporter) decide(ctx context.Context, results []scanner.Result, spoolDir string, scan blobScan) (*Decision, error) {
+	chans, err := im.judgeChannels(ctx, results, spoolDir, scan)
+	if err != nil {
+		return nil, err
+	}
+	qrep, qproblems, err := im.judgeQuorum(ctx, results, spoolDir)
+	if err != nil {
+		return nil, err
+	}
 	decisions := scanner.Decide(results, im.Allowlist)
+	byPath := map[string]*scanner.Result{}
+	for i := range results {
+		byPath[results[i].Path] = &results[i]
+	}
+	qreasons := map[string][]string{}
+	if qrep != nil && !qrep.Accept {
+		for _, why := range quorumReasons(qrep) {
+			for i := range results {
+				if isQuorumInput(&results[i]) && results[i].SHA256 != "" && quorumConcerns(qrep, results[i].Path, why) {
+					qreasons[results[i].Path] = append(qreasons[results[i].Path], why)
+				}
+			}
+		}
+	}
+	for i := range decisions {
+		d := &decisions[i]
+		r := byPath[d.Path]
+		switch {
+		case r == nil:
+		case chans[d.Path] != nil:
+			// A channel's bundle crosses on its channel basis alone: an allowlist entry must not
+			// bypass the rollback check.
+			cv := chans[d.Path]
+			d.Reasons = append(r.Problems(), cv.reasons...)
+			d.Basis = ""
+			if cv.res != nil && len(d.Reasons) == 0 {
+				d.Basis = BasisChannel
+			}
+		case qrep != nil && isQuorumInput(r):
+			// With a quorum, exports and narinfos cross on the quorum alone (never on one
+			// builder's signature under the ACL).
+			d.Reasons = r.Problems()
+			if r.SHA256 == "" {
+				d.Reasons = append(d.Reasons, r.Path+": not read whole, so not hashed")
+			}
+			if p := qproblems[d.Path]; p != "" {
+				d.Reasons = append(d.Reasons, d.Path+": guix quorum: "+p)
+			}
+			d.Reasons = append(d.Reasons, qreasons[d.Path]...)
+			d.Basis = ""
+			if qrep.Accept && len(d.Reasons) == 0 {
+				d.Basis = BasisQuorum
+			}
+		}
+		d.Approved = d.Basis != "" && len(d.Reasons) == 0
+	}
 	// A name the disc cannot carry as it is would be refused later, by the writer: say so now,
 	// as the verdict on that file (and in the report).
 	for i := range decisions {
@@ -152,17 +223,87 @@ func (im *ScanImporter) decide(results []scanner.Result) (*Decision, error) {
 			decisions[i].Reasons = append(decisions[i].Reasons, err.Error())
 		}
 	}
-	report := scanner.NewReport(results, decisions)
-	var js bytes.Buffer
-	if err := report.WriteJSON(&js); err != nil {
-		return nil, err
+	// The quorum's carrier: the one export that crosses, rewritten and re-signed.
+	carrier := ""
+	quorumOK := false
+	if qrep != nil && qrep.Accept {
+		carrier = qrep.Carrier()
+		quorumOK = carrier != ""
+		for i := range decisions {
+			d := &decisions[i]
+			if r := byPath[d.Path]; r != nil && isQuorumInput(r) {
+				quorumOK = quorumOK && d.Approved
+				if carrier == "" {
+					d.Approved, d.Basis = false, ""
+					d.Reasons = append(d.Reasons, d.Path+": guix quorum: no single export carries the NAR bytes of every approved item")
+				}
+			}
+		}
 	}
-	dec := &Decision{Report: js.Bytes()}
-	byPath := map[string]*scanner.Result{}
-	for i := range results {
-		byPath[results[i].Path] = &results[i]
+	rep := importReport{Report: scanner.NewReport(results, decisions), Quorum: qrep}
+	dec := &Decision{}
+	drop := map[string]bool{}
+	burned := map[string][2]string{} // path -> the SHA-256 and size burned, when not the stick's
+	if quorumOK {
+		if im.GuixKey == nil {
+			return nil, errors.New("guix quorum: no appliance Guix key to re-sign the approved items (import.resign_guix)")
+		}
+		sum, size, err := rewriteCarrier(ctx, spoolDir, carrier, qrep, im.GuixKey)
+		if err != nil {
+			return nil, err
+		}
+		burned[carrier] = [2]string{sum, fmt.Sprint(size)}
+		rep.Resigned = append(rep.Resigned, resigned{Path: carrier, Judged: byPath[carrier].SHA256, Burned: sum, Size: size})
+		// The other inputs were votes: they do not cross (the carrier has every approved NAR).
+		for i := range results {
+			if r := &results[i]; isQuorumInput(r) && r.Path != carrier {
+				drop[r.Path] = true
+				if err := os.Remove(filepath.Join(spoolDir, filepath.FromSlash(r.Path))); err != nil {
+					return nil, fmt.Errorf("spool: %w", err)
+				}
+			}
+		}
+	}
+	if im.ResignGuix && im.GuixKey != nil {
+		for _, d := range decisions {
+			if !d.Approved || d.Basis != scanner.BasisGuixACL {
+				continue
+			}
+			r := byPath[d.Path]
+			sum, size, err := guix.ResignFile(ctx, filepath.Join(spoolDir, filepath.FromSlash(d.Path)), r.Sum, im.GuixKey)
+			if err != nil {
+				return nil, fmt.Errorf("resign_guix: %w", err)
+			}
+			h := hex.EncodeToString(sum[:])
+			burned[d.Path] = [2]string{h, fmt.Sprint(size)}
+			rep.Resigned = append(rep.Resigned, resigned{Path: d.Path, Judged: r.SHA256, Burned: h, Size: size})
+		}
 	}
 	for _, d := range decisions {
+		if cv := chans[d.Path]; cv != nil {
+			rec := channelRecord(d.Path, byPath[d.Path].SHA256, cv, d.Approved, d.Reasons)
+			dec.Records = append(dec.Records, rec)
+			rep.Channels = append(rep.Channels, channelReportOf(rec, d.Approved))
+		}
+	}
+	if qrep != nil {
+		inputs := map[string]string{}
+		for i := range results {
+			if isQuorumInput(&results[i]) {
+				inputs[results[i].Path] = results[i].SHA256
+			}
+		}
+		dec.Records = append(dec.Records, quorumRecords(qrep, carrier, inputs, quorumOK)...)
+	}
+	var js bytes.Buffer
+	if err := rep.writeJSON(&js); err != nil {
+		return nil, err
+	}
+	dec.Report = js.Bytes()
+	for _, d := range decisions {
+		if drop[d.Path] {
+			continue
+		}
 		fv := FileVerdict{Path: d.Path, Approved: d.Approved, Reasons: d.Reasons}
 		if r := byPath[d.Path]; r != nil {
 			fv.Size, fv.SHA256 = r.Size, r.SHA256
@@ -170,10 +311,60 @@ func (im *ScanImporter) decide(results []scanner.Result) (*Decision, error) {
 		if d.Approved {
 			fv.Reasons = []string{"approved by " + d.Basis}
 		}
+		if b, ok := burned[d.Path]; ok {
+			fv.SHA256 = b[0]
+			fmt.Sscan(b[1], &fv.Size)
+			fv.Reasons = append(fv.Reasons, "re-signed with the appliance's Guix key (judged SHA-256 "+byPath[d.Path].SHA256+")")
+		}
 		dec.Files = append(dec.Files, fv)
 	}
 	sort.Slice(dec.Files, func(i, j int) bool { return dec.Files[i].Path < dec.Files[j].Path })
 	return dec, nil
+}
+
+// quorumConcerns says whether a quorum reason concerns the input named file (it voted on the
+// item, or the reason is about the file itself); a reason naming no input concerns them all.
+func quorumConcerns(rep *guix.QuorumReport, file, why string) bool {
+	for _, it := range rep.Items {
+		if !strings.HasPrefix(why, "guix quorum: "+it.StorePath+":") {
+			continue
+		}
+		for _, v := range it.Votes {
+			if v.File == file {
+				return true
+			}
+		}
+		return false
+	}
+	for _, f := range rep.Files {
+		if strings.HasPrefix(why, "guix quorum: "+f.Name+" ") {
+			return f.Name == file
+		}
+	}
+	return true
+}
+
+// importReport is AIRLOCK/report.json: the scanner's report plus the channel and quorum
+// judgements and the files re-signed before the burn.
+type importReport struct {
+	scanner.Report
+	Channels []channelReport    `json:"channels,omitempty"`
+	Quorum   *guix.QuorumReport `json:"guix_quorum,omitempty"`
+	Resigned []resigned         `json:"resigned,omitempty"`
+}
+
+// resigned is an export the appliance re-signed: the bytes judged and the bytes burned.
+type resigned struct {
+	Path   string `json:"path"`
+	Judged string `json:"judged_sha256"`
+	Burned string `json:"burned_sha256"`
+	Size   int64  `json:"burned_size"`
+}
+
+func (r importReport) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
 }
 
 // spooler writes every top-level file the scanner reads into the RAM spool, under the same

@@ -262,6 +262,11 @@ func (j *job) importFlow() (string, error) {
 	if dec.Worker != "" {
 		fields["worker"] = dec.Worker
 	}
+	for _, r := range dec.Records { // channel and quorum judgements (appliance/channels.go, quorum.go)
+		if _, err := j.record(r.Type, r.Fields); err != nil {
+			return "", err
+		}
+	}
 	verdictIdx, err := j.recordFiles("verdict", fields, files)
 	if err != nil {
 		return "", err

@@ -124,6 +124,9 @@ type Decision struct {
 	Report []byte
 	// Worker says how the scan worker that read the stick was confined (for the audit log).
 	Worker string
+	// Records are the judgements the import made besides the files' verdicts (channel
+	// bundles, the Guix quorum's votes), appended to the audit log before the verdict.
+	Records []Record
 }
 
 // Approved reports whether every file is approved and there is at least one.

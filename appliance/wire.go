@@ -95,6 +95,9 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 			return fail(err)
 		}
 		w.closers = append(w.closers, closerFunc(func() error { imp.Rules.Destroy(); return nil }))
+		if err := wireGuixBases(pol, imp); err != nil {
+			return fail(err)
+		}
 		imp.Sandbox = &sandbox.Config{Disabled: o.NoSandbox, TempDir: pol.Import.SpoolDir}
 		if o.NoSandbox {
 			w.Notes = append(w.Notes, "--no-sandbox: sticks are parsed in the station's process, next to the keys (debugging only)")
@@ -135,6 +138,13 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 		t := &TLog{Log: l, Dir: dir}
 		w.closers = append(w.closers, t)
 		w.Parts.Log = t
+		if imp, ok := w.Parts.Importer.(*ScanImporter); ok && len(imp.Channels) > 0 {
+			// The last commit authenticated per channel, read now: a log that cannot say stops the start.
+			imp.Heads = &LogHeads{Log: l}
+			if _, err := imp.Heads.Heads(); err != nil {
+				return fail(fmt.Errorf("audit log: channel heads: %w", err))
+			}
+		}
 	}
 	if pol.Has(policy.ModeSanitize) {
 		w.Parts.Wiper = &MediaWiper{Method: pol.Sanitize.Method, Verify: pol.Sanitize.Verify, Label: pol.Sanitize.Label,

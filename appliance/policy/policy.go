@@ -111,6 +111,8 @@ type Import struct {
 	// Quorum, when it lists builders, approves Guix store items only when K of them vouch for
 	// an identical NAR (issue 17; guix.QuorumJudge).
 	Quorum Quorum `toml:"quorum"`
+	// Channels are the Guix channels whose git bundles may cross (issue 16; basis "channel").
+	Channels []Channel `toml:"channels"`
 	// SpoolDir is the RAM spool (tmpfs) the approved bytes are kept in between read and burn.
 	SpoolDir string `toml:"spool_dir"`
 	// SpoolMax bounds the bytes spooled for one stick.
@@ -175,6 +177,104 @@ func (q *Quorum) Load() (*guix.Quorum, error) {
 		return nil, fmt.Errorf("import.quorum: %w", err)
 	}
 	return gq, nil
+}
+
+// Channel is one Guix channel a git bundle on a stick may carry, pinned as Guix pins it
+// (a channel introduction) and authenticated as `guix git authenticate` does:
+//
+//	[[import.channels]]
+//	name         = "guix"               # the bundle on the stick is guix.bundle
+//	introduction = "9edb3f66fd807b096b48283debdcddccfea34bad"
+//	signer       = "BBB0 2DDF 2CEA F6A8 0D1D  E643 A2A0 6DF2 A33A 54FA"
+//	keyring      = "keyring"            # the keyring branch (default "keyring")
+//	history      = true                 # scan every blob of the pack (default)
+//	history_max  = 200000               # more history blobs: unscannable
+//
+// The last commit airlock authenticated for a channel is read from the audit log: a bundle
+// whose target does not descend from it is refused (rollback, fork).
+type Channel struct {
+	Name         string `toml:"name"`
+	Introduction string `toml:"introduction"`
+	Signer       string `toml:"signer"`
+	Keyring      string `toml:"keyring"`
+	// HistoricalAuthorizations are fingerprints authorized for commits whose parents have no
+	// .guix-authorizations (guix git authenticate --historical-authorizations); rarely needed.
+	HistoricalAuthorizations []string `toml:"historical_authorizations"`
+	// History scans every blob of the bundle's pack, not only the target and keyring trees
+	// (default true). With false, the history's blobs (and any object the pack carries that
+	// the trees do not reach) cross inside the bundle unscanned.
+	History    *bool `toml:"history"`
+	HistoryMax int   `toml:"history_max"`
+	// Strict refuses commits signed by expired or revoked keys (Guix does not; off by default).
+	Strict bool `toml:"strict"`
+	// AllowPrerequisites accepts a bundle with prerequisites the high side already holds.
+	AllowPrerequisites bool `toml:"allow_prerequisites"`
+}
+
+// DefaultHistoryMax bounds the history blobs scanned when a channel sets none.
+const DefaultHistoryMax = 500_000
+
+var hex40RE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// ParseFingerprint reads an OpenPGP v4 fingerprint as Guix prints it (40 hex digits, spaces
+// allowed).
+func ParseFingerprint(s string) ([20]byte, error) {
+	var fp [20]byte
+	h := strings.ToLower(strings.ReplaceAll(s, " ", ""))
+	if !hex40RE.MatchString(h) {
+		return fp, fmt.Errorf("%q: want a 40-hex-digit OpenPGP fingerprint", s)
+	}
+	for i := range fp {
+		v, _ := strconv.ParseUint(h[2*i:2*i+2], 16, 8)
+		fp[i] = byte(v)
+	}
+	return fp, nil
+}
+
+// validateChannels checks the channel declarations.
+func validateChannels(im *Import) []*Error {
+	var errs []*Error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &Error{Key: key, Problem: fmt.Sprintf(format, args...)})
+	}
+	names := map[string]bool{}
+	for i := range im.Channels {
+		c := &im.Channels[i]
+		key := fmt.Sprintf("import.channels[%d]", i)
+		if !stationRE.MatchString(c.Name) {
+			bad(key+".name", "%q: use 1-64 letters, digits, '.', '_' or '-'", c.Name)
+		}
+		if names[c.Name] {
+			bad(key+".name", "%q listed twice", c.Name)
+		}
+		names[c.Name] = true
+		if !hex40RE.MatchString(c.Introduction) {
+			bad(key+".introduction", "%q: want the introduction commit, 40 lower-case hex digits", c.Introduction)
+		}
+		if _, err := ParseFingerprint(c.Signer); err != nil {
+			bad(key+".signer", "%v", err)
+		}
+		for _, h := range c.HistoricalAuthorizations {
+			if _, err := ParseFingerprint(h); err != nil {
+				bad(key+".historical_authorizations", "%v", err)
+			}
+		}
+		if c.Keyring == "" {
+			c.Keyring = "keyring"
+		} else if strings.ContainsAny(c.Keyring, " \t\n~^:?*[\\") || strings.Contains(c.Keyring, "..") {
+			bad(key+".keyring", "%q: not a branch name", c.Keyring)
+		}
+		if c.History == nil {
+			on := true
+			c.History = &on
+		}
+		if c.HistoryMax < 0 {
+			bad(key+".history_max", "must not be negative")
+		} else if c.HistoryMax == 0 {
+			c.HistoryMax = DefaultHistoryMax
+		}
+	}
+	return errs
 }
 
 // Limits bounds the scanner's recursion into archives.
@@ -459,10 +559,11 @@ func validate(p *Policy) []*Error {
 		if len(p.Import.YaraRules) == 0 {
 			bad("import.yara_rules", "required for import (at least one .yar file)")
 		}
-		if p.Import.Allowlist == "" && p.Import.GuixACL == "" && !p.Import.Quorum.Enabled() {
-			bad("import", "needs allowlist, guix_acl or quorum: with none, nothing can ever be approved")
+		if p.Import.Allowlist == "" && p.Import.GuixACL == "" && !p.Import.Quorum.Enabled() && len(p.Import.Channels) == 0 {
+			bad("import", "needs allowlist, guix_acl, quorum or channels: with none, nothing can ever be approved")
 		}
 		errs = append(errs, validateQuorum(&p.Import)...)
+		errs = append(errs, validateChannels(&p.Import)...)
 		if p.Import.SpoolDir == "" {
 			bad("import.spool_dir", "required for import")
 		}
