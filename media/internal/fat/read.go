@@ -679,10 +679,18 @@ func (l *lfn) name() (string, error) {
 			k++
 		case utf16.IsSurrogate(rune(u[k])):
 			return "", errors.New("long name with an unpaired UTF-16 surrogate")
+		case u[k] < 0x80 && strings.IndexByte(lfnForbidden, byte(u[k])) >= 0:
+			return "", fmt.Errorf("long name with %q, which no FAT writer puts in a long name and readers show differently (mtools shows '?' as '_', Linux and 7z keep it)", rune(u[k]))
 		}
 	}
 	return string(utf16.Decode(u)), nil
 }
+
+// lfnForbidden are the printable characters the FAT specification, Windows and Linux's vfat
+// (vfat_bad_char) refuse in a long name. Only a hand-made volume carries them, and the stock
+// readers disagree on them: mtools extracts "a?.txt" as "a_.txt", which airlock would then not
+// list under that name. ('/', '\' and control characters are refused by tree.CheckName.)
+const lfnForbidden = `"*:<>?|`
 
 // trim cuts extents down to size bytes.
 func trim(ext []tree.Extent, size int64) []tree.Extent {
