@@ -12,7 +12,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/airlock-appliance/airlock/media/internal/mediaerr"
-	"github.com/airlock-appliance/airlock/media/internal/tree"
+	"github.com/airlock-appliance/airlock/internal/fstree"
 )
 
 // Volume is a validated FAT volume.
@@ -22,7 +22,7 @@ type Volume struct {
 	// boot sector's. (fsck.fat reports the two disagreeing; Windows writes only the first, so
 	// that is not refused.)
 	Label string
-	FS    *tree.FS
+	FS    *fstree.FS
 }
 
 // What Open refuses, beyond ranges and chains: everything `fsck.fat -n` reports about the
@@ -96,7 +96,7 @@ func open(ctx context.Context, r io.ReaderAt, size int64, lim limits) (*Volume, 
 	rd.used = make([]uint64, (p.Clusters+2+63)/64)
 	rd.owner = make(map[uint32]string)
 
-	root := &tree.Node{Dir: true}
+	root := &fstree.Node{Dir: true}
 	var rootData []byte
 	if p.Type == FAT32 {
 		rootData, err = rd.readDirChain(p.RootCluster, "/")
@@ -123,7 +123,7 @@ func open(ctx context.Context, r io.ReaderAt, size int64, lim limits) (*Volume, 
 	if rd.label != "" {
 		label = rd.label // as blkid: the root directory's label wins (Windows writes only that one)
 	}
-	return &Volume{BPB: p, Label: label, FS: &tree.FS{R: r, Root: root}}, nil
+	return &Volume{BPB: p, Label: label, FS: &fstree.FS{R: r, Root: root}}, nil
 }
 
 func readFull(r io.ReaderAt, b []byte, off int64) error {
@@ -287,8 +287,8 @@ func (rd *reader) lost() error {
 
 // chain follows the cluster chain from first, claiming every cluster for name, and returns it as
 // device extents and its length in clusters.
-func (rd *reader) chain(first uint32, name string) ([]tree.Extent, int64, error) {
-	var ext []tree.Extent
+func (rd *reader) chain(first uint32, name string) ([]fstree.Extent, int64, error) {
+	var ext []fstree.Extent
 	var count int64
 	c := first
 	for {
@@ -305,7 +305,7 @@ func (rd *reader) chain(first uint32, name string) ([]tree.Extent, int64, error)
 		count++
 		off := (int64(rd.p.FirstData) + int64(c-2)*int64(rd.p.SectorsPerCluster)) * int64(rd.p.BytesPerSector)
 		k := len(ext)
-		ext = tree.Append(ext, off, rd.csize)
+		ext = fstree.Append(ext, off, rd.csize)
 		if len(ext) > k {
 			if rd.extents++; rd.extents > rd.lim.extents {
 				return nil, 0, mediaerr.Limit(mediaerr.ErrTooFragmented, "%v: %s: more than MaxExtents (%d) runs of clusters in the volume", rd.p.Type, name, rd.lim.extents)
@@ -430,14 +430,14 @@ func highByte(e []byte) bool {
 // subdir is a subdirectory found in a directory, read after the directory's own entries so that
 // only one directory's data is held at a time.
 type subdir struct {
-	n     *tree.Node
+	n     *fstree.Node
 	first uint32
 	path  string
 }
 
 // walk decodes the directory data of dir (at where: "" for the root, else "/a/b"; self is its
 // first cluster, parent its parent's, 0 for the root) and descends into subdirectories.
-func (rd *reader) walk(dir *tree.Node, data []byte, where string, self, parent uint32, depth int) error {
+func (rd *reader) walk(dir *fstree.Node, data []byte, where string, self, parent uint32, depth int) error {
 	p := rd.p
 	at := where
 	if at == "" {
@@ -584,7 +584,7 @@ func (rd *reader) walk(dir *tree.Node, data []byte, where string, self, parent u
 			}
 		}
 		long.want = 0
-		if err := tree.CheckName(name); err != nil {
+		if err := fstree.CheckName(name); err != nil {
 			return corrupt(i, "%v", err)
 		}
 		if len(name) > mediaerr.NameMax {
@@ -600,7 +600,7 @@ func (rd *reader) walk(dir *tree.Node, data []byte, where string, self, parent u
 		if rd.entries++; rd.entries > rd.lim.entries {
 			return mediaerr.Limit(mediaerr.ErrTooManyEntries, "%v: more than MaxEntries (%d) files and directories", p.Type, rd.lim.entries)
 		}
-		n := &tree.Node{Name: name, ModTime: fatTime(e[24:26], e[22:24])}
+		n := &fstree.Node{Name: name, ModTime: fatTime(e[24:26], e[22:24])}
 		if attr&0x10 != 0 {
 			n.Dir = true
 			if first == 0 {
@@ -689,12 +689,12 @@ func (l *lfn) name() (string, error) {
 // lfnForbidden are the printable characters the FAT specification, Windows and Linux's vfat
 // (vfat_bad_char) refuse in a long name. Only a hand-made volume carries them, and the stock
 // readers disagree on them: mtools extracts "a?.txt" as "a_.txt", which airlock would then not
-// list under that name. ('/', '\' and control characters are refused by tree.CheckName.)
+// list under that name. ('/', '\' and control characters are refused by fstree.CheckName.)
 const lfnForbidden = `"*:<>?|`
 
 // trim cuts extents down to size bytes.
-func trim(ext []tree.Extent, size int64) []tree.Extent {
-	var out []tree.Extent
+func trim(ext []fstree.Extent, size int64) []fstree.Extent {
+	var out []fstree.Extent
 	for _, e := range ext {
 		if size <= 0 {
 			break
