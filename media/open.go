@@ -12,11 +12,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/airlock-appliance/airlock/internal/fstree"
 	"github.com/airlock-appliance/airlock/media/internal/fat"
 	"github.com/airlock-appliance/airlock/media/internal/isofs"
 	"github.com/airlock-appliance/airlock/media/internal/mediaerr"
 	"github.com/airlock-appliance/airlock/media/internal/part"
-	"github.com/airlock-appliance/airlock/internal/fstree"
 )
 
 // Volume describes one filesystem found on a medium.

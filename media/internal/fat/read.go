@@ -11,8 +11,8 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"github.com/airlock-appliance/airlock/media/internal/mediaerr"
 	"github.com/airlock-appliance/airlock/internal/fstree"
+	"github.com/airlock-appliance/airlock/media/internal/mediaerr"
 )
 
 // Volume is a validated FAT volume.

@@ -9,9 +9,9 @@ import (
 	"errors"
 	"io"
 
+	"github.com/airlock-appliance/airlock/internal/fstree"
 	"github.com/airlock-appliance/airlock/internal/iso9660"
 	"github.com/airlock-appliance/airlock/media/internal/mediaerr"
-	"github.com/airlock-appliance/airlock/internal/fstree"
 )
 
 // Detect reports whether the volume at r carries an ISO9660 volume descriptor at sector 16.
