@@ -251,6 +251,17 @@ func hostileCases() []hostileCase {
 			e := v.entry("ALONGN~1TXT")
 			binary.LittleEndian.PutUint16(v.b[e-32+1:], '?') // mtools extracts it as '_'
 		}},
+		// The kernel's vfat lists both names but opens one file under both (its lookups ignore
+		// case and trailing dots, and match short names too).
+		{name: "case-only-duplicate", want: "one name to the kernel's vfat", patch: func(v *vol) {
+			plantLongName(v, "OTHER   TXT", "readme.txt")
+		}},
+		{name: "trailing-dot-duplicate", want: "one name to the kernel's vfat", patch: func(v *vol) {
+			plantLongName(v, "OTHER   TXT", "README.TXT.")
+		}},
+		{name: "long-name-is-another-short-name", want: "one name to the kernel's vfat", patch: func(v *vol) {
+			plantLongName(v, "OTHER   TXT", "alongn~1.txt")
+		}},
 		{name: "reserved-attribute-bits", want: "reserved attribute", patch: func(v *vol) {
 			v.b[v.entry("OTHER   TXT")+11] |= 0x40
 		}},

@@ -43,6 +43,9 @@ type Volume struct {
 //     sequence or an orphan): Linux shows the short name where Windows may not, so either
 //     reading would hide a name; and long names with unpaired surrogates, which Linux drops.
 //   - Live entries after the end-of-directory mark: Linux lists them, the specification stops.
+//   - Long names with a character FAT writers forbid ("*:<>?|): mtools extracts '?' as '_'.
+//   - Two names in one directory that the kernel's vfat looks up as one (ignoring case and
+//     trailing dots, long names against short names): it lists both and opens one file as both.
 
 type reader struct {
 	ctx       context.Context
@@ -455,6 +458,7 @@ func (rd *reader) walk(dir *fstree.Node, data []byte, where string, self, parent
 	var long lfn
 	var subs []subdir
 	shorts := map[[11]byte]bool{}
+	looked := map[string]string{} // lookupKey of every name and short name -> the entry's name
 	labels := 0
 	end := -1
 	start := 0
@@ -577,15 +581,24 @@ func (rd *reader) walk(dir *fstree.Node, data []byte, where string, self, parent
 		if long.want != -1 && highByte(e) {
 			return corrupt(i, "short name %q with a byte above 0x7f and no long name (its characters depend on the reader's code page)", e[:11])
 		}
+		lookups := []string{name} // the names the kernel's vfat finds this entry by
 		if long.want == -1 {
 			var err error
 			if name, err = long.name(); err != nil {
 				return corrupt(long.at, "%v", err)
 			}
+			lookups = append(lookups, name)
 		}
 		long.want = 0
 		if err := fstree.CheckName(name); err != nil {
 			return corrupt(i, "%v", err)
+		}
+		for _, l := range lookups {
+			k := lookupKey(l)
+			if other, ok := looked[k]; ok && other != name {
+				return corrupt(i, "%q and %q are one name to the kernel's vfat (it looks names up ignoring case and trailing dots, and by their short names), so it opens one file under both", other, name)
+			}
+			looked[k] = name
 		}
 		if len(name) > mediaerr.NameMax {
 			return mediaerr.Limit(mediaerr.ErrNameTooLong, "%v: in %s: a name of %d bytes exceeds NAME_MAX (%d)", p.Type, at, len(name), mediaerr.NameMax)
@@ -691,6 +704,14 @@ func (l *lfn) name() (string, error) {
 // readers disagree on them: mtools extracts "a?.txt" as "a_.txt", which airlock would then not
 // list under that name. ('/', '\' and control characters are refused by fstree.CheckName.)
 const lfnForbidden = `"*:<>?|`
+
+// lookupKey is what the kernel's vfat compares when it looks a name up (vfat_lookup): the name
+// without its trailing dots (vfat_striptail_len), case-folded (fat_name_match with the default
+// name_check). Windows folds case as well. Folding all of Unicode is broader than the kernel's
+// iocharset tables: two names that only it equates are refused, never merged.
+func lookupKey(name string) string {
+	return strings.ToLower(strings.ToUpper(strings.TrimRight(name, ".")))
+}
 
 // trim cuts extents down to size bytes.
 func trim(ext []fstree.Extent, size int64) []fstree.Extent {
