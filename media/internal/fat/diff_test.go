@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -223,9 +224,10 @@ func TestOraclesAgree(t *testing.T) {
 // every stock reader extracts: airlock may refuse, but whatever it accepts must include every
 // file a reader shows, with the same bytes. AIRLOCK_FAT_DIFF_SEED replays a printed seed (the
 // base volumes are the same bytes on every run).
-func TestDifferentialMutations(t *testing.T) { differential(t, 5*time.Second) }
+func TestDifferentialMutations(t *testing.T) { differential(t, 5*time.Second, 12, 16) }
 
-func differential(t *testing.T, budget time.Duration) {
+// differential runs the mutation differential for budget over volumes of the given FAT types.
+func differential(t *testing.T, budget time.Duration, types ...int) {
 	ors := oracles(t)
 	if s := os.Getenv("AIRLOCK_FAT_DIFF_SECONDS"); s != "" {
 		d, err := time.ParseDuration(s + "s")
@@ -240,7 +242,10 @@ func differential(t *testing.T, budget time.Duration) {
 			t.Fatalf("AIRLOCK_FAT_DIFF_MUTATIONS=%q: want a positive count", s)
 		}
 	}
-	bases := []*vol{newVol(t, 12), newVol(t, 16)}
+	var bases []*vol
+	for _, bits := range types {
+		bases = append(bases, newVol(t, bits))
+	}
 	// CI runs one fixed sequence, so that its verdict is reproducible; elsewhere every run
 	// explores new mutations. A failing seed is printed and can be replayed.
 	seed := uint64(time.Now().UnixNano())
@@ -266,12 +271,12 @@ func differential(t *testing.T, budget time.Duration) {
 			if !errors.Is(aerr, mediaerr.ErrCorrupt) && !errors.Is(aerr, mediaerr.ErrUnsupported) {
 				t.Fatalf("mutation %d: FAT%d %v: refusal of an unknown class: %v", tries, v.bits, desc, aerr)
 			}
-			reason := strings.Map(func(r rune) rune {
+			reason := quoted.ReplaceAllString(strings.Map(func(r rune) rune {
 				if r >= '0' && r <= '9' {
 					return '#'
 				}
 				return r
-			}, aerr.Error())
+			}, aerr.Error()), `"…"`)
 			if i := strings.LastIndex(reason, ": "); i > 0 {
 				reason = reason[i+2:]
 			}
@@ -298,6 +303,9 @@ func differential(t *testing.T, budget time.Duration) {
 	}
 }
 
+// quoted matches a quoted name in a refusal, so that the summary counts reasons, not names.
+var quoted = regexp.MustCompile(`"(\\.|[^"\\])*"`)
+
 // mutate changes one to three places of v's metadata and describes each change as b[offset]=value
 // (a foundDivergences entry replays it). The places: the root directory, the subdirectories'
 // clusters, the data clusters after the root, the start of the FAT and the BPB; the changes: a
@@ -309,6 +317,9 @@ func mutate(v *vol, rng *rand.Rand) []string {
 	sub := v.clusterOff(v.cluster(v.entry("SUB        ")))
 	regions := [][2]int{{root, root + 32*16}, {v.clusterOff(2), v.clusterOff(2) + 8*512},
 		{fat, fat + 64}, {0, 62}, {sub, sub + 32*8}}
+	if v.bits == 32 { // the extended BPB and FSInfo
+		regions = append(regions, [2]int{62, 90}, [2]int{512, 1024})
+	}
 	var desc []string
 	set := func(off int, val byte) {
 		desc = append(desc, fmt.Sprintf("b[%d]=%#02x", off, val))
