@@ -310,7 +310,8 @@ var quoted = regexp.MustCompile(`"(\\.|[^"\\])*"`)
 // (a foundDivergences entry replays it). The places: the root directory, the subdirectories'
 // clusters, the data clusters after the root, the start of the FAT and the BPB; the changes: a
 // random byte, one flipped bit (near-valid values reach deeper), a random UTF-16 character in a
-// long-name slot, or a whole entry copied over another one of the root.
+// long-name slot, or a whole entry of the root copied over another or swapped with it, then
+// perhaps every long name's checksum made to match the entry after it.
 func mutate(v *vol, rng *rand.Rand) []string {
 	root := v.rootOff()
 	fat := int(v.p.ReservedSectors) * 512
@@ -328,7 +329,7 @@ func mutate(v *vol, rng *rand.Rand) []string {
 	for n := 1 + rng.IntN(3); n > 0; n-- {
 		r := regions[rng.IntN(len(regions))]
 		off := r[0] + rng.IntN(r[1]-r[0])
-		switch k := rng.IntN(8); {
+		switch k := rng.IntN(10); {
 		case k < 3:
 			set(off, byte(rng.Uint32()))
 		case k < 6:
@@ -340,11 +341,28 @@ func mutate(v *vol, rng *rand.Rand) []string {
 			c := []uint16{uint16(rng.IntN(0x80)), uint16(rng.IntN(0x100)), uint16(rng.Uint32())}[rng.IntN(3)]
 			set(o, byte(c))
 			set(o+1, byte(c>>8))
-		default: // an entry of the root copied over another
+		default: // an entry of the root copied over another or swapped with it
 			from, to := root+32*rng.IntN(16), root+32*rng.IntN(16)
+			a, b := append([]byte(nil), v.b[from:from+32]...), append([]byte(nil), v.b[to:to+32]...)
 			for j := 0; j < 32; j++ {
-				if v.b[to+j] != v.b[from+j] {
-					set(to+j, v.b[from+j])
+				if b[j] != a[j] {
+					set(to+j, a[j])
+					if k == 9 {
+						set(from+j, b[j])
+					}
+				}
+			}
+			if k == 8 { // long names re-attached: their checksums made to match the entry after them
+				for e := root + 32*15; e >= root; e -= 32 {
+					if v.b[e+11] == 0x0f {
+						continue
+					}
+					sum := shortSum(v.b[e:])
+					for l := e - 32; l >= root && v.b[l+11] == 0x0f; l -= 32 {
+						if v.b[l+13] != sum {
+							set(l+13, sum)
+						}
+					}
 				}
 			}
 		}
