@@ -12,11 +12,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/airlock-appliance/airlock/internal/fstree"
 	"github.com/airlock-appliance/airlock/media/internal/fat"
 	"github.com/airlock-appliance/airlock/media/internal/isofs"
 	"github.com/airlock-appliance/airlock/media/internal/mediaerr"
 	"github.com/airlock-appliance/airlock/media/internal/part"
-	"github.com/airlock-appliance/airlock/media/internal/tree"
 )
 
 // Volume describes one filesystem found on a medium.
@@ -154,7 +154,7 @@ func ReadFS(ctx context.Context, r io.ReaderAt, size, sectorSize int64) (*Medium
 	m := &Medium{Scheme: string(table.Scheme)}
 	type vol struct {
 		v    Volume
-		root *tree.Node
+		root *fstree.Node
 	}
 	var vols []vol
 	for _, p := range table.Partitions {
@@ -168,7 +168,7 @@ func ReadFS(ctx context.Context, r io.ReaderAt, size, sectorSize int64) (*Medium
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		v := Volume{Partition: p.Index, Start: p.Start, Size: p.Size}
-		var root *tree.Node
+		var root *fstree.Node
 		switch k {
 		case "zero":
 			continue // an empty partition holds nothing to read
@@ -199,10 +199,10 @@ func ReadFS(ctx context.Context, r io.ReaderAt, size, sectorSize int64) (*Medium
 	if len(vols) == 1 {
 		vols[0].v.Dir = "."
 		m.Volumes = []Volume{vols[0].v}
-		m.FS = &tree.FS{R: io.NewSectionReader(r, vols[0].v.Start, vols[0].v.Size), Root: vols[0].root}
+		m.FS = &fstree.FS{R: io.NewSectionReader(r, vols[0].v.Start, vols[0].v.Size), Root: vols[0].root}
 		return m, nil
 	}
-	root := &tree.Node{Dir: true}
+	root := &fstree.Node{Dir: true}
 	for _, v := range vols {
 		v.v.Dir = "part" + strconv.Itoa(v.v.Partition)
 		sub := *v.root
@@ -214,7 +214,7 @@ func ReadFS(ctx context.Context, r io.ReaderAt, size, sectorSize int64) (*Medium
 	if err := root.Sort("/"); err != nil {
 		return nil, mediaerr.Corrupt("%v", err)
 	}
-	m.FS = &tree.FS{R: r, Root: root}
+	m.FS = &fstree.FS{R: r, Root: root}
 	return m, nil
 }
 
@@ -241,7 +241,7 @@ func fatAndTable(r io.ReaderAt, size, sectorSize int64) error {
 }
 
 // shift moves every extent under n by off bytes, from partition- to disk-relative.
-func shift(n *tree.Node, off int64) {
+func shift(n *fstree.Node, off int64) {
 	for i := range n.Extents {
 		n.Extents[i].Off += off
 	}

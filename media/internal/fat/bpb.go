@@ -6,7 +6,7 @@
 // one file only (which also rules out directory loops), every file's chain must be exactly as
 // long as its size needs, no cluster may be in use by no file, and every name must be a clean path
 // element that Linux, mtools and 7z would all show the same; whatever fsck.fat -n reports about
-// the files is refused (see read.go for the list). The result is a tree.FS whose files read
+// the files is refused (see read.go for the list). The result is an fstree.FS whose files read
 // straight from the validated cluster runs.
 package fat
 

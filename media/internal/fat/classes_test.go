@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/airlock-appliance/airlock/internal/testenv"
 	"github.com/airlock-appliance/airlock/media/internal/mediaerr"
@@ -35,12 +36,13 @@ func newVol(t testing.TB, bits int) *vol {
 	testenv.Need(t, "mkfs.fat", "mcopy", "mmd", "fsck.fat")
 	dir := t.TempDir()
 	img := filepath.Join(dir, "v.img")
-	mustRun(t, "mkfs.fat", "-F", fmt.Sprint(bits), "-s", "1", "-S", "512", "-n", "VOL", "-C", img, fmt.Sprint(volKiB[bits]))
+	mustRun(t, "mkfs.fat", "--invariant", "-F", fmt.Sprint(bits), "-s", "1", "-S", "512", "-n", "VOL", "-C", img, fmt.Sprint(volKiB[bits]))
 	src := filepath.Join(dir, "src")
 	os.Mkdir(src, 0o755)
 	write := func(name string, n int, c byte) string {
 		p := filepath.Join(src, name)
 		os.WriteFile(p, bytes.Repeat([]byte{c}, n), 0o644)
+		os.Chtimes(p, volTime, volTime)
 		return p
 	}
 	mustRun(t, "mcopy", "-i", img, write("README.TXT", 100, 'r'), write("OTHER.TXT", 100, 'o'), write("a long name.txt", 3000, 'l'), "::")
@@ -57,9 +59,15 @@ func newVol(t testing.TB, bits int) *vol {
 	return &vol{t: t, bits: bits, b: b, p: p}
 }
 
+// volTime is every time stamp of the test volumes (with mkfs.fat --invariant, the same bytes
+// on every run, so that a mutation found once replays byte for byte).
+var volTime = time.Date(2024, 1, 2, 3, 4, 6, 0, time.UTC)
+
 func mustRun(t testing.TB, name string, args ...string) {
 	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("SOURCE_DATE_EPOCH=%d", volTime.Unix()))
+	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 }
@@ -238,6 +246,21 @@ func hostileCases() []hostileCase {
 		{name: "unpaired-surrogate", want: "surrogate", patch: func(v *vol) {
 			e := v.entry("ALONGN~1TXT")
 			binary.LittleEndian.PutUint16(v.b[e-32+1:], 0xD800) // first character of the name
+		}},
+		{name: "long-name-forbidden-character", want: "long name with '?'", patch: func(v *vol) {
+			e := v.entry("ALONGN~1TXT")
+			binary.LittleEndian.PutUint16(v.b[e-32+1:], '?') // mtools extracts it as '_'
+		}},
+		// The kernel's vfat lists both names but opens one file under both (its lookups ignore
+		// case and trailing dots, and match short names too).
+		{name: "case-only-duplicate", want: "one name to the kernel's vfat", patch: func(v *vol) {
+			plantLongName(v, "OTHER   TXT", "readme.txt")
+		}},
+		{name: "trailing-dot-duplicate", want: "one name to the kernel's vfat", patch: func(v *vol) {
+			plantLongName(v, "OTHER   TXT", "README.TXT.")
+		}},
+		{name: "long-name-is-another-short-name", want: "one name to the kernel's vfat", patch: func(v *vol) {
+			plantLongName(v, "OTHER   TXT", "alongn~1.txt")
 		}},
 		{name: "reserved-attribute-bits", want: "reserved attribute", patch: func(v *vol) {
 			v.b[v.entry("OTHER   TXT")+11] |= 0x40

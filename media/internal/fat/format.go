@@ -80,248 +80,287 @@ func CleanLabel(label string) (string, error) {
 // FATs in full, the root directory and the files' clusters; the rest of the data area is left as
 // it is (free clusters). The result passes `fsck.fat -n` with exit 0.
 func Format(w io.WriterAt, size int64, o FormatOptions, files []File) error {
-	ss := o.SectorSize
-	if ss == 0 {
-		ss = 512
-	}
-	if ss != 512 && ss != 4096 {
-		return fmt.Errorf("format FAT32: sector size %d", ss)
-	}
 	label, err := CleanLabel(o.Label)
 	if err != nil {
 		return fmt.Errorf("format FAT32: %w", err)
 	}
-	total := size / int64(ss)
-	if total > 0xffffffff {
-		total = 0xffffffff
+	g, err := newGeometry(size, o.SectorSize, o.HiddenSectors)
+	if err != nil {
+		return err
 	}
-	spc := clusterSectors(size, ss)
+	l, err := g.place(label, files, o.Time)
+	if err != nil {
+		return err
+	}
+	if err := g.writeReserved(w, label, o.VolumeID, l); err != nil {
+		return err
+	}
+	if err := g.writeFATs(w, l); err != nil {
+		return err
+	}
+	return g.writeData(w, l)
+}
+
+// geometry is the shape of a new volume: sector and cluster sizes and where each region starts.
+type geometry struct {
+	ss        int    // bytes per sector
+	total     uint32 // sectors in the volume
+	spc       uint32 // sectors per cluster
+	hidden    uint32 // the partition's start sector
+	rsvd      uint32 // reserved sectors (boot sectors, FSInfo, padding to 1 MiB)
+	fatsz     uint32 // sectors per FAT
+	firstData uint32 // sector of cluster 2
+	clusters  uint32 // data clusters
+	csize     int64  // bytes per cluster
+}
+
+// newGeometry sizes a FAT32 volume of size bytes with sectors of ss bytes (0: 512).
+func newGeometry(size int64, ss int, hidden uint32) (*geometry, error) {
+	if ss == 0 {
+		ss = 512
+	}
+	if ss != 512 && ss != 4096 {
+		return nil, fmt.Errorf("format FAT32: sector size %d", ss)
+	}
+	total := min(size/int64(ss), 0xffffffff)
+	g := &geometry{ss: ss, total: uint32(total), spc: clusterSectors(size, ss), hidden: hidden}
 	// FAT size by the Microsoft formula, then reserved sectors padded so the data region starts
-	// on a 1 MiB boundary (flash erase blocks); recompute until stable.
+	// on a 1 MiB boundary (flash erase blocks). A FAT sized for the minimum reserved region is
+	// big enough for any larger one.
 	align := uint32((1 << 20) / ss)
 	tmp1 := uint64(total) - reservedSectors
-	tmp2 := (256*uint64(spc) + numFATs) / 2
+	tmp2 := (256*uint64(g.spc) + numFATs) / 2
 	if ss == 4096 {
-		tmp2 = uint64(ss)/4*uint64(spc) + numFATs
+		tmp2 = uint64(ss)/4*uint64(g.spc) + numFATs
 	}
-	// A FAT sized for the minimum reserved region is big enough for any larger one.
-	fatsz := uint32((tmp1 + tmp2 - 1) / tmp2)
-	rsvd := reservedSectors + (align-(o.HiddenSectors+reservedSectors+numFATs*fatsz)%align)%align
-	firstData := rsvd + numFATs*fatsz
-	if uint64(firstData) >= uint64(total) {
-		return fmt.Errorf("format FAT32: %w (%d bytes)", ErrTooSmall, size)
+	g.fatsz = uint32((tmp1 + tmp2 - 1) / tmp2)
+	g.rsvd = reservedSectors + (align-(hidden+reservedSectors+numFATs*g.fatsz)%align)%align
+	g.firstData = g.rsvd + numFATs*g.fatsz
+	if uint64(g.firstData) >= uint64(total) {
+		return nil, fmt.Errorf("format FAT32: %w (%d bytes)", ErrTooSmall, size)
 	}
-	clusters := (uint32(total) - firstData) / spc
-	if clusters < 65525 {
-		return fmt.Errorf("format FAT32: %w: %d bytes give %d clusters", ErrTooSmall, size, clusters)
+	g.clusters = (g.total - g.firstData) / g.spc
+	if g.clusters < 65525 {
+		return nil, fmt.Errorf("format FAT32: %w: %d bytes give %d clusters", ErrTooSmall, size, g.clusters)
 	}
-	if uint64(clusters+2)*4 > uint64(fatsz)*uint64(ss) {
-		return fmt.Errorf("format FAT32: FAT of %d sectors too small for %d clusters", fatsz, clusters)
+	if uint64(g.clusters+2)*4 > uint64(g.fatsz)*uint64(ss) {
+		return nil, fmt.Errorf("format FAT32: FAT of %d sectors too small for %d clusters", g.fatsz, g.clusters)
 	}
-	csize := int64(spc) * int64(ss)
+	g.csize = int64(g.spc) * int64(ss)
+	return g, nil
+}
 
-	// Layout: the root directory (label, root files, then subdirectories) from cluster 2,
-	// then each subdirectory's clusters, then the files' clusters. Entry counts depend only on
-	// the names, so the sizes are known before any cluster is numbered.
-	type placed struct {
-		first uint32
-		n     uint32
-		data  []byte
-	}
-	type dirFile struct {
+// chain is a run of n clusters from first holding data (n = 0, first = 0: an empty file).
+type chain struct {
+	first, n uint32
+	data     []byte
+}
+
+// placement is where everything goes: chains[0] is the root directory's, from cluster 2, then
+// each subdirectory's, then each file's, contiguous; next is the first free cluster.
+type placement struct {
+	chains []chain
+	next   uint32
+}
+
+// place lays the directories and the files out in clusters and builds the directories. A file
+// named "DIR/NAME" goes into directory DIR of the root (one level, as the log medium's folder
+// needs); the root lists the label, its own files, then the subdirectories.
+func (g *geometry) place(label string, files []File, t time.Time) (*placement, error) {
+	type entry struct {
 		name  string
 		short []byte
-		idx   int // index in files
+		file  int // index in files; -1 for a subdirectory
 	}
-	var rootFiles []dirFile
-	var dirNames []string
-	dirFiles := map[string][]dirFile{}
+	var root []entry
+	var dirs []string
+	subs := map[string][]entry{}
 	for i, f := range files {
 		dir, name, sub := strings.Cut(f.Name, "/")
 		if !sub {
-			rootFiles = append(rootFiles, dirFile{f.Name, alias(f.Name, i+1), i})
+			root = append(root, entry{f.Name, alias(f.Name, i+1), i})
 			continue
 		}
 		if dir == "" || name == "" || strings.Contains(name, "/") {
-			return fmt.Errorf("format FAT32: file %q: one directory level at most", f.Name)
+			return nil, fmt.Errorf("format FAT32: file %q: one directory level at most", f.Name)
 		}
-		if _, ok := dirFiles[dir]; !ok {
-			dirNames = append(dirNames, dir)
+		if _, ok := subs[dir]; !ok {
+			dirs = append(dirs, dir)
 		}
-		dirFiles[dir] = append(dirFiles[dir], dirFile{name, alias(name, i+1), i})
+		subs[dir] = append(subs[dir], entry{name, alias(name, i+1), i})
 	}
-	dirShort := map[string][]byte{}
-	for j, d := range dirNames {
-		dirShort[d] = alias(d, len(files)+j+1)
+	for j, d := range dirs {
+		root = append(root, entry{d, alias(d, len(files)+j+1), -1})
 	}
-	clustersOf := func(n int64) uint32 { return uint32((n + csize - 1) / csize) }
-	entriesLen := func(fs []dirFile) int64 {
-		n := int64(0)
-		for _, f := range fs {
-			n += int64(len(lfnEntries(f.name, f.short))) + 32
+	clusters := func(n int64) uint32 { return uint32((n + g.csize - 1) / g.csize) }
+	dirClusters := func(es []entry, fixed int64) uint32 {
+		for _, e := range es {
+			fixed += int64(32 * (lfnCount(e.name) + 1))
 		}
-		return n
+		return clusters(fixed)
 	}
-	rootLen := 32 + entriesLen(rootFiles)
-	for _, d := range dirNames {
-		rootLen += int64(len(lfnEntries(d, dirShort[d]))) + 32
+	l := &placement{chains: []chain{{first: 2, n: dirClusters(root, 32)}}} // 32: the label entry
+	l.next = 2 + l.chains[0].n
+	dirChain := map[string]int{}
+	for _, d := range dirs {
+		c := chain{first: l.next, n: dirClusters(subs[d], 64)} // 64: "." and ".."
+		dirChain[d] = len(l.chains)
+		l.chains = append(l.chains, c)
+		l.next += c.n
 	}
-	rootClusters := clustersOf(rootLen)
-	next := 2 + rootClusters
-	dirFirst := map[string]uint32{}
-	var data []placed
-	dirIdx := map[string]int{}
-	for _, d := range dirNames {
-		n := clustersOf(64 + entriesLen(dirFiles[d]))
-		dirFirst[d], dirIdx[d] = next, len(data)
-		data = append(data, placed{next, n, nil})
-		next += n
-	}
-	fileFirst := make([]uint32, len(files))
+	fileChain := make([]int, len(files))
 	for i, f := range files {
-		if n := clustersOf(int64(len(f.Data))); n > 0 {
-			fileFirst[i] = next
-			data = append(data, placed{next, n, f.Data})
-			next += n
+		c := chain{n: clusters(int64(len(f.Data))), data: f.Data}
+		if c.n > 0 {
+			c.first = l.next
 		}
+		fileChain[i] = len(l.chains)
+		l.chains = append(l.chains, c)
+		l.next += c.n
 	}
-	entries := func(fs []dirFile) []byte {
+	if l.next-2 > g.clusters {
+		return nil, fmt.Errorf("format FAT32: files do not fit")
+	}
+	entries := func(es []entry) []byte {
 		var b []byte
-		for _, f := range fs {
-			b = append(b, lfnEntries(f.name, f.short)...)
-			b = append(b, dirEntry(f.short, 0x20, fileFirst[f.idx], uint32(len(files[f.idx].Data)), o.Time)...)
+		for _, e := range es {
+			b = append(b, lfnEntries(e.name, e.short)...)
+			if e.file < 0 {
+				b = append(b, dirEntry(e.short, 0x10, l.chains[dirChain[e.name]].first, 0, t)...)
+				continue
+			}
+			b = append(b, dirEntry(e.short, 0x20, l.chains[fileChain[e.file]].first, uint32(len(files[e.file].Data)), t)...)
 		}
 		return b
 	}
-	root := dirEntry([]byte(pad11(label)), 0x08, 0, 0, o.Time)
-	root = append(root, entries(rootFiles)...)
-	for _, d := range dirNames {
-		root = append(root, lfnEntries(d, dirShort[d])...)
-		root = append(root, dirEntry(dirShort[d], 0x10, dirFirst[d], 0, o.Time)...)
-		sub := dirEntry([]byte(pad11(".")), 0x10, dirFirst[d], 0, o.Time)
-		sub = append(sub, dirEntry([]byte(pad11("..")), 0x10, 0, 0, o.Time)...) // 0: the root
-		data[dirIdx[d]].data = append(sub, entries(dirFiles[d])...)
+	l.chains[0].data = append(dirEntry([]byte(pad11(label)), 0x08, 0, 0, t), entries(root)...)
+	for _, d := range dirs {
+		c := &l.chains[dirChain[d]]
+		b := dirEntry([]byte(pad11(".")), 0x10, c.first, 0, t)
+		b = append(b, dirEntry([]byte(pad11("..")), 0x10, 0, 0, t)...) // cluster 0: the root
+		c.data = append(b, entries(subs[d])...)
 	}
-	used := next - 2
-	if used > clusters {
-		return fmt.Errorf("format FAT32: files do not fit")
-	}
+	return l, nil
+}
 
-	// Boot sector.
-	bs := make([]byte, ss)
+func le16(b []byte, o int, v uint32) { binary.LittleEndian.PutUint16(b[o:], uint16(v)) }
+func le32(b []byte, o int, v uint32) { binary.LittleEndian.PutUint32(b[o:], v) }
+
+// bootSector is the FAT32 boot sector (also written as the backup).
+func (g *geometry) bootSector(label string, volumeID uint32) []byte {
+	bs := make([]byte, g.ss)
 	copy(bs, []byte{0xEB, 0x58, 0x90})
 	copy(bs[3:], "MSWIN4.1")
-	le16 := func(b []byte, o int, v uint32) { binary.LittleEndian.PutUint16(b[o:], uint16(v)) }
-	le32 := func(b []byte, o int, v uint32) { binary.LittleEndian.PutUint32(b[o:], v) }
-	le16(bs, 11, uint32(ss))
-	bs[13] = byte(spc)
-	le16(bs, 14, rsvd)
+	le16(bs, 11, uint32(g.ss))
+	bs[13] = byte(g.spc)
+	le16(bs, 14, g.rsvd)
 	bs[16] = numFATs
 	bs[21] = 0xF8
 	le16(bs, 24, 63)  // sectors per track
 	le16(bs, 26, 255) // heads
-	le32(bs, 28, o.HiddenSectors)
-	le32(bs, 32, uint32(total))
-	le32(bs, 36, fatsz)
+	le32(bs, 28, g.hidden)
+	le32(bs, 32, g.total)
+	le32(bs, 36, g.fatsz)
 	le32(bs, 44, 2) // root cluster
 	le16(bs, 48, fsInfoSector)
 	le16(bs, 50, backupBoot)
 	bs[64] = 0x80
 	bs[66] = 0x29
-	le32(bs, 67, o.VolumeID)
+	le32(bs, 67, volumeID)
 	copy(bs[71:82], pad11(label))
 	copy(bs[82:90], "FAT32   ")
 	// Boot code: print nothing, wait for a key, reboot (int 16h, int 19h): this is not a boot disk.
 	copy(bs[90:], []byte{0x31, 0xC0, 0xCD, 0x16, 0xCD, 0x19, 0xEB, 0xFE})
 	bs[510], bs[511] = 0x55, 0xAA
-	if ss > 512 {
-		bs[ss-2], bs[ss-1] = 0x55, 0xAA
+	if g.ss > 512 {
+		bs[g.ss-2], bs[g.ss-1] = 0x55, 0xAA
 	}
+	return bs
+}
 
-	fsinfo := make([]byte, ss)
-	le32(fsinfo, 0, 0x41615252)
-	le32(fsinfo, 484, 0x61417272)
-	le32(fsinfo, 488, clusters-used)
-	le32(fsinfo, 492, next)
-	le32(fsinfo, 508, 0xAA550000)
+// fsInfo is the FSInfo sector: the free-cluster count and the next free cluster.
+func (g *geometry) fsInfo(l *placement) []byte {
+	b := make([]byte, g.ss)
+	le32(b, 0, 0x41615252)
+	le32(b, 484, 0x61417272)
+	le32(b, 488, g.clusters-(l.next-2))
+	le32(b, 492, l.next)
+	le32(b, 508, 0xAA550000)
+	return b
+}
 
-	write := func(b []byte, sector int64) error {
-		if _, err := w.WriteAt(b, sector*int64(ss)); err != nil {
-			return fmt.Errorf("format FAT32: write at sector %d: %w", sector, err)
-		}
-		return nil
-	}
-	// Reserved region: zeros, then the boot sectors and FSInfo sectors.
-	if err := write(make([]byte, int64(rsvd)*int64(ss)), 0); err != nil {
-		return err
-	}
+// writeReserved writes the reserved region: zeros, then the boot sector, FSInfo and their backups.
+func (g *geometry) writeReserved(w io.WriterAt, label string, volumeID uint32, l *placement) error {
+	bs, fsinfo := g.bootSector(label, volumeID), g.fsInfo(l)
 	for _, s := range []struct {
 		b  []byte
 		at int64
-	}{{bs, 0}, {fsinfo, fsInfoSector}, {bs, backupBoot}, {fsinfo, backupBoot + fsInfoSector}} {
-		if err := write(s.b, s.at); err != nil {
-			return err
+	}{{make([]byte, int64(g.rsvd)*int64(g.ss)), 0}, {bs, 0}, {fsinfo, fsInfoSector}, {bs, backupBoot}, {fsinfo, backupBoot + fsInfoSector}} {
+		if _, err := w.WriteAt(s.b, s.at*int64(g.ss)); err != nil {
+			return fmt.Errorf("format FAT32: write at sector %d: %w", s.at, err)
 		}
 	}
-	// FATs, written in chunks so memory stays bounded on big sticks.
-	const chunk = 1 << 20
-	fatBytes := int64(fatsz) * int64(ss)
-	entry := func(c uint32) uint32 {
-		switch {
-		case c == 0:
-			return 0x0FFFFFF8
-		case c == 1:
-			return 0x0FFFFFFF
-		case c >= 2 && c < 2+rootClusters:
-			if c == 1+rootClusters {
+	return nil
+}
+
+// entry is the FAT entry of cluster c: the media byte, end marks, or the next cluster of the
+// chain holding c (0: free).
+func (l *placement) entry(c uint32) uint32 {
+	switch c {
+	case 0:
+		return 0x0FFFFFF8
+	case 1:
+		return 0x0FFFFFFF
+	}
+	for _, d := range l.chains {
+		if d.n > 0 && c >= d.first && c < d.first+d.n {
+			if c == d.first+d.n-1 {
 				return 0x0FFFFFFF
 			}
 			return c + 1
 		}
-		for _, d := range data {
-			if d.n > 0 && c >= d.first && c < d.first+d.n {
-				if c == d.first+d.n-1 {
-					return 0x0FFFFFFF
-				}
-				return c + 1
-			}
-		}
-		return 0
 	}
+	return 0
+}
+
+// writeFATs writes both FATs in full, in chunks so that memory stays bounded on big sticks.
+func (g *geometry) writeFATs(w io.WriterAt, l *placement) error {
+	const chunk = 1 << 20
+	fatBytes := int64(g.fatsz) * int64(g.ss)
 	for f := 0; f < numFATs; f++ {
-		base := int64(rsvd)*int64(ss) + int64(f)*fatBytes
+		base := int64(g.rsvd)*int64(g.ss) + int64(f)*fatBytes
 		for off := int64(0); off < fatBytes; off += chunk {
-			n := fatBytes - off
-			if n > chunk {
-				n = chunk
-			}
-			b := make([]byte, n)
-			for i := int64(0); i < n; i += 4 {
+			b := make([]byte, min(fatBytes-off, chunk))
+			for i := int64(0); i < int64(len(b)); i += 4 {
 				c := uint32((off + i) / 4)
-				if c >= next {
+				if c >= l.next {
 					break
 				}
-				le32(b, int(i), entry(c))
+				le32(b, int(i), l.entry(c))
 			}
 			if _, err := w.WriteAt(b, base+off); err != nil {
 				return fmt.Errorf("format FAT32: FAT %d at byte %d: %w", f+1, base+off, err)
 			}
 		}
 	}
-	clusterOff := func(c uint32) int64 { return (int64(firstData) + int64(c-2)*int64(spc)) * int64(ss) }
-	rootBuf := make([]byte, int64(rootClusters)*csize)
-	copy(rootBuf, root)
-	if _, err := w.WriteAt(rootBuf, clusterOff(2)); err != nil {
-		return fmt.Errorf("format FAT32: root directory: %w", err)
-	}
-	for _, d := range data {
+	return nil
+}
+
+// writeData writes the root directory's clusters and each file's, zero-padded.
+func (g *geometry) writeData(w io.WriterAt, l *placement) error {
+	for i, d := range l.chains {
 		if d.n == 0 {
 			continue
 		}
-		b := make([]byte, int64(d.n)*csize)
+		b := make([]byte, int64(d.n)*g.csize)
 		copy(b, d.data)
-		if _, err := w.WriteAt(b, clusterOff(d.first)); err != nil {
-			return fmt.Errorf("format FAT32: file data: %w", err)
+		off := (int64(g.firstData) + int64(d.first-2)*int64(g.spc)) * int64(g.ss)
+		if _, err := w.WriteAt(b, off); err != nil {
+			what := "root directory"
+			if i > 0 {
+				what = "file data"
+			}
+			return fmt.Errorf("format FAT32: %s: %w", what, err)
 		}
 	}
 	return nil
@@ -379,6 +418,9 @@ func dirEntry(short []byte, attr byte, first, size uint32, t time.Time) []byte {
 	binary.LittleEndian.PutUint32(e[28:], size)
 	return e
 }
+
+// lfnCount is the number of long-name entries lfnEntries makes for name (13 UTF-16 units each).
+func lfnCount(name string) int { return (len(utf16.Encode([]rune(name))) + 12) / 13 }
 
 // lfnEntries returns the long-name entries of name, last part first as they are stored.
 func lfnEntries(name string, short []byte) []byte {

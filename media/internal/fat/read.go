@@ -11,8 +11,8 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/airlock-appliance/airlock/internal/fstree"
 	"github.com/airlock-appliance/airlock/media/internal/mediaerr"
-	"github.com/airlock-appliance/airlock/media/internal/tree"
 )
 
 // Volume is a validated FAT volume.
@@ -22,7 +22,7 @@ type Volume struct {
 	// boot sector's. (fsck.fat reports the two disagreeing; Windows writes only the first, so
 	// that is not refused.)
 	Label string
-	FS    *tree.FS
+	FS    *fstree.FS
 }
 
 // What Open refuses, beyond ranges and chains: everything `fsck.fat -n` reports about the
@@ -43,6 +43,9 @@ type Volume struct {
 //     sequence or an orphan): Linux shows the short name where Windows may not, so either
 //     reading would hide a name; and long names with unpaired surrogates, which Linux drops.
 //   - Live entries after the end-of-directory mark: Linux lists them, the specification stops.
+//   - Long names with a character FAT writers forbid ("*:<>?|): mtools extracts '?' as '_'.
+//   - Two names in one directory that the kernel's vfat looks up as one (ignoring case and
+//     trailing dots, long names against short names): it lists both and opens one file as both.
 
 type reader struct {
 	ctx       context.Context
@@ -96,7 +99,7 @@ func open(ctx context.Context, r io.ReaderAt, size int64, lim limits) (*Volume, 
 	rd.used = make([]uint64, (p.Clusters+2+63)/64)
 	rd.owner = make(map[uint32]string)
 
-	root := &tree.Node{Dir: true}
+	root := &fstree.Node{Dir: true}
 	var rootData []byte
 	if p.Type == FAT32 {
 		rootData, err = rd.readDirChain(p.RootCluster, "/")
@@ -123,7 +126,7 @@ func open(ctx context.Context, r io.ReaderAt, size int64, lim limits) (*Volume, 
 	if rd.label != "" {
 		label = rd.label // as blkid: the root directory's label wins (Windows writes only that one)
 	}
-	return &Volume{BPB: p, Label: label, FS: &tree.FS{R: r, Root: root}}, nil
+	return &Volume{BPB: p, Label: label, FS: &fstree.FS{R: r, Root: root}}, nil
 }
 
 func readFull(r io.ReaderAt, b []byte, off int64) error {
@@ -287,8 +290,8 @@ func (rd *reader) lost() error {
 
 // chain follows the cluster chain from first, claiming every cluster for name, and returns it as
 // device extents and its length in clusters.
-func (rd *reader) chain(first uint32, name string) ([]tree.Extent, int64, error) {
-	var ext []tree.Extent
+func (rd *reader) chain(first uint32, name string) ([]fstree.Extent, int64, error) {
+	var ext []fstree.Extent
 	var count int64
 	c := first
 	for {
@@ -305,7 +308,7 @@ func (rd *reader) chain(first uint32, name string) ([]tree.Extent, int64, error)
 		count++
 		off := (int64(rd.p.FirstData) + int64(c-2)*int64(rd.p.SectorsPerCluster)) * int64(rd.p.BytesPerSector)
 		k := len(ext)
-		ext = tree.Append(ext, off, rd.csize)
+		ext = fstree.Append(ext, off, rd.csize)
 		if len(ext) > k {
 			if rd.extents++; rd.extents > rd.lim.extents {
 				return nil, 0, mediaerr.Limit(mediaerr.ErrTooFragmented, "%v: %s: more than MaxExtents (%d) runs of clusters in the volume", rd.p.Type, name, rd.lim.extents)
@@ -430,14 +433,14 @@ func highByte(e []byte) bool {
 // subdir is a subdirectory found in a directory, read after the directory's own entries so that
 // only one directory's data is held at a time.
 type subdir struct {
-	n     *tree.Node
+	n     *fstree.Node
 	first uint32
 	path  string
 }
 
 // walk decodes the directory data of dir (at where: "" for the root, else "/a/b"; self is its
 // first cluster, parent its parent's, 0 for the root) and descends into subdirectories.
-func (rd *reader) walk(dir *tree.Node, data []byte, where string, self, parent uint32, depth int) error {
+func (rd *reader) walk(dir *fstree.Node, data []byte, where string, self, parent uint32, depth int) error {
 	p := rd.p
 	at := where
 	if at == "" {
@@ -455,6 +458,7 @@ func (rd *reader) walk(dir *tree.Node, data []byte, where string, self, parent u
 	var long lfn
 	var subs []subdir
 	shorts := map[[11]byte]bool{}
+	looked := map[string]string{} // lookupKey of every name and short name -> the entry's name
 	labels := 0
 	end := -1
 	start := 0
@@ -577,15 +581,24 @@ func (rd *reader) walk(dir *tree.Node, data []byte, where string, self, parent u
 		if long.want != -1 && highByte(e) {
 			return corrupt(i, "short name %q with a byte above 0x7f and no long name (its characters depend on the reader's code page)", e[:11])
 		}
+		lookups := []string{name} // the names the kernel's vfat finds this entry by
 		if long.want == -1 {
 			var err error
 			if name, err = long.name(); err != nil {
 				return corrupt(long.at, "%v", err)
 			}
+			lookups = append(lookups, name)
 		}
 		long.want = 0
-		if err := tree.CheckName(name); err != nil {
+		if err := fstree.CheckName(name); err != nil {
 			return corrupt(i, "%v", err)
+		}
+		for _, l := range lookups {
+			k := lookupKey(l)
+			if other, ok := looked[k]; ok && other != name {
+				return corrupt(i, "%q and %q are one name to the kernel's vfat (it looks names up ignoring case and trailing dots, and by their short names), so it opens one file under both", other, name)
+			}
+			looked[k] = name
 		}
 		if len(name) > mediaerr.NameMax {
 			return mediaerr.Limit(mediaerr.ErrNameTooLong, "%v: in %s: a name of %d bytes exceeds NAME_MAX (%d)", p.Type, at, len(name), mediaerr.NameMax)
@@ -600,7 +613,7 @@ func (rd *reader) walk(dir *tree.Node, data []byte, where string, self, parent u
 		if rd.entries++; rd.entries > rd.lim.entries {
 			return mediaerr.Limit(mediaerr.ErrTooManyEntries, "%v: more than MaxEntries (%d) files and directories", p.Type, rd.lim.entries)
 		}
-		n := &tree.Node{Name: name, ModTime: fatTime(e[24:26], e[22:24])}
+		n := &fstree.Node{Name: name, ModTime: fatTime(e[24:26], e[22:24])}
 		if attr&0x10 != 0 {
 			n.Dir = true
 			if first == 0 {
@@ -679,14 +692,30 @@ func (l *lfn) name() (string, error) {
 			k++
 		case utf16.IsSurrogate(rune(u[k])):
 			return "", errors.New("long name with an unpaired UTF-16 surrogate")
+		case u[k] < 0x80 && strings.IndexByte(lfnForbidden, byte(u[k])) >= 0:
+			return "", fmt.Errorf("long name with %q, which no FAT writer puts in a long name and readers show differently (mtools shows '?' as '_', Linux and 7z keep it)", rune(u[k]))
 		}
 	}
 	return string(utf16.Decode(u)), nil
 }
 
+// lfnForbidden are the printable characters the FAT specification, Windows and Linux's vfat
+// (vfat_bad_char) refuse in a long name. Only a hand-made volume carries them, and the stock
+// readers disagree on them: mtools extracts "a?.txt" as "a_.txt", which airlock would then not
+// list under that name. ('/', '\' and control characters are refused by fstree.CheckName.)
+const lfnForbidden = `"*:<>?|`
+
+// lookupKey is what the kernel's vfat compares when it looks a name up (vfat_lookup): the name
+// without its trailing dots (vfat_striptail_len), case-folded (fat_name_match with the default
+// name_check). Windows folds case as well. Folding all of Unicode is broader than the kernel's
+// iocharset tables: two names that only it equates are refused, never merged.
+func lookupKey(name string) string {
+	return strings.ToLower(strings.ToUpper(strings.TrimRight(name, ".")))
+}
+
 // trim cuts extents down to size bytes.
-func trim(ext []tree.Extent, size int64) []tree.Extent {
-	var out []tree.Extent
+func trim(ext []fstree.Extent, size int64) []fstree.Extent {
+	var out []fstree.Extent
 	for _, e := range ext {
 		if size <= 0 {
 			break

@@ -1,4 +1,4 @@
-// Package isofs presents ISO9660 volumes of hostile media as media's tree.FS. The parsing and
+// Package isofs presents ISO9660 volumes of hostile media as media's fstree.FS. The parsing and
 // every bound live in airlock's one ISO 9660 reader, internal/iso9660; this package maps its
 // refusals to media's error classes and refuses what would let another reader see more than
 // airlock scans.
@@ -9,9 +9,9 @@ import (
 	"errors"
 	"io"
 
+	"github.com/airlock-appliance/airlock/internal/fstree"
 	"github.com/airlock-appliance/airlock/internal/iso9660"
 	"github.com/airlock-appliance/airlock/media/internal/mediaerr"
-	"github.com/airlock-appliance/airlock/media/internal/tree"
 )
 
 // Detect reports whether the volume at r carries an ISO9660 volume descriptor at sector 16.
@@ -27,7 +27,7 @@ func Detect(r io.ReaderAt) bool {
 type Volume struct {
 	Label     string
 	RockRidge bool
-	FS        *tree.FS
+	FS        *fstree.FS
 }
 
 // Open validates the ISO9660 volume of size bytes at r. Besides what iso9660.Open refuses, a
@@ -52,19 +52,19 @@ func Open(ctx context.Context, r io.ReaderAt, size int64) (*Volume, error) {
 	if err := im.CheckJoliet(); err != nil {
 		return nil, mediaerr.Corrupt("%v", err)
 	}
-	return &Volume{Label: im.Label, RockRidge: im.RockRidge, FS: &tree.FS{R: r, Root: convert(im.Root)}}, nil
+	return &Volume{Label: im.Label, RockRidge: im.RockRidge, FS: &fstree.FS{R: r, Root: convert(im.Root)}}, nil
 }
 
-// convert copies an iso9660 tree into a tree.Node tree (symbolic links become empty files: they
+// convert copies an iso9660 tree into a fstree.Node tree (symbolic links become empty files: they
 // carry no data to scan).
-func convert(n *iso9660.Node) *tree.Node {
-	t := &tree.Node{Name: n.Name, Dir: n.Dir, ModTime: n.ModTime, Size: n.Size}
+func convert(n *iso9660.Node) *fstree.Node {
+	t := &fstree.Node{Name: n.Name, Dir: n.Dir, ModTime: n.ModTime, Size: n.Size}
 	if n.Symlink {
 		t.Size = 0
 	}
 	for _, e := range n.Extents {
 		if e.Len > 0 && !n.Symlink {
-			t.Extents = append(t.Extents, tree.Extent{Off: e.Off, Len: e.Len})
+			t.Extents = append(t.Extents, fstree.Extent{Off: e.Off, Len: e.Len})
 		}
 	}
 	for _, c := range n.Children {

@@ -1,4 +1,4 @@
-package tree
+package fstree
 
 import (
 	"bytes"
@@ -58,5 +58,38 @@ func TestCheckName(t *testing.T) {
 		if err := CheckName(good); err != nil {
 			t.Errorf("%q: %v", good, err)
 		}
+	}
+}
+
+// TestReadAtEndAndModes: a read that fills p at the very end of a file returns no error (the
+// ISO readers' callers check that), one past it io.EOF; Mode and Sys are the reader's when set.
+func TestReadAtEndAndModes(t *testing.T) {
+	dev := []byte("0123456789")
+	rec := "the reader's record"
+	root := &Node{Dir: true, Children: []*Node{
+		{Name: "f", Size: 4, Extents: []Extent{{Off: 2, Len: 2}, {Off: 7, Len: 2}}, Sys: rec},
+		{Name: "l", Mode: fs.ModeSymlink | 0o777},
+	}}
+	fsys := &FS{R: bytes.NewReader(dev), Root: root}
+	f, err := fsys.Open("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := f.(io.ReaderAt)
+	b := make([]byte, 2)
+	if n, err := ra.ReadAt(b, 2); n != 2 || err != nil || string(b) != "78" {
+		t.Fatalf("ReadAt at the end: %d %v %q", n, err, b)
+	}
+	if n, err := ra.ReadAt(make([]byte, 3), 2); n != 2 || err != io.EOF {
+		t.Fatalf("ReadAt past the end: %d %v", n, err)
+	}
+	for name, want := range map[string]fs.FileMode{".": fs.ModeDir | 0o555, "f": 0o444, "l": fs.ModeSymlink | 0o777} {
+		st, err := fsys.Stat(name)
+		if err != nil || st.Mode() != want {
+			t.Errorf("%s: mode %v %v, want %v", name, st.Mode(), err, want)
+		}
+	}
+	if st, _ := fsys.Stat("f"); st.Sys() != rec {
+		t.Errorf("Sys %v", st.Sys())
 	}
 }

@@ -1,8 +1,8 @@
-// Package tree is the read-only io/fs.FS that airlock's userspace filesystem readers (FAT, ISO9660)
-// build: the readers validate the whole on-disk structure first and produce a tree of nodes whose
-// file data are extents of the underlying device, so that walking the FS never touches unvalidated
-// metadata again.
-package tree
+// Package fstree is the read-only io/fs.FS that airlock's filesystem readers (FAT in media, ISO
+// 9660 in internal/iso9660) build: the readers validate the whole on-disk structure first and
+// produce a tree of nodes whose file data are extents of the underlying device, so that walking
+// the FS never touches unvalidated metadata again.
+package fstree
 
 import (
 	"errors"
@@ -23,13 +23,16 @@ type Extent struct {
 
 // Node is one file or directory.
 type Node struct {
-	Name     string
-	Dir      bool
-	Size     int64 // regular files: the sum of the extents' lengths
+	Name string
+	Dir  bool
+	Size int64 // regular files: the sum of the extents' lengths
+	// Mode is what Stat reports, type bits included (a reader that knows modes, such as Rock
+	// Ridge, sets it); 0 reports 0444, or fs.ModeDir|0555 for a directory.
 	Mode     fs.FileMode
 	ModTime  time.Time
 	Extents  []Extent
 	Children []*Node // directories: sorted by name after Sort
+	Sys      any     // the reader's own record of the entry, returned by FileInfo.Sys
 }
 
 // CheckName reports why name is not acceptable as one path element of a hostile medium: empty,
@@ -156,17 +159,17 @@ func (i info) Name() string {
 }
 func (i info) Size() int64 { return i.n.Size }
 func (i info) Mode() fs.FileMode {
-	if i.n.Dir {
+	switch {
+	case i.n.Mode != 0:
+		return i.n.Mode
+	case i.n.Dir:
 		return fs.ModeDir | 0o555
-	}
-	if i.n.Mode != 0 {
-		return i.n.Mode.Perm() &^ 0o222
 	}
 	return 0o444
 }
 func (i info) ModTime() time.Time { return i.n.ModTime }
 func (i info) IsDir() bool        { return i.n.Dir }
-func (i info) Sys() any           { return nil }
+func (i info) Sys() any           { return i.n.Sys }
 
 type dir struct {
 	n   *Node
@@ -243,8 +246,9 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	if off >= f.n.Size {
 		return 0, io.EOF
 	}
+	short := false // p reaches past the end of the file
 	if rem := f.n.Size - off; int64(len(p)) > rem {
-		p = p[:rem]
+		p, short = p[:rem], true
 	}
 	total := 0
 	// Find the extent holding off by binary search over the extents' file offsets (a badly
@@ -293,10 +297,10 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	if len(p) > 0 {
 		return total, &fs.PathError{Op: "read", Path: f.n.Name, Err: io.ErrUnexpectedEOF}
 	}
-	if off >= f.n.Size {
+	if short {
 		return total, io.EOF
 	}
-	return total, nil
+	return total, nil // a read that fills p is not an error, even when it ends at the end
 }
 
 // Append adds a run to a list of extents, merging it with the last one when contiguous.
