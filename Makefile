@@ -71,7 +71,7 @@ bench: build build-static image
 fuzz: deps
 	@FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
-demo: build image
+demo: build image guix-oracle
 	@bash scripts/demo.sh
 	@bash scripts/demo-qemu.sh
 

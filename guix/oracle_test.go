@@ -47,10 +47,18 @@ const makeItemsScm = `(use-modules (guix store) (ice-9 rdelim))
               '("src" "tree" "a" "b" "c") (list src tree a b c))))
 `
 
-func makeRealItems(t testing.TB) *realItems {
+func makeRealItems(t testing.TB) *realItems { return makeRealItemsSigned(t, nil) }
+
+// makeRealItemsSigned is makeRealItems with the source store signing with key (nil: the key of
+// its own it starts with). Store paths and NARs are content-derived and Ed25519 signatures
+// deterministic, so every process given the same key makes byte-identical exports.
+func makeRealItemsSigned(t testing.TB, key *guix.PrivateKey) *realItems {
 	t.Helper()
 	src := testenv.GuixOracle(t)
 	sink := testenv.GuixOracle(t)
+	if key != nil {
+		installSigningKey(t, src, key)
+	}
 	host, in := src.TempDir()
 	// A source tarball as upstream would publish it, fetched as `guix download` does.
 	writeTarball(t, filepath.Join(host, "demo-src-1.0.tar.gz"))
@@ -129,6 +137,27 @@ func makeRealItems(t testing.TB) *realItems {
 		t.Fatal(err)
 	}
 	return it
+}
+
+// installSigningKey makes key the signing key of g's store (/etc/guix/signing-key.sec and .pub,
+// in the format of guix archive --generate-key). The daemon reads the key file for each export,
+// so it signs with it from the next export on.
+func installSigningKey(t testing.TB, g *testenv.Guix, key *guix.PrivateKey) {
+	t.Helper()
+	sec, err := key.MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := key.Public().MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(g.Etc(), "signing-key.sec"), sec, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(g.Etc(), "signing-key.pub"), pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func writeTarball(t testing.TB, path string) {

@@ -1,6 +1,6 @@
 ;;; oracle-import.scm: `guix archive --import` of many files, one after the other, each into the
 ;;; same (scratch) store as if it were empty. For each file named on a line of the list file
-;;; (the first argument), it prints one line, "NAME<TAB>ACCEPT" or "NAME<TAB>REFUSE<TAB>why",
+;;; (the first argument; "-" reads the names from standard input), it prints one line, "NAME<TAB>ACCEPT" or "NAME<TAB>REFUSE<TAB>why",
 ;;; then deletes every store item the import added, including the items a refused import had
 ;;; already registered (guix-daemon imports item by item). The import itself is what `guix
 ;;; archive --import` runs (guix/scripts/archive.scm: import-paths on a store connection), so
@@ -59,14 +59,17 @@
     (unless (null? new)
       (delete-paths (connection) (map (lambda (n) (string-append "/gnu/store/" n)) new)))))
 
-(for-each
- (lambda (file)
-   (let ((verdict (import-file file)))
-     (clean!)
-     (format #t "~a\t~a~%" file verdict)
-     (force-output)))
- (call-with-input-file (cadr (command-line))
-   (lambda (port)
-     (let loop ((acc '()))
-       (let ((line (read-line port)))
-         (if (eof-object? line) (reverse acc) (loop (cons line acc))))))))
+;; The list file is read a line at a time and each file judged as soon as its name arrives, so
+;; that "-" (standard input) serves one caller for many inputs: FuzzOracleImport writes a name and
+;; waits for its verdict line.
+(let ((list-port (if (string=? (cadr (command-line)) "-")
+                     (current-input-port)
+                     (open-input-file (cadr (command-line))))))
+  (let loop ()
+    (let ((file (read-line list-port)))
+      (unless (eof-object? file)
+        (let ((verdict (import-file file)))
+          (clean!)
+          (format #t "~a\t~a~%" file verdict)
+          (force-output))
+        (loop)))))
