@@ -131,6 +131,7 @@ type cpioHeader struct {
 func (w *worker) walkCpio(st *walkState, f *File, r io.Reader, depth int) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var pos int64 // bytes consumed, for the alignment of newc
+	trailer := false
 	read := func(b []byte) error {
 		n, err := io.ReadFull(br, b)
 		pos += int64(n)
@@ -156,6 +157,11 @@ func (w *worker) walkCpio(st *walkState, f *File, r io.Reader, depth int) error 
 			continue
 		}
 		kind := cpioKind(head)
+		if kind == "" && !trailer {
+			// GNU cpio and libarchive skip such junk byte by byte to the next header and read
+			// on; what they find there this walk would not see.
+			return fmt.Errorf("bytes that are not a cpio header at offset %d, before the trailer (GNU cpio and bsdtar skip them and read on)", pos)
+		}
 		if kind == "" { // data of its own after a trailer
 			return w.entry(st, f, "(after the cpio trailer)", br, -1, depth+1)
 		}
@@ -174,6 +180,7 @@ func (w *worker) walkCpio(st *walkState, f *File, r io.Reader, depth int) error 
 			return err
 		}
 		if h.name == "TRAILER!!!" {
+			trailer = true
 			if err := skip((align - pos%align) % align); err != nil && !errors.Is(err, io.EOF) {
 				return err
 			}
@@ -212,6 +219,83 @@ func (w *worker) walkCpio(st *walkState, f *File, r io.Reader, depth int) error 
 			return err
 		}
 	}
+}
+
+// FormatCpioAppended is a cpio archive after other bytes, as GNU cpio finds it: cpio -i skips
+// any junk before the first header ("skipped N bytes of junk").
+const FormatCpioAppended = "cpio-appended"
+
+// findCpio returns the offset of the first cpio header in the first maxEmbeddedSearch bytes of
+// src from which a whole archive parses (headers, data, up to its trailer), or -1. Requiring the
+// whole archive keeps a stray magic in other data (two bytes, for the binary format) from making
+// a file an archive; a fragment that does not parse is bytes of the file, scanned with it.
+func findCpio(src io.ReaderAt, size int64) int64 {
+	n := min(size, maxEmbeddedSearch)
+	var buf []byte
+	if b, ok := src.(interface{ Bytes() []byte }); ok && int64(len(b.Bytes())) >= n {
+		buf = b.Bytes()[:n]
+	} else {
+		buf = make([]byte, n)
+		k, _ := src.ReadAt(buf, 0)
+		buf = buf[:k]
+	}
+	for i := 1; i+26 <= len(buf); i++ {
+		c := buf[i]
+		if c != '0' && c != 0x71 && c != 0xc7 {
+			continue
+		}
+		if cpioKind(buf[i:]) == "" || !isCpio(buf[i:min(len(buf), i+512)]) {
+			continue
+		}
+		if cpioParses(src, int64(i), size) {
+			return int64(i)
+		}
+	}
+	return -1
+}
+
+// cpioParses reports whether the cpio archive at off in src reads to its trailer.
+func cpioParses(src io.ReaderAt, off, size int64) bool {
+	br := bufio.NewReaderSize(io.NewSectionReader(src, off, size-off), 32<<10)
+	var pos int64
+	read := func(b []byte) error {
+		n, err := io.ReadFull(br, b)
+		pos += int64(n)
+		return err
+	}
+	skip := func(n int64) bool {
+		k, err := br.Discard(int(min(n, 1<<30)))
+		pos += int64(k)
+		return err == nil && int64(k) == n
+	}
+	for range 1 << 20 {
+		head, _ := br.Peek(6)
+		kind := cpioKind(head)
+		if kind == "" {
+			return false
+		}
+		h, err := readCpioHeader(kind, read)
+		if err != nil {
+			return false
+		}
+		align := map[string]int64{"newc": 4, "bin-le": 2, "bin-be": 2}[kind]
+		if align == 0 {
+			align = 1
+		}
+		if !skip((align - pos%align) % align) {
+			return false
+		}
+		if h.name == "TRAILER!!!" {
+			return true
+		}
+		if h.size > size || !skip(h.size) {
+			return false
+		}
+		if !skip((align - pos%align) % align) {
+			return false
+		}
+	}
+	return false
 }
 
 // cpioShortName: the header was read, its name could not be.

@@ -102,7 +102,8 @@ func opaque(h []byte) string {
 	return ""
 }
 
-// isTar accepts a POSIX/GNU header (magic at 257) or a v7 header whose checksum is right.
+// isTar accepts a POSIX/GNU header (magic at 257) or a v7 header whose checksum (unsigned or
+// signed sum) is right.
 func isTar(h []byte) bool {
 	if len(h) < 512 {
 		return false
@@ -113,16 +114,11 @@ func isTar(h []byte) bool {
 	if h[0] == 0 {
 		return false
 	}
-	sum := 0
-	for i, b := range h[:512] {
-		if i >= 148 && i < 156 {
-			b = ' '
-		}
-		sum += int(b)
-	}
+	// GNU tar, bsdtar, 7z and archive/tar accept the signed sum too (old tars summed signed
+	// chars): a header with a name byte >= 0x80 may carry either.
 	field := bytes.TrimRight(bytes.TrimLeft(h[148:156], " "), " \x00")
 	want, err := strconv.ParseInt(string(field), 8, 64)
-	return err == nil && int(want) == sum
+	return err == nil && tarSumMatches(h, want)
 }
 
 // descend walks the entries of an archive (or the content of a compressed stream).
@@ -144,6 +140,12 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 		return w.walkAr(st, f, sec, depth)
 	case FormatCpio:
 		return w.walkCpio(st, f, sec, depth)
+	case FormatCpioAppended:
+		off := findCpio(src, size)
+		if off < 0 {
+			return errors.New("the cpio archive found inside the file is gone") // cannot happen: src does not change
+		}
+		return w.walkCpio(st, f, io.NewSectionReader(src, off, size-off), depth)
 	case FormatUU:
 		return w.walkUU(st, f, sec, depth)
 	}
@@ -286,7 +288,14 @@ func (w *worker) decompressor(kind string, r io.Reader) (io.Reader, func(), erro
 // tar does; any member the two parsers see differently makes the tar unscannable. Members after
 // the end-of-archive marker (which GNU tar -i extracts) are walked too.
 func (w *worker) walkTar(st *walkState, f *File, r io.Reader, depth int) error {
-	gv := &gnuView{}
+	gv := &gnuView{tmpDir: w.s.opt.TempDir}
+	defer func() {
+		for _, m := range gv.members {
+			if m.raw != nil {
+				m.raw.close()
+			}
+		}
+	}()
 	seen := 0 // members archive/tar returned, compared with gv.members
 	tr := tar.NewReader(io.TeeReader(r, gv))
 	for {
@@ -296,6 +305,9 @@ func (w *worker) walkTar(st *walkState, f *File, r io.Reader, depth int) error {
 		hdr, err := tr.Next()
 		if gv.err != nil {
 			return fmt.Errorf("GNU tar's view: %w", gv.err)
+		}
+		if ferr := w.tarMeta(st, f, gv, seen, depth); ferr != nil {
+			return ferr
 		}
 		if errors.Is(err, io.EOF) {
 			more, err := tarAfterEnd(r)
@@ -343,6 +355,42 @@ func (w *worker) walkTar(st *walkState, f *File, r io.Reader, depth int) error {
 			return err
 		}
 	}
+}
+
+// tarMeta scans what walkTar's members do not show but some extractor writes as a file: the
+// data of extension headers (cpio writes a GNU long name as "@LongLink" and a pax header as
+// "PaxHeaders/x"), and the stored data of the sparse member before the current one (7z writes
+// a pax 1.0 sparse file as its map and fragments, under the header's own name
+// "GNUSparseFile.N/x"), complete once archive/tar has moved past it. done is how many members
+// walkTar took so far.
+func (w *worker) tarMeta(st *walkState, f *File, gv *gnuView, done, depth int) error {
+	for _, e := range gv.exts {
+		name := e.name
+		if name == "" {
+			name = fmt.Sprintf("(tar %q header)", e.typ)
+		}
+		if err := w.entry(st, f, name, bytes.NewReader(e.data), int64(len(e.data)), depth+1); err != nil {
+			return err
+		}
+	}
+	gv.exts = gv.exts[:0]
+	for i := range min(done, len(gv.members)) {
+		m := &gv.members[i]
+		if m.raw == nil || gv.raw == m.raw && gv.rawLeft > 0 {
+			continue
+		}
+		name := m.raw.name
+		if name == m.name {
+			name += " (sparse data as stored)"
+		}
+		err := w.entry(st, f, name, &expansion{r: m.raw.reader(), st: st, l: w.s.opt.Limits, tar: true}, m.raw.n, depth+1)
+		m.raw.close()
+		m.raw = nil
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tarAfterEnd reads on after a tar's end-of-archive marker, as GNU tar -i does: zero blocks are
@@ -400,6 +448,10 @@ func (w *worker) walkZip(st *walkState, f *File, src io.ReaderAt, size int64, de
 		return err
 	}
 	problems := za.Problems
+	var head [512]byte
+	if n, _ := src.ReadAt(head[:], 0); n == len(head) && isTar(head[:]) {
+		problems = append(problems, "the first local header is also a valid tar header (GNU tar, bsdtar and cpio read the file as a tar, with other members)")
+	}
 	if za.Base > 0 && za.PrefixHasLocal() {
 		problems = append(problems, fmt.Sprintf("the %d bytes before the zip hold a local entry header (a streaming reader extracts it)", za.Base))
 	}

@@ -371,6 +371,9 @@ func (w *worker) sniff(src io.ReaderAt, size int64) (kind, opaqueName string) {
 	if opaqueName = embeddedOpaque(src, size); opaqueName != "" {
 		return "", opaqueName
 	}
+	if findCpio(src, size) > 0 {
+		return FormatCpioAppended, "" // cpio -i skips the bytes before it
+	}
 	if hasUUBegin(src, size) {
 		return FormatUU, ""
 	}

@@ -134,6 +134,31 @@ var hostileGens = []hostileGen{
 		gen: func(t testing.TB, p []byte) []byte { return append(elfStub(), mk7z(t, p)...) }},
 	{class: "zip-tar-polyglot", ext: ".zip", why: "a zip whose first local header is also a valid tar header: zip readers see entry 'a', tar readers a member named by the zip header's first bytes",
 		gen: zipTarPolyglot},
+	{class: "tar-longlink-gz", ext: ".tar", why: "a GNU long-name ('L') header whose data is a gzip of the payload: cpio writes it as the file @LongLink",
+		gen: func(t testing.TB, p []byte) []byte {
+			ll := gz(p)
+			b := append(rawTarHeader("././@LongLink", int64(len(ll)), 'L', "ustar  \x00", ""), ll...)
+			b = append(b, make([]byte, (512-len(ll)%512)%512)...)
+			return append(b, mkTar(t, "p.txt", []byte("the member the long name names\n"))...)
+		}},
+	{class: "tar-pax-header-gz", ext: ".tar", why: "a pax ('x') header whose data is a gzip of the payload: cpio writes it as the file PaxHeaders/p.txt",
+		gen: func(t testing.TB, p []byte) []byte {
+			px := gz(p)
+			b := append(rawTarHeader("PaxHeaders/p.txt", int64(len(px)), 'x', "ustar\x0000", ""), px...)
+			b = append(b, make([]byte, (512-len(px)%512)%512)...)
+			return append(b, mkTar(t, "p.txt", []byte("the member the pax header describes\n"))...)
+		}},
+	{class: "cpio-junk-prefix", ext: ".cpio", why: "text before a newc cpio whose member is a gzipped tar: GNU cpio skips the junk and extracts it",
+		gen: func(t testing.TB, p []byte) []byte {
+			return append([]byte("#!/bin/sh\nexit 0\n"), mkCpioNewc("inner.tar.gz", gz(mkTar(t, "p.txt", p)))...)
+		}},
+	{class: "cpio-junk-between", ext: ".cpio", why: "junk between two newc members (the second a gzipped tar): GNU cpio and bsdtar skip it and extract both",
+		gen: func(t testing.TB, p []byte) []byte {
+			first := mkCpioNewc("first.txt", []byte("before the junk\n"))
+			first = first[:len(first)-124] // without its trailer (110 bytes, the name, padding)
+			b := append(first, "junk, not a header\n"...)
+			return append(b, mkCpioNewc("inner.tar.gz", gz(mkTar(t, "p.txt", p)))...)
+		}},
 	{class: "tar-dup-names", ext: ".tar", why: "two members of one name; extractors keep the last",
 		gen: func(t testing.TB, p []byte) []byte {
 			b := mkTar(t, "p.txt", []byte("first, harmless\n"))
