@@ -225,33 +225,58 @@ func (w *worker) walkCpio(st *walkState, f *File, r io.Reader, depth int) error 
 // any junk before the first header ("skipped N bytes of junk").
 const FormatCpioAppended = "cpio-appended"
 
-// findCpio returns the offset of the first cpio header in the first maxEmbeddedSearch bytes of
-// src from which a whole archive parses (headers, data, up to its trailer), or -1. Requiring the
-// whole archive keeps a stray magic in other data (two bytes, for the binary format) from making
-// a file an archive; a fragment that does not parse is bytes of the file, scanned with it.
-func findCpio(src io.ReaderAt, size int64) int64 {
+// FormatTarAppended is a tar archive after other bytes, as GNU tar finds it: it reads any file
+// in 512-byte blocks and, where a block is not a header, skips to the next one that is
+// ("Skipping to next header").
+const FormatTarAppended = "tar-appended"
+
+// findHidden looks in the first maxEmbeddedSearch bytes of a file of no other format for an
+// archive a stock tool finds after junk: a tar header at a 512-byte boundary (GNU tar), or a cpio
+// header at any offset from which a whole archive parses (GNU cpio). It returns the format and
+// offset of the first one, or "", -1. Requiring a checksummed tar header, or a cpio archive that
+// reads to its trailer, keeps a stray magic in other data (two bytes, for binary cpio) from
+// making a file an archive; a fragment that does not parse is bytes of the file, scanned with it.
+func findHidden(src io.ReaderAt, size int64) (string, int64) {
+	const chunk, look = 1 << 20, 512
 	n := min(size, maxEmbeddedSearch)
-	var buf []byte
+	var mem []byte
 	if b, ok := src.(interface{ Bytes() []byte }); ok && int64(len(b.Bytes())) >= n {
-		buf = b.Bytes()[:n]
-	} else {
-		buf = make([]byte, n)
-		k, _ := src.ReadAt(buf, 0)
-		buf = buf[:k]
+		mem = b.Bytes()
 	}
-	for i := 1; i+26 <= len(buf); i++ {
-		c := buf[i]
-		if c != '0' && c != 0x71 && c != 0xc7 {
-			continue
+	buf := make([]byte, 0, chunk+look)
+	for base := int64(0); base < n; base += chunk {
+		var b []byte
+		if mem != nil {
+			b = mem[base:min(int64(len(mem)), base+chunk+look)]
+		} else {
+			k, _ := src.ReadAt(buf[:min(chunk+look, size-base)], base)
+			b = buf[:k]
 		}
-		if cpioKind(buf[i:]) == "" || !isCpio(buf[i:min(len(buf), i+512)]) {
-			continue
-		}
-		if cpioParses(src, int64(i), size) {
-			return int64(i)
+		end := int(min(chunk, n-base))
+		for i := 0; i < end && i < len(b); i++ {
+			off := base + int64(i)
+			if off%512 == 0 && off > 0 && i+512 <= len(b) && tarHeaderAt(b[i:i+512]) {
+				return FormatTarAppended, off
+			}
+			c := b[i]
+			if off == 0 || (c != '0' && c != 0x71 && c != 0xc7) || cpioKind(b[i:]) == "" {
+				continue
+			}
+			if isCpio(b[i:min(len(b), i+512)]) && cpioParses(src, off, size) {
+				return FormatCpioAppended, off
+			}
 		}
 	}
-	return -1
+	return "", -1
+}
+
+// tarHeaderAt reports whether blk is a header GNU tar takes: not zero, its checksum right.
+func tarHeaderAt(blk []byte) bool {
+	if bytes.Equal(blk, zeroBlock[:]) {
+		return false
+	}
+	sum, err := gnuNumber(blk[148:156])
+	return err == nil && tarSumMatches(blk, sum)
 }
 
 // cpioParses reports whether the cpio archive at off in src reads to its trailer.

@@ -140,12 +140,19 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 		return w.walkAr(st, f, sec, depth)
 	case FormatCpio:
 		return w.walkCpio(st, f, sec, depth)
-	case FormatCpioAppended:
-		off := findCpio(src, size)
-		if off < 0 {
-			return errors.New("the cpio archive found inside the file is gone") // cannot happen: src does not change
+	case FormatCpioAppended, FormatTarAppended:
+		k, off := findHidden(src, size)
+		if k != kind {
+			return errors.New("the archive found inside the file is gone") // cannot happen: src does not change
 		}
-		return w.walkCpio(st, f, io.NewSectionReader(src, off, size-off), depth)
+		rest := io.NewSectionReader(src, off, size-off)
+		if kind == FormatCpioAppended {
+			return w.walkCpio(st, f, rest, depth)
+		}
+		if err := w.walkTar(st, f, bufio.NewReaderSize(rest, 64<<10), depth); !errors.Is(err, errAfterTar) {
+			return err
+		}
+		return nil
 	case FormatUU:
 		return w.walkUU(st, f, sec, depth)
 	}
@@ -394,17 +401,22 @@ func (w *worker) tarMeta(st *walkState, f *File, gv *gnuView, done, depth int) e
 }
 
 // tarAfterEnd reads on after a tar's end-of-archive marker, as GNU tar -i does: zero blocks are
-// skipped; a valid header starts more members (returned: the stream from that header on);
-// anything else is not tar (nil, nil: the caller decides what trailing bytes mean).
+// skipped, and so are other blocks ("Skipping to next header"); a valid header starts more
+// members (returned: the stream from that header on). Without one, nil, nil if only zeros
+// followed, else errAfterTar: the caller decides what trailing bytes mean.
 func tarAfterEnd(r io.Reader) (io.Reader, error) {
 	var blk [512]byte
+	junk := false
 	for {
 		n, err := io.ReadFull(r, blk[:])
 		switch {
 		case errors.Is(err, io.EOF):
+			if junk {
+				return nil, errAfterTar
+			}
 			return nil, nil
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			if bytes.Count(blk[:n], []byte{0}) == n {
+			if !junk && bytes.Count(blk[:n], []byte{0}) == n {
 				return nil, nil
 			}
 			return nil, fmt.Errorf("%w: %d bytes of a partial block", errAfterTar, n)
@@ -414,10 +426,10 @@ func tarAfterEnd(r io.Reader) (io.Reader, error) {
 		if blk == zeroBlock {
 			continue
 		}
-		if sum, err := gnuNumber(blk[148:156]); err == nil && tarSumMatches(blk[:], sum) {
+		if tarHeaderAt(blk[:]) {
 			return io.MultiReader(bytes.NewReader(bytes.Clone(blk[:])), r), nil
 		}
-		return nil, errAfterTar
+		junk = true
 	}
 }
 

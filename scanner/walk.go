@@ -371,8 +371,8 @@ func (w *worker) sniff(src io.ReaderAt, size int64) (kind, opaqueName string) {
 	if opaqueName = embeddedOpaque(src, size); opaqueName != "" {
 		return "", opaqueName
 	}
-	if findCpio(src, size) > 0 {
-		return FormatCpioAppended, "" // cpio -i skips the bytes before it
+	if k, _ := findHidden(src, size); k != "" {
+		return k, "" // GNU tar and cpio skip the bytes before it
 	}
 	if hasUUBegin(src, size) {
 		return FormatUU, ""

@@ -159,6 +159,17 @@ var hostileGens = []hostileGen{
 			b := append(first, "junk, not a header\n"...)
 			return append(b, mkCpioNewc("inner.tar.gz", gz(mkTar(t, "p.txt", p)))...)
 		}},
+	{class: "tar-junk-prefix", ext: ".tar", why: "a 512-byte junk block before a tar whose member is a gzipped tar: GNU tar skips to the next header and extracts it",
+		gen: func(t testing.TB, p []byte) []byte {
+			junk := bytes.Repeat([]byte("junk block, not a tar header\n"), 20)[:512]
+			return append(junk, mkTar(t, "inner.tar.gz", gz(mkTar(t, "p.txt", p)))...)
+		}},
+	{class: "tar-after-eoa-junk", ext: ".tar", why: "after the end-of-archive marker, a junk block and then a member (a gzipped tar): tar -i skips the junk and extracts it",
+		gen: func(t testing.TB, p []byte) []byte {
+			b := mkTar(t, "first.txt", []byte("before the end marker\n"))
+			b = append(b, bytes.Repeat([]byte("junk block after the end\n"), 21)[:512]...)
+			return append(b, mkTar(t, "inner.tar.gz", gz(mkTar(t, "p.txt", p)))...)
+		}},
 	{class: "tar-dup-names", ext: ".tar", why: "two members of one name; extractors keep the last",
 		gen: func(t testing.TB, p []byte) []byte {
 			b := mkTar(t, "p.txt", []byte("first, harmless\n"))
