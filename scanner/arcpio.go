@@ -3,11 +3,15 @@ package scanner
 import (
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Formats of Unix archives the walker descends into: their members may be compressed (a .deb's
@@ -236,7 +240,7 @@ const FormatTarAppended = "tar-appended"
 // offset of the first one, or "", -1. Requiring a checksummed tar header, or a cpio archive that
 // reads to its trailer, keeps a stray magic in other data (two bytes, for binary cpio) from
 // making a file an archive; a fragment that does not parse is bytes of the file, scanned with it.
-func findHidden(src io.ReaderAt, size int64) (string, int64) {
+func findHidden(src io.ReaderAt, size, maxDict int64) (string, int64) {
 	const chunk, look = 1 << 20, 512
 	n := min(size, maxEmbeddedSearch)
 	var mem []byte
@@ -258,7 +262,16 @@ func findHidden(src io.ReaderAt, size int64) (string, int64) {
 			if off%512 == 0 && off > 0 && i+512 <= len(b) && tarHeaderAt(b[i:i+512]) {
 				return FormatTarAppended, off
 			}
+			// 7z opens a ustar tar at any offset.
+			if off > 0 && i+512 <= len(b) && b[i+257] == 'u' && string(b[i+257:i+262]) == "ustar" && tarHeaderAt(b[i:i+512]) {
+				return FormatTarAppended, off
+			}
 			c := b[i]
+			if off > 0 && (c == 0x1f || c == 0xfd || c == 'B' || c == 0x28) {
+				if k := detect(b[i:min(len(b), i+16)]); compressed(k) && streamProbe(k, src, off, size, maxDict) {
+					return FormatEmbedded, off
+				}
+			}
 			if off == 0 || (c != '0' && c != 0x71 && c != 0xc7) || cpioKind(b[i:]) == "" {
 				continue
 			}
@@ -270,6 +283,57 @@ func findHidden(src io.ReaderAt, size int64) (string, int64) {
 	return "", -1
 }
 
+// FormatEmbedded is a file of no other format that holds a compressed stream (gzip, bzip2, xz,
+// zstd) after other bytes: 7z finds and opens it there. The stream, from its first byte to the
+// end of the file, is an inner file named "(gzip at offset N)", walked as such.
+const FormatEmbedded = "embedded"
+
+// streamProbe reports whether a compressed stream of kind starts at off: its header reads and
+// its first 32 KiB decode (or all of it, if shorter), so that a magic number in other data
+// does not make a stream.
+func streamProbe(kind string, src io.ReaderAt, off, size, maxDict int64) bool {
+	r := io.NewSectionReader(src, off, size-off)
+	var dec io.Reader
+	switch kind {
+	case FormatGzip:
+		z, err := gzip.NewReader(r)
+		if err != nil {
+			return false
+		}
+		defer z.Close()
+		dec = z
+	case FormatBzip2:
+		dec = bzip2.NewReader(r)
+	case FormatXz:
+		z, err := newXZReader(r, maxDict)
+		if err != nil {
+			return false
+		}
+		defer z.Close()
+		dec = z
+	case FormatZstd:
+		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(uint64(maxDict)))
+		if err != nil {
+			return false
+		}
+		defer z.Close()
+		dec = z
+	default:
+		return false
+	}
+	dec = &trailingGarbage{r: dec, kind: kind} // what gzip -d and 7z accept
+	buf := make([]byte, 32<<10)
+	n, err := io.ReadFull(dec, buf)
+	return n > 0 && (err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) && n < len(buf) && cleanEnd(dec))
+}
+
+// cleanEnd reports whether a decoder that returned a short read ends there without error.
+func cleanEnd(dec io.Reader) bool {
+	var one [1]byte
+	_, err := dec.Read(one[:])
+	return errors.Is(err, io.EOF)
+}
+
 // tarHeaderAt reports whether blk is a header GNU tar takes: not zero, its checksum right.
 func tarHeaderAt(blk []byte) bool {
 	if bytes.Equal(blk, zeroBlock[:]) {
@@ -279,10 +343,12 @@ func tarHeaderAt(blk []byte) bool {
 	return err == nil && tarSumMatches(blk, sum)
 }
 
-// cpioParses reports whether the cpio archive at off in src reads to its trailer.
+// cpioParses reports whether the cpio archive at off in src reads to its trailer, with at least
+// one member before it.
 func cpioParses(src io.ReaderAt, off, size int64) bool {
 	br := bufio.NewReaderSize(io.NewSectionReader(src, off, size-off), 32<<10)
 	var pos int64
+	members := 0
 	read := func(b []byte) error {
 		n, err := io.ReadFull(br, b)
 		pos += int64(n)
@@ -311,8 +377,9 @@ func cpioParses(src io.ReaderAt, off, size int64) bool {
 			return false
 		}
 		if h.name == "TRAILER!!!" {
-			return true
+			return members > 0
 		}
+		members++
 		if h.size > size || !skip(h.size) {
 			return false
 		}

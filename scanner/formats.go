@@ -140,12 +140,17 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 		return w.walkAr(st, f, sec, depth)
 	case FormatCpio:
 		return w.walkCpio(st, f, sec, depth)
-	case FormatCpioAppended, FormatTarAppended:
-		k, off := findHidden(src, size)
+	case FormatCpioAppended, FormatTarAppended, FormatEmbedded:
+		k, off := findHidden(src, size, w.s.opt.Limits.MaxDecoderMemory)
 		if k != kind {
 			return errors.New("the archive found inside the file is gone") // cannot happen: src does not change
 		}
 		rest := io.NewSectionReader(src, off, size-off)
+		if kind == FormatEmbedded {
+			var head [16]byte
+			rest.ReadAt(head[:], 0)
+			return w.entry(st, f, fmt.Sprintf("(%s at offset %d)", detect(head[:]), off), rest, size-off, depth+1)
+		}
 		if kind == FormatCpioAppended {
 			return w.walkCpio(st, f, rest, depth)
 		}
@@ -155,6 +160,8 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 		return nil
 	case FormatUU:
 		return w.walkUU(st, f, sec, depth)
+	case FormatISO:
+		return w.walkISO(st, f, src, size, depth)
 	}
 	dec, closer, err := w.decompressor(kind, sec)
 	if err != nil {

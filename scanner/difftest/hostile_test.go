@@ -170,6 +170,18 @@ var hostileGens = []hostileGen{
 			b = append(b, bytes.Repeat([]byte("junk block after the end\n"), 21)[:512]...)
 			return append(b, mkTar(t, "inner.tar.gz", gz(mkTar(t, "p.txt", p)))...)
 		}},
+	{class: "gzip-embedded", ext: ".txt", why: "text, then a gzipped tar holding the payload (found by FuzzDifferential): 7z finds the gzip stream at its offset and opens it",
+		gen: func(t testing.TB, p []byte) []byte {
+			return append([]byte("Release notes, nothing else in here.\n"), gz(mkTar(t, "p.txt", p))...)
+		}},
+	{class: "xz-embedded", ext: ".bin", needs: []string{"xz"}, why: "bytes, then an xz stream of a tar holding the payload: 7z finds it at its offset",
+		gen: func(t testing.TB, p []byte) []byte {
+			return append([]byte("\x00\x01binary header\xff"), pipe(t, mkTar(t, "p.txt", p), "xz", "-c")...)
+		}},
+	{class: "tar-unaligned", ext: ".bin", why: "12 bytes, then a ustar tar whose member is a gzipped tar: 7z opens a tar at any offset",
+		gen: func(t testing.TB, p []byte) []byte {
+			return append([]byte("JUNKJUNKjunk"), mkTar(t, "inner.tar.gz", gz(mkTar(t, "p.txt", p)))...)
+		}},
 	{class: "tar-dup-names", ext: ".tar", why: "two members of one name; extractors keep the last",
 		gen: func(t testing.TB, p []byte) []byte {
 			b := mkTar(t, "p.txt", []byte("first, harmless\n"))
