@@ -3,11 +3,15 @@ package scanner
 import (
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Formats of Unix archives the walker descends into: their members may be compressed (a .deb's
@@ -131,6 +135,7 @@ type cpioHeader struct {
 func (w *worker) walkCpio(st *walkState, f *File, r io.Reader, depth int) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var pos int64 // bytes consumed, for the alignment of newc
+	trailer := false
 	read := func(b []byte) error {
 		n, err := io.ReadFull(br, b)
 		pos += int64(n)
@@ -156,6 +161,11 @@ func (w *worker) walkCpio(st *walkState, f *File, r io.Reader, depth int) error 
 			continue
 		}
 		kind := cpioKind(head)
+		if kind == "" && !trailer {
+			// GNU cpio and libarchive skip such junk byte by byte to the next header and read
+			// on; what they find there this walk would not see.
+			return fmt.Errorf("bytes that are not a cpio header at offset %d, before the trailer (GNU cpio and bsdtar skip them and read on)", pos)
+		}
 		if kind == "" { // data of its own after a trailer
 			return w.entry(st, f, "(after the cpio trailer)", br, -1, depth+1)
 		}
@@ -174,6 +184,7 @@ func (w *worker) walkCpio(st *walkState, f *File, r io.Reader, depth int) error 
 			return err
 		}
 		if h.name == "TRAILER!!!" {
+			trailer = true
 			if err := skip((align - pos%align) % align); err != nil && !errors.Is(err, io.EOF) {
 				return err
 			}
@@ -212,6 +223,171 @@ func (w *worker) walkCpio(st *walkState, f *File, r io.Reader, depth int) error 
 			return err
 		}
 	}
+}
+
+// FormatCpioAppended is a cpio archive after other bytes, as GNU cpio finds it: cpio -i skips
+// any junk before the first header ("skipped N bytes of junk").
+const FormatCpioAppended = "cpio-appended"
+
+// FormatTarAppended is a tar archive after other bytes, as GNU tar finds it: it reads any file
+// in 512-byte blocks and, where a block is not a header, skips to the next one that is
+// ("Skipping to next header").
+const FormatTarAppended = "tar-appended"
+
+// findHidden looks in the first maxEmbeddedSearch bytes of a file of no other format for an
+// archive a stock tool finds after junk: a tar header at a 512-byte boundary (GNU tar), or a cpio
+// header at any offset from which a whole archive parses (GNU cpio). It returns the format and
+// offset of the first one, or "", -1. Requiring a checksummed tar header, or a cpio archive that
+// reads to its trailer, keeps a stray magic in other data (two bytes, for binary cpio) from
+// making a file an archive; a fragment that does not parse is bytes of the file, scanned with it.
+func findHidden(src io.ReaderAt, size, maxDict int64) (string, int64) {
+	const chunk, look = 1 << 20, 512
+	n := min(size, maxEmbeddedSearch)
+	var mem []byte
+	if b, ok := src.(interface{ Bytes() []byte }); ok && int64(len(b.Bytes())) >= n {
+		mem = b.Bytes()
+	}
+	buf := make([]byte, 0, chunk+look)
+	for base := int64(0); base < n; base += chunk {
+		var b []byte
+		if mem != nil {
+			b = mem[base:min(int64(len(mem)), base+chunk+look)]
+		} else {
+			k, _ := src.ReadAt(buf[:min(chunk+look, size-base)], base)
+			b = buf[:k]
+		}
+		end := int(min(chunk, n-base))
+		for i := 0; i < end && i < len(b); i++ {
+			off := base + int64(i)
+			if off%512 == 0 && off > 0 && i+512 <= len(b) && tarHeaderAt(b[i:i+512]) {
+				return FormatTarAppended, off
+			}
+			// 7z opens a ustar tar at any offset.
+			if off > 0 && i+512 <= len(b) && b[i+257] == 'u' && string(b[i+257:i+262]) == "ustar" && tarHeaderAt(b[i:i+512]) {
+				return FormatTarAppended, off
+			}
+			c := b[i]
+			if off > 0 && (c == 0x1f || c == 0xfd || c == 'B' || c == 0x28) {
+				if k := detect(b[i:min(len(b), i+16)]); compressed(k) && streamProbe(k, src, off, size, maxDict) {
+					return FormatEmbedded, off
+				}
+			}
+			if off == 0 || (c != '0' && c != 0x71 && c != 0xc7) || cpioKind(b[i:]) == "" {
+				continue
+			}
+			if isCpio(b[i:min(len(b), i+512)]) && cpioParses(src, off, size) {
+				return FormatCpioAppended, off
+			}
+		}
+	}
+	return "", -1
+}
+
+// FormatEmbedded is a file of no other format that holds a compressed stream (gzip, bzip2, xz,
+// zstd) after other bytes: 7z finds and opens it there. The stream, from its first byte to the
+// end of the file, is an inner file named "(gzip at offset N)", walked as such.
+const FormatEmbedded = "embedded"
+
+// streamProbe reports whether a compressed stream of kind starts at off: its header reads and
+// its first 32 KiB decode (or all of it, if shorter), so that a magic number in other data
+// does not make a stream.
+func streamProbe(kind string, src io.ReaderAt, off, size, maxDict int64) bool {
+	r := io.NewSectionReader(src, off, size-off)
+	var dec io.Reader
+	switch kind {
+	case FormatGzip:
+		z, err := gzip.NewReader(r)
+		if err != nil {
+			return false
+		}
+		defer z.Close()
+		dec = z
+	case FormatBzip2:
+		dec = bzip2.NewReader(r)
+	case FormatXz:
+		z, err := newXZReader(r, maxDict)
+		if err != nil {
+			return false
+		}
+		defer z.Close()
+		dec = z
+	case FormatZstd:
+		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(uint64(maxDict)))
+		if err != nil {
+			return false
+		}
+		defer z.Close()
+		dec = z
+	default:
+		return false
+	}
+	dec = &trailingGarbage{r: dec, kind: kind} // what gzip -d and 7z accept
+	buf := make([]byte, 32<<10)
+	n, err := io.ReadFull(dec, buf)
+	return n > 0 && (err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) && n < len(buf) && cleanEnd(dec))
+}
+
+// cleanEnd reports whether a decoder that returned a short read ends there without error.
+func cleanEnd(dec io.Reader) bool {
+	var one [1]byte
+	_, err := dec.Read(one[:])
+	return errors.Is(err, io.EOF)
+}
+
+// tarHeaderAt reports whether blk is a header GNU tar takes: not zero, its checksum right.
+func tarHeaderAt(blk []byte) bool {
+	if bytes.Equal(blk, zeroBlock[:]) {
+		return false
+	}
+	sum, err := gnuNumber(blk[148:156])
+	return err == nil && tarSumMatches(blk, sum)
+}
+
+// cpioParses reports whether the cpio archive at off in src reads to its trailer, with at least
+// one member before it.
+func cpioParses(src io.ReaderAt, off, size int64) bool {
+	br := bufio.NewReaderSize(io.NewSectionReader(src, off, size-off), 32<<10)
+	var pos int64
+	members := 0
+	read := func(b []byte) error {
+		n, err := io.ReadFull(br, b)
+		pos += int64(n)
+		return err
+	}
+	skip := func(n int64) bool {
+		k, err := br.Discard(int(min(n, 1<<30)))
+		pos += int64(k)
+		return err == nil && int64(k) == n
+	}
+	for range 1 << 20 {
+		head, _ := br.Peek(6)
+		kind := cpioKind(head)
+		if kind == "" {
+			return false
+		}
+		h, err := readCpioHeader(kind, read)
+		if err != nil {
+			return false
+		}
+		align := map[string]int64{"newc": 4, "bin-le": 2, "bin-be": 2}[kind]
+		if align == 0 {
+			align = 1
+		}
+		if !skip((align - pos%align) % align) {
+			return false
+		}
+		if h.name == "TRAILER!!!" {
+			return members > 0
+		}
+		members++
+		if h.size > size || !skip(h.size) {
+			return false
+		}
+		if !skip((align - pos%align) % align) {
+			return false
+		}
+	}
+	return false
 }
 
 // cpioShortName: the header was read, its name could not be.

@@ -95,24 +95,3 @@ func lhaName(h []byte) string {
 	}
 	return "LHA/LZH archive"
 }
-
-// isoName names an ISO 9660 or UDF image (a volume descriptor at sector 16), or returns "".
-// Its files may be zisofs-compressed, and a Joliet or UDF tree may show other extents than the
-// Rock Ridge one: until airlock has one ISO reader that sees every tree, an image on a stick is
-// opaque (its bytes are scanned, what a mount would show is not vouched for).
-func isoName(src io.ReaderAt, size int64) string {
-	if size < 32768+2048 {
-		return ""
-	}
-	var id [6]byte
-	if _, err := src.ReadAt(id[:], 32768); err != nil {
-		return ""
-	}
-	switch string(id[1:]) {
-	case "CD001":
-		return "ISO 9660 image"
-	case "BEA01", "NSR02", "NSR03":
-		return "UDF image"
-	}
-	return ""
-}

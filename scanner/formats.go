@@ -102,7 +102,8 @@ func opaque(h []byte) string {
 	return ""
 }
 
-// isTar accepts a POSIX/GNU header (magic at 257) or a v7 header whose checksum is right.
+// isTar accepts a POSIX/GNU header (magic at 257) or a v7 header whose checksum (unsigned or
+// signed sum) is right.
 func isTar(h []byte) bool {
 	if len(h) < 512 {
 		return false
@@ -113,16 +114,11 @@ func isTar(h []byte) bool {
 	if h[0] == 0 {
 		return false
 	}
-	sum := 0
-	for i, b := range h[:512] {
-		if i >= 148 && i < 156 {
-			b = ' '
-		}
-		sum += int(b)
-	}
+	// GNU tar, bsdtar, 7z and archive/tar accept the signed sum too (old tars summed signed
+	// chars): a header with a name byte >= 0x80 may carry either.
 	field := bytes.TrimRight(bytes.TrimLeft(h[148:156], " "), " \x00")
 	want, err := strconv.ParseInt(string(field), 8, 64)
-	return err == nil && int(want) == sum
+	return err == nil && tarSumMatches(h, want)
 }
 
 // descend walks the entries of an archive (or the content of a compressed stream).
@@ -144,8 +140,28 @@ func (w *worker) descend(st *walkState, f *File, kind string, src io.ReaderAt, s
 		return w.walkAr(st, f, sec, depth)
 	case FormatCpio:
 		return w.walkCpio(st, f, sec, depth)
+	case FormatCpioAppended, FormatTarAppended, FormatEmbedded:
+		k, off := findHidden(src, size, w.s.opt.Limits.MaxDecoderMemory)
+		if k != kind {
+			return errors.New("the archive found inside the file is gone") // cannot happen: src does not change
+		}
+		rest := io.NewSectionReader(src, off, size-off)
+		if kind == FormatEmbedded {
+			var head [16]byte
+			rest.ReadAt(head[:], 0)
+			return w.entry(st, f, fmt.Sprintf("(%s at offset %d)", detect(head[:]), off), rest, size-off, depth+1)
+		}
+		if kind == FormatCpioAppended {
+			return w.walkCpio(st, f, rest, depth)
+		}
+		if err := w.walkTar(st, f, bufio.NewReaderSize(rest, 64<<10), depth); !errors.Is(err, errAfterTar) {
+			return err
+		}
+		return nil
 	case FormatUU:
 		return w.walkUU(st, f, sec, depth)
+	case FormatISO:
+		return w.walkISO(st, f, src, size, depth)
 	}
 	dec, closer, err := w.decompressor(kind, sec)
 	if err != nil {
@@ -286,7 +302,14 @@ func (w *worker) decompressor(kind string, r io.Reader) (io.Reader, func(), erro
 // tar does; any member the two parsers see differently makes the tar unscannable. Members after
 // the end-of-archive marker (which GNU tar -i extracts) are walked too.
 func (w *worker) walkTar(st *walkState, f *File, r io.Reader, depth int) error {
-	gv := &gnuView{}
+	gv := &gnuView{tmpDir: w.s.opt.TempDir}
+	defer func() {
+		for _, m := range gv.members {
+			if m.raw != nil {
+				m.raw.close()
+			}
+		}
+	}()
 	seen := 0 // members archive/tar returned, compared with gv.members
 	tr := tar.NewReader(io.TeeReader(r, gv))
 	for {
@@ -296,6 +319,9 @@ func (w *worker) walkTar(st *walkState, f *File, r io.Reader, depth int) error {
 		hdr, err := tr.Next()
 		if gv.err != nil {
 			return fmt.Errorf("GNU tar's view: %w", gv.err)
+		}
+		if ferr := w.tarMeta(st, f, gv, seen, depth); ferr != nil {
+			return ferr
 		}
 		if errors.Is(err, io.EOF) {
 			more, err := tarAfterEnd(r)
@@ -345,18 +371,59 @@ func (w *worker) walkTar(st *walkState, f *File, r io.Reader, depth int) error {
 	}
 }
 
+// tarMeta scans what walkTar's members do not show but some extractor writes as a file: the
+// data of extension headers (cpio writes a GNU long name as "@LongLink" and a pax header as
+// "PaxHeaders/x"), and the stored data of the sparse member before the current one (7z writes
+// a pax 1.0 sparse file as its map and fragments, under the header's own name
+// "GNUSparseFile.N/x"), complete once archive/tar has moved past it. done is how many members
+// walkTar took so far.
+func (w *worker) tarMeta(st *walkState, f *File, gv *gnuView, done, depth int) error {
+	for _, e := range gv.exts {
+		name := e.name
+		if name == "" {
+			name = fmt.Sprintf("(tar %q header)", e.typ)
+		}
+		if err := w.entry(st, f, name, bytes.NewReader(e.data), int64(len(e.data)), depth+1); err != nil {
+			return err
+		}
+	}
+	gv.exts = gv.exts[:0]
+	for i := range min(done, len(gv.members)) {
+		m := &gv.members[i]
+		if m.raw == nil || gv.raw == m.raw && gv.rawLeft > 0 {
+			continue
+		}
+		name := m.raw.name
+		if name == m.name {
+			name += " (sparse data as stored)"
+		}
+		err := w.entry(st, f, name, &expansion{r: m.raw.reader(), st: st, l: w.s.opt.Limits, tar: true}, m.raw.n, depth+1)
+		m.raw.close()
+		m.raw = nil
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // tarAfterEnd reads on after a tar's end-of-archive marker, as GNU tar -i does: zero blocks are
-// skipped; a valid header starts more members (returned: the stream from that header on);
-// anything else is not tar (nil, nil: the caller decides what trailing bytes mean).
+// skipped, and so are other blocks ("Skipping to next header"); a valid header starts more
+// members (returned: the stream from that header on). Without one, nil, nil if only zeros
+// followed, else errAfterTar: the caller decides what trailing bytes mean.
 func tarAfterEnd(r io.Reader) (io.Reader, error) {
 	var blk [512]byte
+	junk := false
 	for {
 		n, err := io.ReadFull(r, blk[:])
 		switch {
 		case errors.Is(err, io.EOF):
+			if junk {
+				return nil, errAfterTar
+			}
 			return nil, nil
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			if bytes.Count(blk[:n], []byte{0}) == n {
+			if !junk && bytes.Count(blk[:n], []byte{0}) == n {
 				return nil, nil
 			}
 			return nil, fmt.Errorf("%w: %d bytes of a partial block", errAfterTar, n)
@@ -366,10 +433,10 @@ func tarAfterEnd(r io.Reader) (io.Reader, error) {
 		if blk == zeroBlock {
 			continue
 		}
-		if sum, err := gnuNumber(blk[148:156]); err == nil && tarSumMatches(blk[:], sum) {
+		if tarHeaderAt(blk[:]) {
 			return io.MultiReader(bytes.NewReader(bytes.Clone(blk[:])), r), nil
 		}
-		return nil, errAfterTar
+		junk = true
 	}
 }
 
@@ -400,6 +467,10 @@ func (w *worker) walkZip(st *walkState, f *File, src io.ReaderAt, size int64, de
 		return err
 	}
 	problems := za.Problems
+	var head [512]byte
+	if n, _ := src.ReadAt(head[:], 0); n == len(head) && isTar(head[:]) {
+		problems = append(problems, "the first local header is also a valid tar header (GNU tar, bsdtar and cpio read the file as a tar, with other members)")
+	}
 	if za.Base > 0 && za.PrefixHasLocal() {
 		problems = append(problems, fmt.Sprintf("the %d bytes before the zip hold a local entry header (a streaming reader extracts it)", za.Base))
 	}

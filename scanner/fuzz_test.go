@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,6 +36,22 @@ func FuzzWalk(f *testing.F) {
 	f.Add(append(gz(f, tarball), "garbage"...))
 	f.Add(append([]byte{0x5a, 0x2a, 0x4d, 0x18, 1, 0, 0, 0, 0}, zst(f, tarball)...))
 	f.Add(append([]byte{0x5d, 0, 0, 0x80, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 0, 0x33, 0x1b, 0xec))
+	// Archives after junk (GNU tar's and cpio's search), and an ISO image with a zisofs file.
+	f.Add(append(make([]byte, 512), tarball...))
+	f.Add(append([]byte("junk"), "070701000000010000816400000000000000000000000100000000000000050000000000000000000000000000000200000000a\x00hello\x00\x00\x00"+
+		"07070100000000000000000000000000000000000000010000000000000000000000000000000000000000000000000b00000000TRAILER!!!\x00\x00\x00\x00"...))
+	if _, err := exec.LookPath("bsdtar"); err == nil {
+		tmp := f.TempDir()
+		cmd := exec.Command("sh", "-ec", `mkdir t && yes 'zisofs block' | head -4000 > t/z.txt && echo plain > t/p.txt &&
+			cd t && bsdtar --format=iso9660 --options zisofs -cf ../z.iso .`)
+		cmd.Dir = tmp
+		if out, err := cmd.CombinedOutput(); err != nil {
+			f.Fatalf("make a zisofs image: %v\n%s", err, out)
+		}
+		if b, err := os.ReadFile(filepath.Join(tmp, "z.iso")); err == nil {
+			f.Add(b)
+		}
+	}
 	dir := testenv.GuixVectors(f)
 	for _, name := range []string{"p2.nar", "p4.nar", "p2-only.export", "trailing-garbage.export"} {
 		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {

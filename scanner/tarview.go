@@ -3,6 +3,8 @@ package scanner
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -22,13 +24,32 @@ type gnuView struct {
 	members []gnuMember
 	// extensions pending for the next member
 	ext                byte // 'L', 'K', 'x', 'g' whose data is being collected
+	extName            string
 	extBuf             []byte
 	longName, paxPath  string
 	paxSize            int64
 	paxSizeSet, sparse bool
 	sparseExt          bool // old GNU sparse extension blocks follow
 	err                error
+	// exts are the extension headers (long names, pax headers) read since walkTar last took
+	// them: cpio writes each as a file (@LongLink, PaxHeaders/x), so their data is scanned.
+	exts []tarExt
+	// raw collects the stored data of the current sparse member (map and fragments, as 7z and
+	// cpio write it, unexpanded); rawLeft is how much of it is still to come.
+	raw     *spill
+	rawLeft int64
+	tmpDir  string // where raw spills beyond memory
 }
+
+// tarExt is one extension header: its header's own name (what cpio calls the file) and data.
+type tarExt struct {
+	name string
+	typ  byte
+	data []byte
+}
+
+// maxPendingExts bounds the extension headers before one member (a real tar has one to three).
+const maxPendingExts = 16
 
 // gnuMember is one member as GNU tar sees it.
 type gnuMember struct {
@@ -36,6 +57,8 @@ type gnuMember struct {
 	typ    byte
 	size   int64
 	sparse bool // its size is the stored size, not the file's
+	// raw is the stored data of a sparse member as it lies in the archive (nil otherwise).
+	raw *spill
 }
 
 // maxExtHeader bounds the long name or pax header gnuView collects; a longer one is cut (and
@@ -60,6 +83,13 @@ func (g *gnuView) Write(p []byte) (int, error) {
 			}
 		case g.skip > 0:
 			k := int(min(int64(len(p)), g.skip))
+			if g.rawLeft > 0 {
+				r := int(min(int64(k), g.rawLeft))
+				if err := g.raw.write(p[:r]); err != nil {
+					g.err = err
+				}
+				g.rawLeft -= int64(r)
+			}
 			g.skip -= int64(k)
 			p = p[k:]
 		default:
@@ -94,10 +124,21 @@ func (g *gnuView) header() {
 		g.err = fmt.Errorf("member %d: size field as GNU tar reads it: %v", len(g.members)+1, err)
 		return
 	}
+	if c := b[124]; size != 0 && (c == 0 || c == '\n' || c == '\v' || c == '\f' || c == '\r') {
+		// GNU tar and archive/tar skip it and read the digits; libarchive (bsdtar) and cpio
+		// stop there and read 0, and so find other members in the same bytes.
+		g.err = fmt.Errorf("member %d: size field %q starts with %q: GNU tar reads %d bytes, bsdtar and cpio 0", len(g.members)+1, b[124:136], c, size)
+		return
+	}
 	typ := b[156]
 	pad := (size + 511) &^ 511
 	switch typ {
 	case 'L', 'K', 'x', 'g':
+		if len(g.exts) >= maxPendingExts {
+			g.err = fmt.Errorf("more than %d extension headers before member %d", maxPendingExts, len(g.members)+1)
+			return
+		}
+		g.extName = rawName(b)
 		g.ext, g.extBuf = typ, g.extBuf[:0]
 		g.collect, g.skip = size, pad-size
 		if size == 0 {
@@ -105,10 +146,7 @@ func (g *gnuView) header() {
 		}
 		return
 	}
-	name := cString(b[0:100])
-	if string(b[257:263]) == "ustar\x00" && b[345] != 0 {
-		name = cString(b[345:500]) + "/" + name
-	}
+	name := rawName(b)
 	switch {
 	case g.paxPath != "":
 		name = g.paxPath
@@ -124,7 +162,12 @@ func (g *gnuView) header() {
 			typ = '5'
 		}
 	}
-	g.members = append(g.members, gnuMember{name: name, typ: typ, size: size, sparse: g.sparse || typ == 'S'})
+	m := gnuMember{name: name, typ: typ, size: size, sparse: g.sparse || typ == 'S'}
+	if m.sparse && size > 0 {
+		m.raw = &spill{dir: g.tmpDir, name: rawName(b)}
+		g.raw, g.rawLeft = m.raw, size
+	}
+	g.members = append(g.members, m)
 	g.longName, g.paxPath, g.paxSizeSet, g.sparse = "", "", false, false
 	if typ == 'S' && b[482] != 0 {
 		g.sparseExt = true
@@ -141,9 +184,22 @@ func (g *gnuView) header() {
 	g.skip = pad
 }
 
+// rawName is the name a header's own fields give (the ustar prefix prepended whenever the magic
+// is "ustar\0"), before any long name or pax path replaces it.
+func rawName(b []byte) string {
+	name := cString(b[0:100])
+	if string(b[257:263]) == "ustar\x00" && b[345] != 0 {
+		name = cString(b[345:500]) + "/" + name
+	}
+	return name
+}
+
 // endExt takes in the data of a long name or pax extended header.
 func (g *gnuView) endExt() {
 	data := g.extBuf
+	if len(data) > 0 {
+		g.exts = append(g.exts, tarExt{name: g.extName, typ: g.ext, data: bytes.Clone(data)})
+	}
 	switch g.ext {
 	case 'L':
 		g.longName = cString(data)
@@ -237,4 +293,56 @@ func tarSumMatches(b []byte, want int64) bool {
 		s += int64(int8(c))
 	}
 	return want == u || want == s
+}
+
+// spillMem is how much of a sparse member's stored data a spill keeps in memory; the rest goes
+// to an unlinked temporary file.
+const spillMem = 1 << 20
+
+// spill collects bytes as they pass, in memory and then in a temporary file.
+type spill struct {
+	dir  string
+	name string // the member's header name, for the inner file
+	mem  []byte
+	f    *os.File
+	n    int64
+}
+
+func (s *spill) write(p []byte) error {
+	s.n += int64(len(p))
+	if s.f == nil && len(s.mem)+len(p) <= spillMem {
+		s.mem = append(s.mem, p...)
+		return nil
+	}
+	if s.f == nil {
+		f, err := os.CreateTemp(s.dir, "airlock-sparse-")
+		if err != nil {
+			return fmt.Errorf("spill a sparse member's stored data: %w", err)
+		}
+		os.Remove(f.Name())
+		s.f = f
+		if _, err := f.Write(s.mem); err != nil {
+			return fmt.Errorf("spill: %w", err)
+		}
+		s.mem = nil
+	}
+	if _, err := s.f.Write(p); err != nil {
+		return fmt.Errorf("spill: %w", err)
+	}
+	return nil
+}
+
+// reader returns what was collected.
+func (s *spill) reader() io.Reader {
+	if s.f == nil {
+		return bytes.NewReader(s.mem)
+	}
+	return io.NewSectionReader(s.f, 0, s.n)
+}
+
+func (s *spill) close() {
+	if s.f != nil {
+		s.f.Close()
+	}
+	s.mem = nil
 }

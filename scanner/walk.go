@@ -359,8 +359,8 @@ func (w *worker) sniff(src io.ReaderAt, size int64) (kind, opaqueName string) {
 	if opaqueName = lhaName(head); opaqueName != "" {
 		return "", opaqueName
 	}
-	if opaqueName = isoName(src, size); opaqueName != "" {
-		return "", opaqueName
+	if kind, opaqueName = isoKind(src, size); kind != "" || opaqueName != "" {
+		return kind, opaqueName
 	}
 	if lzmaProbe(src, size, w.s.opt.Limits.MaxDecoderMemory) {
 		return FormatLzma, ""
@@ -370,6 +370,9 @@ func (w *worker) sniff(src io.ReaderAt, size int64) (kind, opaqueName string) {
 	}
 	if opaqueName = embeddedOpaque(src, size); opaqueName != "" {
 		return "", opaqueName
+	}
+	if k, _ := findHidden(src, size, w.s.opt.Limits.MaxDecoderMemory); k != "" {
+		return k, "" // GNU tar and cpio skip the bytes before it
 	}
 	if hasUUBegin(src, size) {
 		return FormatUU, ""

@@ -58,6 +58,10 @@ type Limits struct {
 	MaxPathBytes   int   // one full path (PATH_MAX)
 	MaxNameBytes   int64 // all names together
 	MaxParts       int   // multi-extent parts of one file
+	// SharedExtents lets files share an extent exactly (hard links, and files mkisofs and
+	// xorriso deduplicate), as images made elsewhere do; extents still may not partly overlap.
+	// A disc airlock wrote never shares one, so verification leaves it false.
+	SharedExtents bool
 }
 
 // DefaultLimits are the bounds used when Open is given none.
@@ -567,6 +571,9 @@ func (p *parser) checkOverlaps() error {
 	for i := 1; i < len(p.extents); i++ {
 		a, b := p.extents[i-1], p.extents[i]
 		if a.Off+a.Len > b.Off {
+			if p.lim.SharedExtents && a.Extent == b.Extent {
+				continue
+			}
 			return p.bad("%s (bytes %d..%d) overlaps %s (from byte %d)", b.path, b.Off, b.Off+b.Len, a.path, a.Off)
 		}
 	}

@@ -134,6 +134,54 @@ var hostileGens = []hostileGen{
 		gen: func(t testing.TB, p []byte) []byte { return append(elfStub(), mk7z(t, p)...) }},
 	{class: "zip-tar-polyglot", ext: ".zip", why: "a zip whose first local header is also a valid tar header: zip readers see entry 'a', tar readers a member named by the zip header's first bytes",
 		gen: zipTarPolyglot},
+	{class: "tar-longlink-gz", ext: ".tar", why: "a GNU long-name ('L') header whose data is a gzip of the payload: cpio writes it as the file @LongLink",
+		gen: func(t testing.TB, p []byte) []byte {
+			ll := gz(p)
+			b := append(rawTarHeader("././@LongLink", int64(len(ll)), 'L', "ustar  \x00", ""), ll...)
+			b = append(b, make([]byte, (512-len(ll)%512)%512)...)
+			return append(b, mkTar(t, "p.txt", []byte("the member the long name names\n"))...)
+		}},
+	{class: "tar-pax-header-gz", ext: ".tar", why: "a pax ('x') header whose data is a gzip of the payload: cpio writes it as the file PaxHeaders/p.txt",
+		gen: func(t testing.TB, p []byte) []byte {
+			px := gz(p)
+			b := append(rawTarHeader("PaxHeaders/p.txt", int64(len(px)), 'x', "ustar\x0000", ""), px...)
+			b = append(b, make([]byte, (512-len(px)%512)%512)...)
+			return append(b, mkTar(t, "p.txt", []byte("the member the pax header describes\n"))...)
+		}},
+	{class: "cpio-junk-prefix", ext: ".cpio", why: "text before a newc cpio whose member is a gzipped tar: GNU cpio skips the junk and extracts it",
+		gen: func(t testing.TB, p []byte) []byte {
+			return append([]byte("#!/bin/sh\nexit 0\n"), mkCpioNewc("inner.tar.gz", gz(mkTar(t, "p.txt", p)))...)
+		}},
+	{class: "cpio-junk-between", ext: ".cpio", why: "junk between two newc members (the second a gzipped tar): GNU cpio and bsdtar skip it and extract both",
+		gen: func(t testing.TB, p []byte) []byte {
+			first := mkCpioNewc("first.txt", []byte("before the junk\n"))
+			first = first[:len(first)-124] // without its trailer (110 bytes, the name, padding)
+			b := append(first, "junk, not a header\n"...)
+			return append(b, mkCpioNewc("inner.tar.gz", gz(mkTar(t, "p.txt", p)))...)
+		}},
+	{class: "tar-junk-prefix", ext: ".tar", why: "a 512-byte junk block before a tar whose member is a gzipped tar: GNU tar skips to the next header and extracts it",
+		gen: func(t testing.TB, p []byte) []byte {
+			junk := bytes.Repeat([]byte("junk block, not a tar header\n"), 20)[:512]
+			return append(junk, mkTar(t, "inner.tar.gz", gz(mkTar(t, "p.txt", p)))...)
+		}},
+	{class: "tar-after-eoa-junk", ext: ".tar", why: "after the end-of-archive marker, a junk block and then a member (a gzipped tar): tar -i skips the junk and extracts it",
+		gen: func(t testing.TB, p []byte) []byte {
+			b := mkTar(t, "first.txt", []byte("before the end marker\n"))
+			b = append(b, bytes.Repeat([]byte("junk block after the end\n"), 21)[:512]...)
+			return append(b, mkTar(t, "inner.tar.gz", gz(mkTar(t, "p.txt", p)))...)
+		}},
+	{class: "gzip-embedded", ext: ".txt", why: "text, then a gzipped tar holding the payload (found by FuzzDifferential): 7z finds the gzip stream at its offset and opens it",
+		gen: func(t testing.TB, p []byte) []byte {
+			return append([]byte("Release notes, nothing else in here.\n"), gz(mkTar(t, "p.txt", p))...)
+		}},
+	{class: "xz-embedded", ext: ".bin", needs: []string{"xz"}, why: "bytes, then an xz stream of a tar holding the payload: 7z finds it at its offset",
+		gen: func(t testing.TB, p []byte) []byte {
+			return append([]byte("\x00\x01binary header\xff"), pipe(t, mkTar(t, "p.txt", p), "xz", "-c")...)
+		}},
+	{class: "tar-unaligned", ext: ".bin", why: "12 bytes, then a ustar tar whose member is a gzipped tar: 7z opens a tar at any offset",
+		gen: func(t testing.TB, p []byte) []byte {
+			return append([]byte("JUNKJUNKjunk"), mkTar(t, "inner.tar.gz", gz(mkTar(t, "p.txt", p)))...)
+		}},
 	{class: "tar-dup-names", ext: ".tar", why: "two members of one name; extractors keep the last",
 		gen: func(t testing.TB, p []byte) []byte {
 			b := mkTar(t, "p.txt", []byte("first, harmless\n"))
