@@ -115,6 +115,7 @@ func workerMain(args []string) int {
 			return fail(w, fmt.Errorf("sandbox: %w", err))
 		}
 	}
+	j.hello = hello
 	if cfg.Fault != "" && faultHook != nil && faultHook(cfg.Fault, w, j) {
 		return 0
 	}
@@ -144,6 +145,8 @@ type job struct {
 	rules  *scanner.Rules
 	spool  *os.Root
 	tmpDir string
+	// hello is the worker's account of its confinement, for a test fault to send.
+	hello wire.Hello
 	// rewrite, set only by a test fault, falsifies each result before it is sent.
 	rewrite func(*scanner.Result)
 }
