@@ -26,7 +26,7 @@ func TestWorkerFailures(t *testing.T) {
 		cfg         Config
 	}{
 		{fault: "crash", want: "scan worker killed by SIGSEGV while reading EFI/x.zip"},
-		{fault: "hang", want: "scan worker timed out (killed after the deadline) while reading EFI/x.zip", cfg: Config{Timeout: 3 * time.Second}},
+		{fault: "hang", want: "scan worker timed out (killed after the 3s deadline, sandbox.deadline) while reading EFI/x.zip", cfg: Config{Timeout: 3 * time.Second}},
 		{fault: "garbage", want: "scan worker broke the protocol"},
 		{fault: "early", want: "scan worker exited before finishing its report while reading EFI/x.zip"},
 		{fault: "oom", want: "scan worker exited with status 2 (runtime: out of memory", cfg: Config{Memory: 1 << 30}},
@@ -49,6 +49,9 @@ func TestWorkerFailures(t *testing.T) {
 			}
 			if !strings.HasPrefix(err.Error(), tc.want) {
 				t.Errorf("error %q\nwant prefix %q\nstderr: %s", err, tc.want, we.Stderr)
+			}
+			if tc.fault == "hang" && (!errors.Is(err, ErrDeadline) || !errors.Is(err, context.DeadlineExceeded)) {
+				t.Errorf("a timeout %v is not ErrDeadline", err)
 			}
 			if d := time.Since(start); d > 20*time.Second {
 				t.Errorf("took %v", d)

@@ -39,6 +39,9 @@ var (
 	// ErrRefused is wrapped when the worker refused the medium's content (corrupt, unsupported,
 	// no filesystem): a negative verdict rather than an operational failure.
 	ErrRefused = errors.New("medium refused")
+	// ErrDeadline is wrapped when the worker was killed at its wall-clock deadline
+	// (Config.Timeout; the policy's sandbox.deadline). It is also context.DeadlineExceeded.
+	ErrDeadline = fmt.Errorf("scan worker deadline passed: %w", context.DeadlineExceeded)
 	// ErrRecheck is wrapped when the parent's own check of the spool contradicts the worker.
 	ErrRecheck = errors.New("spool does not match the worker's report")
 )
@@ -142,7 +145,7 @@ func (e *WorkerError) Error() string {
 	if len(e.Reading) > 0 {
 		s += " while reading " + strings.Join(e.Reading, ", ")
 	}
-	if e.Err != nil && !strings.Contains(e.Reason, e.Err.Error()) {
+	if e.Err != nil && e.Err != ErrDeadline && !strings.Contains(e.Reason, e.Err.Error()) {
 		s += ": " + e.Err.Error()
 	}
 	return s
@@ -250,6 +253,7 @@ func (c *Config) run(ctx context.Context, wc *workerConfig, src Source, rules *s
 	defer cancel()
 
 	tracker := newTracker()
+	tracker.deadline = timeout
 	h := wire.Handler{Open: tracker.open, Result: tracker.done, Progress: progress}
 	if c.Disabled {
 		return c.runInProcess(rctx, wc, srcFile, rules, spool, tmpDir, h, tracker)
@@ -316,6 +320,7 @@ type tracker struct {
 	mu       sync.Mutex
 	inflight map[string]bool
 	last     string
+	deadline time.Duration // the run's, to name it when it passes
 }
 
 func newTracker() *tracker { return &tracker{inflight: map[string]bool{}} }
@@ -483,7 +488,8 @@ func judgeRun(ctx context.Context, st *wire.Stream, perr error, ps *os.ProcessSt
 	}
 	switch {
 	case ctx.Err() != nil && errors.Is(context.Cause(ctx), errTimeout):
-		we.Reason, we.Err = "timed out (killed after the deadline)", context.DeadlineExceeded
+		we.Reason = fmt.Sprintf("timed out (killed after the %v deadline, sandbox.deadline)", tr.deadline)
+		we.Err = ErrDeadline
 		return nil, conf, we
 	case ctx.Err() != nil:
 		return nil, conf, context.Cause(ctx)
