@@ -24,6 +24,9 @@ import (
 var allowedSyscalls = []string{
 	// I/O on descriptors.
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2", "pwritev2",
+	// sendmsg and recvmsg only work on the directory broker's socket: the worker can make no
+	// other (socket and socketpair are not allowed).
+	"sendmsg", "recvmsg",
 	"close", "close_range", "lseek", "fstat", "newfstatat", "statx", "fcntl", "dup", "dup3", "fadvise64",
 	"ftruncate", "fsync", "fdatasync", "getdents64", "pipe2", "eventfd2",
 	// Paths: only under the spool and scratch directories (Landlock).
@@ -181,9 +184,8 @@ func landlockSelf(cfg *workerConfig) (int, error) {
 			rules = append(rules, landlock.PathAccess(spoolRights, procFD+fmt.Sprint(fdSpool)))
 		}
 	}
-	if cfg.Source == srcDir {
-		rules = append(rules, landlock.PathAccess(ll.AccessFSReadFile|ll.AccessFSReadDir, procFD+fmt.Sprint(fdSource)))
-	}
+	// A scanned directory gets no rule: the worker reads it only through the broker's
+	// descriptors (broker.go), never by a path.
 	if err := landlock.V6.BestEffort().Restrict(rules...); err != nil {
 		return 0, err
 	}

@@ -48,6 +48,12 @@ func TestHostileCorpusThroughWorker(t *testing.T) {
 	}
 	defer rules.Destroy()
 	dir := writeTree(t, files)
+	for name, target := range map[string]string{"link-in": "eicar.com", "link-out": "/etc/passwd"} {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+		files[name] = target
+	}
 	opts := scanner.Options{Workers: 2}
 	want, err := scanner.New(rules, opts).ScanAll(context.Background(), os.DirFS(dir), ".")
 	if err != nil {

@@ -7,15 +7,17 @@
 // The worker is the airlock binary itself, re-executed (/proc/self/exe) with the hidden first
 // argument WorkerArg; the program's main must call [MaybeWorker] first. It gets, as inherited
 // descriptors, the medium (or image, file or directory) already opened read-only by the parent,
-// the compiled rules, the spool directory and a scratch directory, and writes its results on a
+// the compiled rules, the spool directory and a scratch directory (and, for a directory tree, the
+// socket of the directory broker, which opens files for it: see broker.go), and writes its results on a
 // pipe in the strict format of package sandbox/internal/wire. Before it reads the first untrusted
 // byte it confines itself, in this order:
 //
 //   - rlimits: address space, open files, file size (the spool budget), no core dumps;
 //   - every capability dropped: bounding set, ambient, permitted, effective, on every thread;
 //   - PR_SET_NO_NEW_PRIVS;
-//   - Landlock: no filesystem access but writing into the spool and scratch directories (and, when
-//     a directory is scanned, reading it); no TCP; no signals or abstract sockets out of the domain;
+//   - Landlock: no filesystem access but writing into the spool and scratch directories (a
+//     scanned directory is read only through the broker's descriptors); no TCP; no signals or
+//     abstract sockets out of the domain;
 //   - seccomp: an allowlist of the system calls the Go runtime, libyara and the scan need; no
 //     socket, exec, ptrace, mount, ioctl, prctl or the like (they fail with EPERM).
 //

@@ -211,6 +211,7 @@ const (
 	fdSource
 	fdSpool
 	fdTemp
+	fdBroker // a directory source: the socket of the directory broker (broker.go)
 )
 
 // run starts a worker (or, Disabled, the worker's code in-process) and reads its stream.
@@ -422,6 +423,28 @@ func (c *Config) runWorker(ctx context.Context, wc *workerConfig, src *os.File, 
 			defer chownTree(spoolDir, os.Getuid(), os.Getgid())
 		}
 	}
+	var brokerEnd *os.File
+	if wc.Source == srcDir {
+		// The worker looks nothing up in the tree itself: the broker does, as this process.
+		root, err := os.OpenRoot(procFD + fmt.Sprint(src.Fd()))
+		if err != nil {
+			return nil, conf, fmt.Errorf("sandbox: %w", err)
+		}
+		defer root.Close()
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, conf, fmt.Errorf("sandbox: broker socket: %w", err)
+		}
+		mine := os.NewFile(uintptr(fds[0]), "broker")
+		brokerEnd = os.NewFile(uintptr(fds[1]), "broker-worker")
+		defer brokerEnd.Close()
+		served := make(chan struct{})
+		go func() { defer close(served); serveBroker(mine, root) }()
+		// The server ends when the worker's end is closed (the worker exited and this
+		// process closed its copy, below); root is closed only after it.
+		defer func() { <-served; mine.Close() }()
+		wc.Broker = true
+	}
 	cfgJSON, err := json.Marshal(wc)
 	if err != nil {
 		return nil, conf, err
@@ -439,7 +462,7 @@ func (c *Config) runWorker(ctx context.Context, wc *workerConfig, src *os.File, 
 	newCmd := func() *exec.Cmd {
 		cmd := exec.CommandContext(ctx, exe, WorkerArg, string(cfgJSON))
 		cmd.Env = []string{"GOTRACEBACK=single", "LANG=C"}
-		cmd.ExtraFiles = []*os.File{pw, rulesFile, src, spool, tmp}
+		cmd.ExtraFiles = []*os.File{pw, rulesFile, src, spool, tmp, brokerEnd}
 		cmd.Stderr = stderr
 		cmd.WaitDelay = 5 * time.Second
 		return cmd
@@ -455,6 +478,9 @@ func (c *Config) runWorker(ctx context.Context, wc *workerConfig, src *os.File, 
 		err = cmd.Start()
 	}
 	pw.Close()
+	if brokerEnd != nil {
+		brokerEnd.Close() // the worker holds the only copy: its exit ends the broker
+	}
 	if err != nil {
 		return nil, conf, &WorkerError{Reason: "could not start", Err: err}
 	}

@@ -24,11 +24,6 @@ type probeTargets struct {
 	Spool string   `json:"spool"` // a file name to create in the spool (positive control)
 }
 
-// probeAttempts names the attempts a confined probe reports, besides one "readN" per Read
-// target, one "writeN" per Write target and "spool-write".
-var probeAttempts = []string{"socket-inet", "socket-unix", "exec-sh", "execve", "ptrace", "mount", "unshare",
-	"clone-newuser", "fork", "setuid0", "capabilities"}
-
 // runProbe makes each attempt and reports it as an Entry "probe/NAME" of size 1 when it
 // succeeded, 0 when it failed. Unconfined (the control) it makes only the file attempts: an exec
 // that worked would replace the process.

@@ -49,15 +49,11 @@ type ProbeTargets struct {
 	Spool       string
 }
 
-// ProbeAttempts names the attempts a confined probe makes besides reading ("readN") and writing
-// ("writeN") each target and writing into the spool ("spool-write").
-func ProbeAttempts() []string { return append([]string(nil), probeAttempts...) }
-
 // Probe runs the probe in a worker started exactly as c starts a scan worker, and returns
 // whether each attempt succeeded. unconfined runs the control: same uid, namespaces and
 // descriptors, no confinement, only the file attempts.
 func (c *Config) Probe(ctx context.Context, t ProbeTargets, unconfined bool) (map[string]bool, Confinement, error) {
-	arg, err := json.Marshal(probeTargets{Read: t.Read, Write: t.Write, Spool: t.Spool})
+	arg, err := json.Marshal(probeTargets(t))
 	if err != nil {
 		return nil, Confinement{}, err
 	}

@@ -52,6 +52,7 @@ type workerConfig struct {
 	Spool    bool  `json:"spool,omitempty"`
 	SpoolMax int64 `json:"spool_max,omitempty"`
 	MaxFiles int   `json:"max_files,omitempty"`
+	Broker   bool  `json:"broker,omitempty"` // a directory is read through the broker (fdBroker)
 
 	Confine bool   `json:"confine"`
 	Memory  int64  `json:"memory,omitempty"`
@@ -102,11 +103,8 @@ func workerMain(args []string) int {
 			}
 		}
 	}
-	if cfg.Source == srcDir {
-		if j.dir, err = os.OpenRoot(procFD + fmt.Sprint(fdSource)); err != nil {
-			// Directories are read with the worker's own uid, not the parent's.
-			return fail(w, fmt.Errorf("directory not readable by the scan worker (uid %d): %w", os.Getuid(), err))
-		}
+	if cfg.Source == srcDir && cfg.Broker {
+		j.broker = &brokerFS{sock: fdBroker}
 	}
 	hello := wire.Hello{PID: os.Getpid()}
 	// Only the test binary (faultHook set) may run an unconfined control worker.
@@ -141,7 +139,8 @@ func fail(w *wire.Writer, err error) int {
 type job struct {
 	cfg    *workerConfig
 	src    *os.File
-	dir    *os.Root
+	dir    *os.Root  // a directory source in-process (Config.Disabled)
+	broker *brokerFS // a directory source in the worker
 	rules  *scanner.Rules
 	spool  *os.Root
 	tmpDir string
@@ -175,6 +174,9 @@ func (j *job) source(ctx context.Context) (fs.FS, error) {
 		}
 		return m, nil
 	case srcDir:
+		if j.broker != nil {
+			return j.broker, nil
+		}
 		if j.dir == nil {
 			r, err := os.OpenRoot(j.src.Name())
 			if err != nil {
@@ -318,6 +320,10 @@ func (a *announceFS) Open(name string) (fs.File, error) {
 }
 
 func (a *announceFS) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(a.FS, name) }
+
+// ReadLink and Lstat pass fs.ReadLinkFS through, so that a symlink's target is reported.
+func (a *announceFS) ReadLink(name string) (string, error)   { return fs.ReadLink(a.FS, name) }
+func (a *announceFS) Lstat(name string) (fs.FileInfo, error) { return fs.Lstat(a.FS, name) }
 
 // progress sends Progress frames, at most every MiB.
 type progress struct {
