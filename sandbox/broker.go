@@ -24,7 +24,12 @@ import (
 // through the descriptors. So a root-only tree scans as root sees it while the worker stays uid
 // 65534 with no filesystem access at all (Landlock grants it nothing in the tree).
 //
-// Requests: one message "o NAME", "l NAME" or "r NAME" (NAME as fs.ValidPath). Replies: one
+// The spool is created the same way: "c NAME" makes the parent create the spool file (and its
+// directories) exclusively inside an os.Root of the spool and hand back the descriptor, so the
+// worker holds no descriptor of any directory but its scratch directory: no openat relative to
+// the tree or the spool (which, without Landlock, "../" would lead out of) is possible.
+//
+// Requests: one message "o NAME", "l NAME", "r NAME" or "c NAME" (NAME as fs.ValidPath). Replies: one
 // message "+" (with the descriptor in SCM_RIGHTS for "o"), "+JSON" (for "l": brokerStat), "+TARGET"
 // (for "r"), or "-ERROR".
 
@@ -42,9 +47,10 @@ type brokerStat struct {
 	ModTime time.Time   `json:"mtime"`
 }
 
-// serveBroker answers the worker's requests on sock with root until the worker closes its end.
-// A request it refuses gets an error reply; only a broken socket ends it early.
-func serveBroker(sock *os.File, root *os.Root) {
+// serveBroker answers the worker's requests on sock until the worker closes its end: lookups in
+// tree and creations in spool (either may be nil: such requests are refused). A request it
+// refuses gets an error reply; only a broken socket ends it early.
+func serveBroker(sock *os.File, tree, spool *os.Root) {
 	buf := make([]byte, maxBrokerMsg)
 	fd := int(sock.Fd())
 	for {
@@ -56,7 +62,7 @@ func serveBroker(sock *os.File, root *os.Root) {
 		if err != nil || n == 0 {
 			return
 		}
-		reply, file := brokerAnswer(root, string(buf[:n]))
+		reply, file := brokerAnswer(tree, spool, string(buf[:n]))
 		var oob []byte
 		if file != nil {
 			oob = unix.UnixRights(int(file.Fd()))
@@ -72,7 +78,7 @@ func serveBroker(sock *os.File, root *os.Root) {
 }
 
 // brokerAnswer performs one request.
-func brokerAnswer(root *os.Root, req string) ([]byte, *os.File) {
+func brokerAnswer(root, spool *os.Root, req string) ([]byte, *os.File) {
 	fail := func(err error) ([]byte, *os.File) {
 		msg := err.Error()
 		if len(msg) > maxBrokerMsg-1 {
@@ -81,8 +87,26 @@ func brokerAnswer(root *os.Root, req string) ([]byte, *os.File) {
 		return []byte("-" + msg), nil
 	}
 	op, name, ok := strings.Cut(req, " ")
-	if !ok || !fs.ValidPath(name) {
+	if !ok || !fs.ValidPath(name) || (op == "c" && name == ".") {
 		return fail(fmt.Errorf("bad request %q", req))
+	}
+	if op == "c" {
+		if spool == nil {
+			return fail(errors.New("no spool"))
+		}
+		if d := path.Dir(name); d != "." {
+			if err := spool.MkdirAll(d, 0o700); err != nil {
+				return fail(err)
+			}
+		}
+		f, err := spool.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return fail(err)
+		}
+		return []byte("+"), f
+	}
+	if root == nil {
+		return fail(errors.New("no directory tree"))
 	}
 	switch op {
 	case "o":
@@ -174,6 +198,18 @@ func (b *brokerFS) call(op, name string) (string, *os.File, error) {
 		file.Close()
 	}
 	return "", nil, errBroker
+}
+
+// Create has the parent create the spool file name and returns it open for reading and writing.
+func (b *brokerFS) Create(name string) (*os.File, error) {
+	_, f, err := b.call("c", name)
+	if err != nil {
+		return nil, err
+	}
+	if f == nil {
+		return nil, &fs.PathError{Op: "create", Path: name, Err: errBroker}
+	}
+	return f, nil
 }
 
 // Open implements fs.FS.

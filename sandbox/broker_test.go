@@ -75,7 +75,7 @@ func TestBrokerRefuses(t *testing.T) {
 	}
 	defer root.Close()
 	for _, req := range []string{"o ../x", "o /etc/passwd", "o abs", "o rel", "o fifo", "l ../x", "r /x", "x f", "of", "o f/../../x"} {
-		reply, f := brokerAnswer(root, req)
+		reply, f := brokerAnswer(root, nil, req)
 		if f != nil {
 			f.Close()
 			t.Errorf("%q: opened", req)
@@ -85,7 +85,7 @@ func TestBrokerRefuses(t *testing.T) {
 		}
 	}
 	for req, want := range map[string]string{"o f": "+", "r abs": "+/etc/passwd", "o .": "+"} {
-		reply, f := brokerAnswer(root, req)
+		reply, f := brokerAnswer(root, nil, req)
 		if f != nil {
 			f.Close()
 		}

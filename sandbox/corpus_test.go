@@ -1,13 +1,16 @@
 package sandbox
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -262,4 +265,28 @@ func corruptMedia(t *testing.T) []mediaCase {
 	add("iso-truncated-vd", isoB, func(b []byte) []byte { return b[:17*2048] })
 	sort.Slice(cases, func(i, j int) bool { return cases[i].name < cases[j].name })
 	return cases
+}
+
+// Inner files larger than the memory budget spill into the scratch directory: the one path the
+// worker still opens after setup (openat with O_CREAT|O_EXCL, allowed by seccomp).
+func TestSpillThroughWorker(t *testing.T) {
+	var b bytes.Buffer
+	gz := gzip.NewWriter(&b)
+	tw := tar.NewWriter(gz)
+	body := make([]byte, 3<<20) // incompressible, within the expansion ratio
+	rand.NewChaCha8([32]byte{1}).Read(body)
+	body = append(body, eicar...)
+	tw.WriteHeader(&tar.Header{Name: "big/inner.bin", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+	tw.Write(body)
+	tw.Close()
+	gz.Close()
+	dir := writeTree(t, map[string]string{"big.tar.gz": b.String()})
+	res, _, err := (&Config{}).Scan(context.Background(), &ScanRequest{Source: Source{Path: dir, Kind: Dir}, Rules: testRules(t),
+		Options: scanner.Options{MemoryBudget: 1 << 20}, SpoolDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].Worst() != scanner.Match {
+		t.Fatalf("results %+v", res)
+	}
 }

@@ -66,8 +66,8 @@ func injectFault(fault string, w *wire.Writer, j *job) bool {
 		j.rewrite = func(r *scanner.Result) { r.Verdict, r.Rules, r.SHA256, r.Size = scanner.Clean, nil, sum, n }
 	case "lie-extra":
 		// Plants a file in the spool it does not report.
-		if j.spool != nil {
-			j.spool.WriteFile("planted", []byte("not scanned"), 0o600)
+		if j.create != nil {
+			writeSpool(j, "planted", "not scanned")
 		}
 	case "probe", "unconfined-probe":
 		var t probeTargets

@@ -409,28 +409,33 @@ func (c *Config) runWorker(ctx context.Context, wc *workerConfig, src *os.File, 
 	}
 	root := os.Getuid() == 0
 	wu, wg := c.ids()
-	if root {
-		// The worker's uid must be able to write the spool and scratch directories; they are
-		// given back to root afterwards, so no later worker can touch them.
-		for _, d := range []string{spoolDir, tmpDir} {
-			if d != "" {
-				if err := os.Chown(d, wu, wg); err != nil {
-					return nil, conf, fmt.Errorf("sandbox: %w", err)
-				}
-			}
-		}
-		if spoolDir != "" {
-			defer chownTree(spoolDir, os.Getuid(), os.Getgid())
+	if root && tmpDir != "" {
+		// The worker's uid must be able to write its scratch directory (removed afterwards).
+		// The spool's files are created by the broker, as this process.
+		if err := os.Chown(tmpDir, wu, wg); err != nil {
+			return nil, conf, fmt.Errorf("sandbox: %w", err)
 		}
 	}
 	var brokerEnd *os.File
-	if wc.Source == srcDir {
-		// The worker looks nothing up in the tree itself: the broker does, as this process.
-		root, err := os.OpenRoot(procFD + fmt.Sprint(src.Fd()))
-		if err != nil {
-			return nil, conf, fmt.Errorf("sandbox: %w", err)
+	if wc.Source == srcDir || spoolDir != "" {
+		// The worker looks nothing up in the tree and creates nothing in the spool itself:
+		// the broker does, as this process (broker.go).
+		var tree, spoolRoot *os.Root
+		var err error
+		if wc.Source == srcDir {
+			if tree, err = os.OpenRoot(procFD + fmt.Sprint(src.Fd())); err != nil {
+				return nil, conf, fmt.Errorf("sandbox: %w", err)
+			}
+			defer tree.Close()
+			src = nil // nor does it get the tree's descriptor
 		}
-		defer root.Close()
+		if spoolDir != "" {
+			if spoolRoot, err = os.OpenRoot(spoolDir); err != nil {
+				return nil, conf, fmt.Errorf("sandbox: spool: %w", err)
+			}
+			defer spoolRoot.Close()
+			spool = nil
+		}
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return nil, conf, fmt.Errorf("sandbox: broker socket: %w", err)
@@ -439,7 +444,7 @@ func (c *Config) runWorker(ctx context.Context, wc *workerConfig, src *os.File, 
 		brokerEnd = os.NewFile(uintptr(fds[1]), "broker-worker")
 		defer brokerEnd.Close()
 		served := make(chan struct{})
-		go func() { defer close(served); serveBroker(mine, root) }()
+		go func() { defer close(served); serveBroker(mine, tree, spoolRoot) }()
 		// The server ends when the worker's end is closed (the worker exited and this
 		// process closed its copy, below); root is closed only after it.
 		defer func() { <-served; mine.Close() }()
@@ -599,6 +604,10 @@ func fatalLine(stderr string) string {
 	return ""
 }
 
+// workerCaps are the capabilities the worker starts with and drops before its first untrusted
+// byte: CAP_SETPCAP, to empty its bounding set.
+var workerCaps = []uintptr{unix.CAP_SETPCAP}
+
 // procAttr is how the worker is cloned: new namespaces (withNS), its own uid and gid with no
 // supplementary groups when the parent is root, CAP_SETPCAP kept across exec only so that it
 // can drop its bounding set, and SIGKILL when the parent dies.
@@ -607,7 +616,7 @@ func procAttr(root bool, wu, wg int, withNS bool) *syscall.SysProcAttr {
 	uid, gid := os.Getuid(), os.Getgid()
 	if root {
 		a.Credential = &syscall.Credential{Uid: uint32(wu), Gid: uint32(wg), Groups: []uint32{}}
-		a.AmbientCaps = []uintptr{unix.CAP_SETPCAP}
+		a.AmbientCaps = workerCaps
 	}
 	if !withNS {
 		if root {
@@ -616,7 +625,7 @@ func procAttr(root bool, wu, wg int, withNS bool) *syscall.SysProcAttr {
 		return a
 	}
 	a.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWNS
-	a.AmbientCaps = []uintptr{unix.CAP_SETPCAP}
+	a.AmbientCaps = workerCaps
 	if root {
 		a.UidMappings = []syscall.SysProcIDMap{{ContainerID: wu, HostID: wu, Size: 1}}
 		a.GidMappings = []syscall.SysProcIDMap{{ContainerID: wg, HostID: wg, Size: 1}}
@@ -643,15 +652,6 @@ func rulesMemfd(rules *scanner.Rules) (*os.File, error) {
 	return f, nil
 }
 
-func chownTree(dir string, uid, gid int) {
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil {
-			os.Lchown(p, uid, gid)
-		}
-		return nil
-	})
-}
-
 // runInProcess runs the worker's code in a goroutine of this process (Config.Disabled), through
 // the same pipe and parser.
 func (c *Config) runInProcess(ctx context.Context, wc *workerConfig, src *os.File, rules *scanner.Rules, spool *os.File, tmpDir string,
@@ -670,7 +670,7 @@ func (c *Config) runInProcess(ctx context.Context, wc *workerConfig, src *os.Fil
 			return nil, conf, err
 		}
 		defer r.Close()
-		job.spool = r
+		job.create = rootCreate(r)
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)

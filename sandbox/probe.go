@@ -51,6 +51,15 @@ func runProbe(t probeTargets, unconfined bool, w *wire.Writer, j *job) {
 		report("write"+strconv.Itoa(i), os.WriteFile(p, []byte("x"), 0o644))
 	}
 	if !unconfined {
+		// A new file, exclusively (what seccomp's openat rule lets through): only Landlock
+		// keeps it out of directories other than the scratch directory.
+		if len(t.Write) > 0 {
+			f, err := os.OpenFile(t.Write[0]+".new", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err == nil {
+				f.Close()
+			}
+			report("create-excl", err)
+		}
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 		if err == nil {
 			unix.Close(fd)
@@ -92,8 +101,8 @@ func runProbe(t probeTargets, unconfined bool, w *wire.Writer, j *job) {
 		report("capabilities", capErr)
 	}
 	var spoolErr error = unix.ENOENT
-	if j.spool != nil {
-		spoolErr = j.spool.WriteFile(t.Spool, []byte("ok"), 0o600)
+	if j.create != nil {
+		spoolErr = writeSpool(j, t.Spool, "ok")
 	}
 	report("spool-write", spoolErr)
 	w.Send(wire.TDone, wire.Done{Entries: n})
@@ -120,4 +129,17 @@ func probeAllocate() {
 	}
 	_ = keep
 	os.Exit(98)
+}
+
+// writeSpool creates name in the spool with body, as the spooler would.
+func writeSpool(j *job, name, body string) error {
+	f, err := j.create(name)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
