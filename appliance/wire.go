@@ -64,6 +64,13 @@ type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
 
+// sandboxConfig is how the station starts its scan workers: scratch in the RAM spool, and the
+// policy's [sandbox] deadline and address-space bound.
+func sandboxConfig(pol *policy.Policy, noSandbox bool) *sandbox.Config {
+	return &sandbox.Config{Disabled: noSandbox, TempDir: pol.Import.SpoolDir,
+		Timeout: time.Duration(pol.Sandbox.Deadline), Memory: int64(pol.Sandbox.Memory)}
+}
+
 // Wire builds the station's parts from the policy with the real packages. Any error in what
 // the policy names (a key that does not load, rules that do not compile, an allowlist whose
 // signature fails) is returned: the station does not start half-configured.
@@ -98,7 +105,7 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 		if err := wireGuixBases(pol, imp); err != nil {
 			return fail(err)
 		}
-		imp.Sandbox = &sandbox.Config{Disabled: o.NoSandbox, TempDir: pol.Import.SpoolDir}
+		imp.Sandbox = sandboxConfig(pol, o.NoSandbox)
 		if o.NoSandbox {
 			w.Notes = append(w.Notes, "--no-sandbox: sticks are parsed in the station's process, next to the keys (debugging only)")
 		} else {

@@ -6,18 +6,22 @@
 //
 // The worker is the airlock binary itself, re-executed (/proc/self/exe) with the hidden first
 // argument WorkerArg; the program's main must call [MaybeWorker] first. It gets, as inherited
-// descriptors, the medium (or image, file or directory) already opened read-only by the parent,
-// the compiled rules, the spool directory and a scratch directory, and writes its results on a
+// descriptors, the medium (or image or file) already opened read-only by the parent, the
+// compiled rules, a scratch directory, and the socket of the directory broker (broker.go),
+// through which the parent opens a scanned directory tree's files and creates the spool's
+// files for it, so the worker holds no other directory's descriptor. It writes its results on a
 // pipe in the strict format of package sandbox/internal/wire. Before it reads the first untrusted
 // byte it confines itself, in this order:
 //
 //   - rlimits: address space, open files, file size (the spool budget), no core dumps;
 //   - every capability dropped: bounding set, ambient, permitted, effective, on every thread;
 //   - PR_SET_NO_NEW_PRIVS;
-//   - Landlock: no filesystem access but writing into the spool and scratch directories (and, when
-//     a directory is scanned, reading it); no TCP; no signals or abstract sockets out of the domain;
+//   - Landlock: no filesystem access but its scratch directory (where the scanner spills large
+//     inner files); no TCP; no signals or abstract sockets out of the domain;
 //   - seccomp: an allowlist of the system calls the Go runtime, libyara and the scan need; no
-//     socket, exec, ptrace, mount, ioctl, prctl or the like (they fail with EPERM).
+//     socket, exec, ptrace, mount, ioctl, prctl or the like (they fail with EPERM); openat only
+//     with O_CREAT|O_EXCL, so that no existing file can be opened even where the kernel lacks
+//     Landlock (there, uid 65534 could still create new files where file permissions allow).
 //
 // The parent starts it in new user, network, IPC and mount namespaces, as uid/gid 65534 with no
 // supplementary groups when the parent is root (the kernel refuses namespaces to some callers;

@@ -39,6 +39,9 @@ var (
 	// ErrRefused is wrapped when the worker refused the medium's content (corrupt, unsupported,
 	// no filesystem): a negative verdict rather than an operational failure.
 	ErrRefused = errors.New("medium refused")
+	// ErrDeadline is wrapped when the worker was killed at its wall-clock deadline
+	// (Config.Timeout; the policy's sandbox.deadline). It is also context.DeadlineExceeded.
+	ErrDeadline = fmt.Errorf("scan worker deadline passed: %w", context.DeadlineExceeded)
 	// ErrRecheck is wrapped when the parent's own check of the spool contradicts the worker.
 	ErrRecheck = errors.New("spool does not match the worker's report")
 )
@@ -142,7 +145,7 @@ func (e *WorkerError) Error() string {
 	if len(e.Reading) > 0 {
 		s += " while reading " + strings.Join(e.Reading, ", ")
 	}
-	if e.Err != nil && !strings.Contains(e.Reason, e.Err.Error()) {
+	if e.Err != nil && e.Err != ErrDeadline && !strings.Contains(e.Reason, e.Err.Error()) {
 		s += ": " + e.Err.Error()
 	}
 	return s
@@ -208,6 +211,7 @@ const (
 	fdSource
 	fdSpool
 	fdTemp
+	fdBroker // a directory source: the socket of the directory broker (broker.go)
 )
 
 // run starts a worker (or, Disabled, the worker's code in-process) and reads its stream.
@@ -250,6 +254,7 @@ func (c *Config) run(ctx context.Context, wc *workerConfig, src Source, rules *s
 	defer cancel()
 
 	tracker := newTracker()
+	tracker.deadline = timeout
 	h := wire.Handler{Open: tracker.open, Result: tracker.done, Progress: progress}
 	if c.Disabled {
 		return c.runInProcess(rctx, wc, srcFile, rules, spool, tmpDir, h, tracker)
@@ -316,6 +321,7 @@ type tracker struct {
 	mu       sync.Mutex
 	inflight map[string]bool
 	last     string
+	deadline time.Duration // the run's, to name it when it passes
 }
 
 func newTracker() *tracker { return &tracker{inflight: map[string]bool{}} }
@@ -403,19 +409,46 @@ func (c *Config) runWorker(ctx context.Context, wc *workerConfig, src *os.File, 
 	}
 	root := os.Getuid() == 0
 	wu, wg := c.ids()
-	if root {
-		// The worker's uid must be able to write the spool and scratch directories; they are
-		// given back to root afterwards, so no later worker can touch them.
-		for _, d := range []string{spoolDir, tmpDir} {
-			if d != "" {
-				if err := os.Chown(d, wu, wg); err != nil {
-					return nil, conf, fmt.Errorf("sandbox: %w", err)
-				}
+	if root && tmpDir != "" {
+		// The worker's uid must be able to write its scratch directory (removed afterwards).
+		// The spool's files are created by the broker, as this process.
+		if err := os.Chown(tmpDir, wu, wg); err != nil {
+			return nil, conf, fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	var brokerEnd *os.File
+	if wc.Source == srcDir || spoolDir != "" {
+		// The worker looks nothing up in the tree and creates nothing in the spool itself:
+		// the broker does, as this process (broker.go).
+		var tree, spoolRoot *os.Root
+		var err error
+		if wc.Source == srcDir {
+			if tree, err = os.OpenRoot(procFD + fmt.Sprint(src.Fd())); err != nil {
+				return nil, conf, fmt.Errorf("sandbox: %w", err)
 			}
+			defer tree.Close()
+			src = nil // nor does it get the tree's descriptor
 		}
 		if spoolDir != "" {
-			defer chownTree(spoolDir, os.Getuid(), os.Getgid())
+			if spoolRoot, err = os.OpenRoot(spoolDir); err != nil {
+				return nil, conf, fmt.Errorf("sandbox: spool: %w", err)
+			}
+			defer spoolRoot.Close()
+			spool = nil
 		}
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, conf, fmt.Errorf("sandbox: broker socket: %w", err)
+		}
+		mine := os.NewFile(uintptr(fds[0]), "broker")
+		brokerEnd = os.NewFile(uintptr(fds[1]), "broker-worker")
+		defer brokerEnd.Close()
+		served := make(chan struct{})
+		go func() { defer close(served); serveBroker(mine, tree, spoolRoot) }()
+		// The server ends when the worker's end is closed (the worker exited and this
+		// process closed its copy, below); root is closed only after it.
+		defer func() { <-served; mine.Close() }()
+		wc.Broker = true
 	}
 	cfgJSON, err := json.Marshal(wc)
 	if err != nil {
@@ -434,7 +467,7 @@ func (c *Config) runWorker(ctx context.Context, wc *workerConfig, src *os.File, 
 	newCmd := func() *exec.Cmd {
 		cmd := exec.CommandContext(ctx, exe, WorkerArg, string(cfgJSON))
 		cmd.Env = []string{"GOTRACEBACK=single", "LANG=C"}
-		cmd.ExtraFiles = []*os.File{pw, rulesFile, src, spool, tmp}
+		cmd.ExtraFiles = []*os.File{pw, rulesFile, src, spool, tmp, brokerEnd}
 		cmd.Stderr = stderr
 		cmd.WaitDelay = 5 * time.Second
 		return cmd
@@ -450,6 +483,9 @@ func (c *Config) runWorker(ctx context.Context, wc *workerConfig, src *os.File, 
 		err = cmd.Start()
 	}
 	pw.Close()
+	if brokerEnd != nil {
+		brokerEnd.Close() // the worker holds the only copy: its exit ends the broker
+	}
 	if err != nil {
 		return nil, conf, &WorkerError{Reason: "could not start", Err: err}
 	}
@@ -483,7 +519,8 @@ func judgeRun(ctx context.Context, st *wire.Stream, perr error, ps *os.ProcessSt
 	}
 	switch {
 	case ctx.Err() != nil && errors.Is(context.Cause(ctx), errTimeout):
-		we.Reason, we.Err = "timed out (killed after the deadline)", context.DeadlineExceeded
+		we.Reason = fmt.Sprintf("timed out (killed after the %v deadline, sandbox.deadline)", tr.deadline)
+		we.Err = ErrDeadline
 		return nil, conf, we
 	case ctx.Err() != nil:
 		return nil, conf, context.Cause(ctx)
@@ -567,6 +604,10 @@ func fatalLine(stderr string) string {
 	return ""
 }
 
+// workerCaps are the capabilities the worker starts with and drops before its first untrusted
+// byte: CAP_SETPCAP, to empty its bounding set.
+var workerCaps = []uintptr{unix.CAP_SETPCAP}
+
 // procAttr is how the worker is cloned: new namespaces (withNS), its own uid and gid with no
 // supplementary groups when the parent is root, CAP_SETPCAP kept across exec only so that it
 // can drop its bounding set, and SIGKILL when the parent dies.
@@ -575,7 +616,7 @@ func procAttr(root bool, wu, wg int, withNS bool) *syscall.SysProcAttr {
 	uid, gid := os.Getuid(), os.Getgid()
 	if root {
 		a.Credential = &syscall.Credential{Uid: uint32(wu), Gid: uint32(wg), Groups: []uint32{}}
-		a.AmbientCaps = []uintptr{unix.CAP_SETPCAP}
+		a.AmbientCaps = workerCaps
 	}
 	if !withNS {
 		if root {
@@ -584,7 +625,7 @@ func procAttr(root bool, wu, wg int, withNS bool) *syscall.SysProcAttr {
 		return a
 	}
 	a.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWNS
-	a.AmbientCaps = []uintptr{unix.CAP_SETPCAP}
+	a.AmbientCaps = workerCaps
 	if root {
 		a.UidMappings = []syscall.SysProcIDMap{{ContainerID: wu, HostID: wu, Size: 1}}
 		a.GidMappings = []syscall.SysProcIDMap{{ContainerID: wg, HostID: wg, Size: 1}}
@@ -611,15 +652,6 @@ func rulesMemfd(rules *scanner.Rules) (*os.File, error) {
 	return f, nil
 }
 
-func chownTree(dir string, uid, gid int) {
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil {
-			os.Lchown(p, uid, gid)
-		}
-		return nil
-	})
-}
-
 // runInProcess runs the worker's code in a goroutine of this process (Config.Disabled), through
 // the same pipe and parser.
 func (c *Config) runInProcess(ctx context.Context, wc *workerConfig, src *os.File, rules *scanner.Rules, spool *os.File, tmpDir string,
@@ -638,7 +670,7 @@ func (c *Config) runInProcess(ctx context.Context, wc *workerConfig, src *os.Fil
 			return nil, conf, err
 		}
 		defer r.Close()
-		job.spool = r
+		job.create = rootCreate(r)
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)

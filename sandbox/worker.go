@@ -52,11 +52,14 @@ type workerConfig struct {
 	Spool    bool  `json:"spool,omitempty"`
 	SpoolMax int64 `json:"spool_max,omitempty"`
 	MaxFiles int   `json:"max_files,omitempty"`
+	Broker   bool  `json:"broker,omitempty"` // a directory is read through the broker (fdBroker)
 
 	Confine bool   `json:"confine"`
 	Memory  int64  `json:"memory,omitempty"`
 	NoFile  int    `json:"nofile,omitempty"`
 	Fault   string `json:"fault,omitempty"`
+	// NoLandlock skips Landlock, as on a kernel without it; honoured only in test builds.
+	NoLandlock bool `json:"no_landlock,omitempty"`
 }
 
 // faultHook, set only in this package's test binary, injects the fault named by the parent
@@ -91,21 +94,15 @@ func workerMain(args []string) int {
 	j := &job{cfg: &cfg, src: os.NewFile(fdSource, "source"), tmpDir: procFD + fmt.Sprint(fdTemp)}
 	var err error
 	if cfg.Mode == modeScan {
-		// Trusted inputs are loaded before the sandbox closes: the parent's compiled rules and
-		// the spool directory.
+		// Trusted inputs are loaded before the sandbox closes: the parent's compiled rules.
 		if j.rules, err = scanner.LoadCompiled(procFD + fmt.Sprint(fdRules)); err != nil {
 			return fail(w, fmt.Errorf("rules: %w", err))
 		}
-		if cfg.Spool {
-			if j.spool, err = os.OpenRoot(procFD + fmt.Sprint(fdSpool)); err != nil {
-				return fail(w, fmt.Errorf("spool: %w", err))
-			}
-		}
 	}
-	if cfg.Source == srcDir {
-		if j.dir, err = os.OpenRoot(procFD + fmt.Sprint(fdSource)); err != nil {
-			// Directories are read with the worker's own uid, not the parent's.
-			return fail(w, fmt.Errorf("directory not readable by the scan worker (uid %d): %w", os.Getuid(), err))
+	if cfg.Broker {
+		j.broker = &brokerFS{sock: fdBroker}
+		if cfg.Spool {
+			j.create = j.broker.Create
 		}
 	}
 	hello := wire.Hello{PID: os.Getpid()}
@@ -115,6 +112,7 @@ func workerMain(args []string) int {
 			return fail(w, fmt.Errorf("sandbox: %w", err))
 		}
 	}
+	j.hello = hello
 	if cfg.Fault != "" && faultHook != nil && faultHook(cfg.Fault, w, j) {
 		return 0
 	}
@@ -140,10 +138,13 @@ func fail(w *wire.Writer, err error) int {
 type job struct {
 	cfg    *workerConfig
 	src    *os.File
-	dir    *os.Root
+	dir    *os.Root  // a directory source in-process (Config.Disabled)
+	broker *brokerFS // a directory source in the worker
 	rules  *scanner.Rules
-	spool  *os.Root
+	create func(name string) (*os.File, error) // creates a spool file (nil: no spool)
 	tmpDir string
+	// hello is the worker's account of its confinement, for a test fault to send.
+	hello wire.Hello
 	// rewrite, set only by a test fault, falsifies each result before it is sent.
 	rewrite func(*scanner.Result)
 }
@@ -172,6 +173,9 @@ func (j *job) source(ctx context.Context) (fs.FS, error) {
 		}
 		return m, nil
 	case srcDir:
+		if j.broker != nil {
+			return j.broker, nil
+		}
 		if j.dir == nil {
 			r, err := os.OpenRoot(j.src.Name())
 			if err != nil {
@@ -223,8 +227,8 @@ func (j *job) do(ctx context.Context, w *wire.Writer, results, entries *int) err
 		BlockSize: c.BlockSize, BlockOverlap: c.BlockOverlap, ScanCompressed: c.ScanCompressed, TempDir: j.tmpDir}
 	prog := &progress{w: w, total: total}
 	var sp *spooler
-	if j.spool != nil {
-		sp = &spooler{root: j.spool, max: c.SpoolMax, prog: prog, files: map[string]*os.File{}}
+	if j.create != nil {
+		sp = &spooler{create: j.create, max: c.SpoolMax, prog: prog, files: map[string]*os.File{}}
 		opts.Spool = sp
 		defer sp.closeAll()
 	}
@@ -316,6 +320,10 @@ func (a *announceFS) Open(name string) (fs.File, error) {
 
 func (a *announceFS) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(a.FS, name) }
 
+// ReadLink and Lstat pass fs.ReadLinkFS through, so that a symlink's target is reported.
+func (a *announceFS) ReadLink(name string) (string, error)   { return fs.ReadLink(a.FS, name) }
+func (a *announceFS) Lstat(name string) (fs.FileInfo, error) { return fs.Lstat(a.FS, name) }
+
 // progress sends Progress frames, at most every MiB.
 type progress struct {
 	mu         sync.Mutex
@@ -337,9 +345,9 @@ func (p *progress) add(n int64) {
 // spooler writes every top-level file the scanner reads into the spool directory, under the same
 // relative path, within a byte budget.
 type spooler struct {
-	root *os.Root
-	max  int64
-	prog *progress
+	create func(name string) (*os.File, error)
+	max    int64
+	prog   *progress
 
 	mu      sync.Mutex
 	written int64
@@ -353,12 +361,7 @@ func (s *spooler) Spool(p string, size int64) (scanner.SpoolFile, error) {
 	if !fs.ValidPath(p) || p == "." {
 		return nil, fmt.Errorf("spool: invalid path %q", p)
 	}
-	if d := path.Dir(p); d != "." {
-		if err := s.root.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("spool: %w", err)
-		}
-	}
-	f, err := s.root.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := s.create(p)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
@@ -419,6 +422,18 @@ func (w *spoolFile) Write(b []byte) (int, error) {
 }
 
 func (w *spoolFile) ReadAt(b []byte, off int64) (int, error) { return w.f.ReadAt(b, off) }
+
+// rootCreate creates spool files in r (in-process, and the broker's way in the parent).
+func rootCreate(r *os.Root) func(string) (*os.File, error) {
+	return func(p string) (*os.File, error) {
+		if d := path.Dir(p); d != "." {
+			if err := r.MkdirAll(d, 0o700); err != nil {
+				return nil, err
+			}
+		}
+		return r.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	}
+}
 
 // oneFile is an fs.FS holding one regular file (airlock scan FILE).
 type oneFile struct {

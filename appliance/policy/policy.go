@@ -24,6 +24,13 @@
 //	[audit]
 //	log_label = "AIRLOCK-LOG"            # FAT label of the audit log medium
 //
+// Optional sections keep their defaults when absent, e.g. the scan worker's bounds (see
+// [Sandbox]):
+//
+//	[sandbox]
+//	deadline = "2h"                      # 1s..48h: past it the worker is killed, the import FAILs
+//	memory   = "16GiB"                   # 256MiB..1TiB: the worker's address space
+//
 // Relative paths are resolved against the policy file's directory. Sizes are integers (bytes) or
 // strings with a unit ("4GiB", "512MiB", "10MB"); durations are Go durations ("30s").
 package policy
@@ -76,6 +83,7 @@ type Policy struct {
 	USB      USB      `toml:"usb"`
 	LEDs     LEDs     `toml:"leds"`
 	Console  Console  `toml:"console"`
+	Sandbox  Sandbox  `toml:"sandbox"`
 	// Certificate is what every sanitization certificate states and what the station asks the
 	// operator for (sealing.CertificatePolicy).
 	Certificate sealing.CertificatePolicy `toml:"certificate"`
@@ -344,6 +352,47 @@ type Console struct {
 	Serial string `toml:"serial"`
 }
 
+// Sandbox bounds each scan worker (package sandbox), the confined process that parses a
+// stick:
+//
+//	[sandbox]
+//	deadline = "2h"       # wall clock of one worker run; past it the worker is killed and the import FAILs
+//	memory   = "16GiB"    # the worker's address space (RLIMIT_AS); past it the worker dies and the import FAILs
+//
+// Ranges: deadline 1s..48h, memory 256MiB..1TiB (the Go runtime and libyara need a few hundred
+// MiB of address space to start at all).
+type Sandbox struct {
+	Deadline Duration `toml:"deadline"`
+	Memory   Size     `toml:"memory"`
+}
+
+// Bounds of the [sandbox] settings.
+const (
+	MinWorkerDeadline = Duration(time.Second)
+	MaxWorkerDeadline = Duration(48 * time.Hour)
+	MinWorkerMemory   = Size(256 << 20)
+	MaxWorkerMemory   = Size(1 << 40)
+)
+
+// Errors of the [sandbox] settings (wrapped by Sandbox.Check).
+var (
+	ErrWorkerDeadline = errors.New("sandbox.deadline out of range 1s..48h")
+	ErrWorkerMemory   = errors.New("sandbox.memory out of range 256MiB..1TiB")
+)
+
+// Check validates the settings (the station's policy and the CLI's --worker-deadline and
+// --worker-memory alike); each error names the setting.
+func (s Sandbox) Check() error {
+	var errs []error
+	if s.Deadline < MinWorkerDeadline || s.Deadline > MaxWorkerDeadline {
+		errs = append(errs, fmt.Errorf("%v: %w", time.Duration(s.Deadline), ErrWorkerDeadline))
+	}
+	if s.Memory < MinWorkerMemory || s.Memory > MaxWorkerMemory {
+		errs = append(errs, fmt.Errorf("%d bytes: %w", s.Memory, ErrWorkerMemory))
+	}
+	return errors.Join(errs...)
+}
+
 // Size is a byte count written as an integer or a string with a unit.
 type Size int64
 
@@ -456,6 +505,7 @@ func Default() Policy {
 		Audit:    Audit{LogLabel: "AIRLOCK-LOG", StateDir: "/run/airlock/state"},
 		USB:      USB{Authorize: true},
 		Console:  Console{Screen: "/dev/tty1", Serial: "/dev/ttyS0"},
+		Sandbox:  Sandbox{Deadline: Duration(2 * time.Hour), Memory: 16 << 30},
 	}
 }
 
@@ -600,6 +650,12 @@ func validate(p *Policy) []*Error {
 	}
 	if l.ScanTimeout <= 0 {
 		bad("limits.scan_timeout", "must be positive")
+	}
+	if d := p.Sandbox.Deadline; d < MinWorkerDeadline || d > MaxWorkerDeadline {
+		bad("sandbox.deadline", "%v out of range 1s..48h", time.Duration(d))
+	}
+	if m := p.Sandbox.Memory; m < MinWorkerMemory || m > MaxWorkerMemory {
+		bad("sandbox.memory", "%d bytes out of range 256MiB..1TiB", m)
 	}
 	switch p.Sanitize.Method {
 	case "zero", "random", "dod3", "discard":

@@ -14,7 +14,7 @@ import (
 
 var lsCommand = command{
 	name:    "ls",
-	usage:   "[--hash] [--json] [--allow-loop] [--no-sandbox] DEVICE|IMAGE",
+	usage:   "[--hash] [--json] [--allow-loop] [--no-sandbox] [--worker-deadline D] [--worker-memory SIZE] DEVICE|IMAGE",
 	summary: "list the files of a stick or image, read in userspace without mounting",
 }
 
@@ -59,7 +59,7 @@ func runLs(ctx context.Context, e *env, args []string) int {
 	hash := fset.Bool("hash", false, "print the SHA-256 of every file")
 	asJSON := fset.Bool("json", false, "print a JSON array")
 	allowLoop := fset.Bool("allow-loop", false, "admit loop devices (test mode)")
-	noSandbox := noSandboxFlag(fset)
+	wf := addWorkerFlags(fset)
 	if ok, code := parse(e, fset, args); !ok {
 		return code
 	}
@@ -76,8 +76,13 @@ func runLs(ctx context.Context, e *env, args []string) int {
 		}
 		return exitError
 	}
+	sb, err := wf.config(e.stderr, "ls")
+	if err != nil {
+		fmt.Fprintf(e.stderr, "airlock ls: %v\n", err)
+		return exitError
+	}
 	// The medium is parsed in a scan worker (package sandbox), never in this process.
-	ents, _, err := sandboxConfig(*noSandbox, e.stderr, "ls").List(ctx, sandbox.Source{Path: dev, Kind: sandbox.Medium}, *hash)
+	ents, _, err := sb.List(ctx, sandbox.Source{Path: dev, Kind: sandbox.Medium}, *hash)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "airlock ls: %v\n", err)
 		if mediumRefused(err) {

@@ -18,7 +18,7 @@ import (
 
 var scanCommand = command{
 	name:    "scan",
-	usage:   "[--rules FILE.yar]... [--compiled RULES.yarc] [--json] [--allowlist F --approver-pub P] [--acl ACL] [--image] [--no-sandbox] PATH|DEVICE|IMAGE...",
+	usage:   "[--rules FILE.yar]... [--compiled RULES.yarc] [--json] [--allowlist F --approver-pub P] [--acl ACL] [--image] [--no-sandbox] [--worker-deadline D] [--worker-memory SIZE] PATH|DEVICE|IMAGE...",
 	summary: "YARA-scan files, recursing into archives, NARs and Guix exports",
 }
 
@@ -41,7 +41,7 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	aclPath := fl.String("acl", "", "Guix ACL: judge every item of every Guix export")
 	image := fl.Bool("image", false, "treat regular-file arguments as disk images (read in userspace, not mounted)")
 	workers := fl.Int("workers", 0, "files scanned in parallel (default: number of cores)")
-	noSandbox := noSandboxFlag(fl)
+	wf := addWorkerFlags(fl)
 	limits := scanner.DefaultLimits()
 	fl.IntVar(&limits.MaxDepth, "max-depth", limits.MaxDepth, "archive nesting depth limit")
 	fl.Int64Var(&limits.MaxRatio, "max-ratio", limits.MaxRatio, "decompression ratio limit (N:1)")
@@ -90,7 +90,11 @@ func runScan(ctx context.Context, e *env, args []string) int {
 		}
 		decide = true
 	}
-	sb := sandboxConfig(*noSandbox, e.stderr, "scan")
+	sb, err := wf.config(e.stderr, "scan")
+	if err != nil {
+		fmt.Fprintf(e.stderr, "airlock scan: %v\n", err)
+		return exitError
+	}
 	var results []scanner.Result
 	for _, arg := range fl.Args() {
 		rs, err := scanArg(ctx, sb, &sandbox.ScanRequest{Rules: rs, Options: opt}, arg, *image, decide, acl)
