@@ -262,7 +262,7 @@ func TestResignGuixACL(t *testing.T) {
 // each within the audit log's record size.
 func TestQuorumRecordsSplit(t *testing.T) {
 	rep := &guix.QuorumReport{}
-	for i := 0; i < 3000; i++ {
+	for i := 0; i < 1500; i++ {
 		it := guix.QuorumItem{StorePath: "/gnu/store/" + strings.Repeat("a", 32) + "-item-" + strings.Repeat("x", i%50) + hex.EncodeToString([]byte{byte(i >> 8), byte(i)}),
 			K: 2, Verdict: guix.QuorumApproved, Vouchers: []string{"farm-a", "farm-b"}, NARHash: strings.Repeat("1", 52)}
 		for _, b := range []string{"farm-a", "farm-b", "farm-c"} {
