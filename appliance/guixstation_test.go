@@ -168,11 +168,7 @@ var (
 // other bytes), each builder's vote in the log.
 func TestStationGuixChannelAndQuorum(t *testing.T) {
 	f := newChanFixture(t)
-	quorumOnce.Do(func() { quorumFx = newQuorumFix(t) })
-	q := quorumFx
-	if q == nil {
-		t.Fatal("quorum fixture failed in an earlier test")
-	}
+	q := sharedQuorumFix(t)
 	site := newGuixSite(t, f, q)
 
 	verdict, recs := site.importStick(t, map[string][]byte{"guix.bundle": f.bundles["c2"]})
