@@ -28,6 +28,10 @@ const BasisChannel = "channel"
 
 // RecordChannel is the audit record of one bundle's judgement. Its "approved" records are
 // what ChannelHeads reads back: the last one per channel is where the next bundle must start.
+// A bundle approved on a stick that is rejected for another file still moves the head: the
+// commit is authentic, and an older one offered later is a rollback whatever crossed. The
+// head is kept per channel name; a site that re-pins a channel's introduction gives it a new
+// name.
 const RecordChannel = "channel"
 
 // Channel is a channel the importer authenticates bundles of. A stick carries channel NAME as

@@ -161,19 +161,12 @@ var (
 	quorumFx   *quorumFix
 )
 
-// TestStationGuixChannelAndQuorum boots the station three times on one audit log: a channel
-// bundle is approved and its commit logged; after a reboot, a bundle of an older commit is
-// refused as a rollback against the logged commit; then exports of two real guix-daemons
-// reach the quorum and the disc is sealed over the re-signed carrier (the sealer refuses any
-// other bytes), each builder's vote in the log.
-func TestStationGuixChannelAndQuorum(t *testing.T) {
+// TestStationChannelRollback boots the station twice on one audit log: a channel bundle is
+// approved, sealed and burned, and its commit logged; after a reboot, a bundle of an older
+// commit is refused as a rollback against the logged commit.
+func TestStationChannelRollback(t *testing.T) {
 	f := newChanFixture(t)
-	quorumOnce.Do(func() { quorumFx = newQuorumFix(t) })
-	q := quorumFx
-	if q == nil {
-		t.Fatal("quorum fixture failed in an earlier test")
-	}
-	site := newGuixSite(t, f, q)
+	site := newGuixSite(t, f, nil)
 
 	verdict, recs := site.importStick(t, map[string][]byte{"guix.bundle": f.bundles["c2"]})
 	ch := lastOf(recs, RecordChannel)
@@ -189,8 +182,16 @@ func TestStationGuixChannelAndQuorum(t *testing.T) {
 	if !strings.Contains(verdict, "REJECTED") || ch == nil || ch["rule"] != "rollback" || ch["last_authenticated"] != f.c2 {
 		t.Fatalf("rollback after a reboot: %s; channel record %v", verdict, ch)
 	}
+}
 
-	verdict, recs = site.importStick(t, map[string][]byte{"a.export": q.exports[0], "b.export": q.exports[1]})
+// TestStationQuorum: exports of two real guix-daemons reach the quorum at the station; the
+// disc is sealed over the re-signed carrier (the sealer refuses any other bytes) and each
+// builder's vote is in the log.
+func TestStationQuorum(t *testing.T) {
+	f := newChanFixture(t)
+	q := sharedQuorumFix(t)
+	site := newGuixSite(t, f, q)
+	verdict, recs := site.importStick(t, map[string][]byte{"a.export": q.exports[0], "b.export": q.exports[1]})
 	qr := lastOf(recs, RecordQuorum)
 	js, _ := json.Marshal(qr)
 	if !strings.Contains(verdict, "APPROVED 1 approved 0 rejected") || qr == nil || qr["verdict"] != "approved" ||
