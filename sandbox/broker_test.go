@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -93,4 +94,44 @@ func TestBrokerRefuses(t *testing.T) {
 			t.Errorf("%q: %q (file %v), want %q", req, reply, f != nil, want)
 		}
 	}
+}
+
+// The broker parses requests from a worker that may be hostile: whatever it sends, the broker
+// neither panics nor hands out a descriptor of anything outside the tree and the spool.
+func FuzzBrokerAnswer(f *testing.F) {
+	for _, s := range []string{"o f", "l f", "r abs", "c new", "c d/new", "o ../x", "o /etc/passwd", "o fifo", "c ../x", "o", "", "c ."} {
+		f.Add(s)
+	}
+	dir := f.TempDir()
+	tree, spoolDir := filepath.Join(dir, "tree"), filepath.Join(dir, "spool")
+	os.MkdirAll(tree, 0o755)
+	os.MkdirAll(spoolDir, 0o700)
+	os.WriteFile(filepath.Join(tree, "f"), []byte("x"), 0o644)
+	os.Symlink("/etc/passwd", filepath.Join(tree, "abs"))
+	syscall.Mkfifo(filepath.Join(tree, "fifo"), 0o644)
+	root, err := os.OpenRoot(tree)
+	if err != nil {
+		f.Fatal(err)
+	}
+	spool, err := os.OpenRoot(spoolDir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, req string) {
+		reply, file := brokerAnswer(root, spool, req)
+		if len(reply) == 0 || (reply[0] != '+' && reply[0] != '-') || len(reply) > maxBrokerMsg {
+			t.Fatalf("%q: reply %q", req, reply)
+		}
+		if file == nil {
+			return
+		}
+		defer file.Close()
+		p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(file.Fd())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p != tree && !strings.HasPrefix(p, tree+"/") && !strings.HasPrefix(p, spoolDir+"/") {
+			t.Fatalf("%q: opened %s, outside the tree and the spool", req, p)
+		}
+	})
 }
