@@ -49,6 +49,7 @@ func FuzzOracleImport(f *testing.F) {
 	if !fuzzing() || os.Getenv("AIRLOCK_GUIX_ORACLE_FUZZ") == "" {
 		f.Skip("the daemon-as-oracle fuzz target runs under -fuzz with AIRLOCK_GUIX_ORACLE_FUZZ=1 only (TestOracle covers its seeds)")
 	}
+	closeFuzzFDsOnExec()
 	seed := sha256.Sum256([]byte("airlock FuzzOracleImport source key"))
 	key, err := guix.GenerateKey(bytes.NewReader(seed[:]))
 	if err != nil {
@@ -84,6 +85,20 @@ func FuzzOracleImport(f *testing.F) {
 			t.Fatalf("airlock accepts an export that guix-daemon refuses: %s", v)
 		}
 	})
+}
+
+// closeFuzzFDsOnExec keeps the fuzzing engine's pipes and shared memory (descriptors 3, 4 and 5
+// of a worker process, inherited without close-on-exec) out of the programs this target starts.
+// A guix-daemon outlives the command that starts it; holding the worker's end of fuzz_out, it
+// kept the coordinator from ever reading EOF there when the worker stopped, so the run never
+// ended after -fuzztime.
+func closeFuzzFDsOnExec() {
+	if f := flag.Lookup("test.fuzzworker"); f == nil || f.Value.String() != "true" {
+		return
+	}
+	for fd := 3; fd <= 5; fd++ {
+		syscall.CloseOnExec(fd)
+	}
 }
 
 // oracleMinimizeExecs bounds the engine's minimization of each new input (the engine
