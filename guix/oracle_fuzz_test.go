@@ -55,7 +55,9 @@ func FuzzOracleImport(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	reapWorkerStores(f)
 	it := makeRealItemsSigned(f, key)
+	noteWorkerStores(f, it.src, it.sink)
 	acl, err := guix.ParseACL(it.acl)
 	if err != nil {
 		f.Fatal(err)
@@ -93,11 +95,67 @@ func FuzzOracleImport(f *testing.F) {
 // kept the coordinator from ever reading EOF there when the worker stopped, so the run never
 // ended after -fuzztime.
 func closeFuzzFDsOnExec() {
-	if f := flag.Lookup("test.fuzzworker"); f == nil || f.Value.String() != "true" {
+	if !isFuzzWorker() {
 		return
 	}
 	for fd := 3; fd <= 5; fd++ {
 		syscall.CloseOnExec(fd)
+	}
+}
+
+// workerStoresEnv names the directory where fuzz workers note their scratch stores for the
+// coordinator to remove.
+const workerStoresEnv = "AIRLOCK_GUIX_ORACLE_FUZZ_STORES"
+
+func isFuzzWorker() bool {
+	f := flag.Lookup("test.fuzzworker")
+	return f != nil && f.Value.String() == "true"
+}
+
+// reapWorkerStores, in the coordinator, makes the directory workers note their stores in
+// (workers inherit the coordinator's environment) and, when fuzzing is over and every worker has
+// exited, stops their daemons and removes their stores. A worker cannot be trusted to do it
+// itself: the engine kills a worker a second after telling it to stop, before its cleanups have
+// stopped two daemons.
+func reapWorkerStores(f *testing.F) {
+	if isFuzzWorker() {
+		return
+	}
+	dir := f.TempDir()
+	f.Setenv(workerStoresEnv, dir)
+	script := filepath.Join(testenv.RepoRoot(), "scripts", "guix-oracle.sh")
+	f.Cleanup(func() {
+		notes, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for _, n := range notes {
+			b, err := os.ReadFile(n)
+			if err != nil {
+				continue
+			}
+			state := strings.TrimSpace(string(b))
+			if !strings.HasPrefix(filepath.Base(state), "airlock-guix-store-") {
+				continue // only what GuixOracle made
+			}
+			if out, err := exec.Command("bash", script, "stop", state).CombinedOutput(); err != nil {
+				f.Errorf("guix-oracle.sh stop %s: %v\n%s", state, err, out)
+			}
+			exec.Command("chmod", "-R", "u+w", state).Run()
+			os.RemoveAll(state)
+		}
+	})
+}
+
+// noteWorkerStores, in a worker, notes the state directories of its stores for the coordinator.
+func noteWorkerStores(f *testing.F, gs ...*testenv.Guix) {
+	dir := os.Getenv(workerStoresEnv)
+	if !isFuzzWorker() || dir == "" {
+		return
+	}
+	for _, g := range gs {
+		state := filepath.Dir(g.Store())
+		note := filepath.Join(dir, fmt.Sprintf("%d-%s", os.Getpid(), filepath.Base(state)))
+		if err := os.WriteFile(note, []byte(state+"\n"), 0o644); err != nil {
+			f.Fatal(err)
+		}
 	}
 }
 
