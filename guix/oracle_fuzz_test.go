@@ -49,12 +49,15 @@ func FuzzOracleImport(f *testing.F) {
 	if !fuzzing() || os.Getenv("AIRLOCK_GUIX_ORACLE_FUZZ") == "" {
 		f.Skip("the daemon-as-oracle fuzz target runs under -fuzz with AIRLOCK_GUIX_ORACLE_FUZZ=1 only (TestOracle covers its seeds)")
 	}
+	closeFuzzFDsOnExec()
 	seed := sha256.Sum256([]byte("airlock FuzzOracleImport source key"))
 	key, err := guix.GenerateKey(bytes.NewReader(seed[:]))
 	if err != nil {
 		f.Fatal(err)
 	}
+	reapWorkerStores(f)
 	it := makeRealItemsSigned(f, key)
+	noteWorkerStores(f, it.src, it.sink)
 	acl, err := guix.ParseACL(it.acl)
 	if err != nil {
 		f.Fatal(err)
@@ -84,6 +87,76 @@ func FuzzOracleImport(f *testing.F) {
 			t.Fatalf("airlock accepts an export that guix-daemon refuses: %s", v)
 		}
 	})
+}
+
+// closeFuzzFDsOnExec keeps the fuzzing engine's pipes and shared memory (descriptors 3, 4 and 5
+// of a worker process, inherited without close-on-exec) out of the programs this target starts.
+// A guix-daemon outlives the command that starts it; holding the worker's end of fuzz_out, it
+// kept the coordinator from ever reading EOF there when the worker stopped, so the run never
+// ended after -fuzztime.
+func closeFuzzFDsOnExec() {
+	if !isFuzzWorker() {
+		return
+	}
+	for fd := 3; fd <= 5; fd++ {
+		syscall.CloseOnExec(fd)
+	}
+}
+
+// workerStoresEnv names the directory where fuzz workers note their scratch stores for the
+// coordinator to remove.
+const workerStoresEnv = "AIRLOCK_GUIX_ORACLE_FUZZ_STORES"
+
+func isFuzzWorker() bool {
+	f := flag.Lookup("test.fuzzworker")
+	return f != nil && f.Value.String() == "true"
+}
+
+// reapWorkerStores, in the coordinator, makes the directory workers note their stores in
+// (workers inherit the coordinator's environment) and, when fuzzing is over and every worker has
+// exited, stops their daemons and removes their stores. A worker cannot be trusted to do it
+// itself: the engine kills a worker a second after telling it to stop, before its cleanups have
+// stopped two daemons.
+func reapWorkerStores(f *testing.F) {
+	if isFuzzWorker() {
+		return
+	}
+	dir := f.TempDir()
+	f.Setenv(workerStoresEnv, dir)
+	script := filepath.Join(testenv.RepoRoot(), "scripts", "guix-oracle.sh")
+	f.Cleanup(func() {
+		notes, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for _, n := range notes {
+			b, err := os.ReadFile(n)
+			if err != nil {
+				continue
+			}
+			state := strings.TrimSpace(string(b))
+			if !strings.HasPrefix(filepath.Base(state), "airlock-guix-store-") {
+				continue // only what GuixOracle made
+			}
+			if out, err := exec.Command("bash", script, "stop", state).CombinedOutput(); err != nil {
+				f.Errorf("guix-oracle.sh stop %s: %v\n%s", state, err, out)
+			}
+			exec.Command("chmod", "-R", "u+w", state).Run()
+			os.RemoveAll(state)
+		}
+	})
+}
+
+// noteWorkerStores, in a worker, notes the state directories of its stores for the coordinator.
+func noteWorkerStores(f *testing.F, gs ...*testenv.Guix) {
+	dir := os.Getenv(workerStoresEnv)
+	if !isFuzzWorker() || dir == "" {
+		return
+	}
+	for _, g := range gs {
+		state := filepath.Dir(g.Store())
+		note := filepath.Join(dir, fmt.Sprintf("%d-%s", os.Getpid(), filepath.Base(state)))
+		if err := os.WriteFile(note, []byte(state+"\n"), 0o644); err != nil {
+			f.Fatal(err)
+		}
+	}
 }
 
 // oracleMinimizeExecs bounds the engine's minimization of each new input (the engine

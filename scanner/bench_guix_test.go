@@ -3,6 +3,7 @@
 package scanner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"testing"
@@ -81,6 +83,7 @@ func TestBenchScanGuixExport(t *testing.T) {
 	ctx := context.Background()
 	exec.Command("sh", "-c", `cat "$0" >/dev/null; find -L "$1" -type f -exec cat {} + >/dev/null`, export, extracted).Run()
 	checkGuixSameContent(t, airlock, rules, acl, export, extracted)
+	resetGuixBenchPeakRSS(t)
 	var ours, peer benchtab.Measure
 	for range 2 {
 		p, err := benchtab.Run(ctx, "yara", "-r", "-p", "2", rules, extracted)
@@ -106,6 +109,14 @@ func TestBenchScanGuixExport(t *testing.T) {
 			cpu(ours), cpu(peer), float64(peer.PeakRSS)/(1<<20)),
 	})
 }
+
+// wholeStreamFalsePositive keeps glibc's loader and libc out of the bench items. They name
+// /etc/ld.so.preload, which rule Linux_LD_Preload_Write (scanner/rules/airlock.yar) flags in any
+// file that does not start with an ELF header; scanned file by file they are ELF and clean, but
+// the scan of the export as a whole (a NAR stream, not ELF) matches, so every real export with
+// glibc in its closure is rejected. That is issue 21's open question of which rules see a
+// container whole; until it is settled, the row measures a corpus both sides call clean.
+var wholeStreamFalsePositive = []byte("/etc/ld.so.preload")
 
 // guixBenchTrees writes guixBenchItems directories item0.. under dir, about size bytes in all,
 // each with bin/ (executables), lib/ (shared libraries) and share/doc/ (text), and returns the
@@ -163,6 +174,9 @@ func guixBenchTrees(t *testing.T, dir string, size int64) int64 {
 				}
 				data, name = b, fmt.Sprintf("lib/lib%04d.so", k)
 			}
+			if bytes.Contains(data, wholeStreamFalsePositive) {
+				continue
+			}
 			if done > 0 && int64(len(data)) > per-done {
 				continue // keep each item near its share: a small run stays small
 			}
@@ -190,12 +204,17 @@ func guixBenchTrees(t *testing.T, dir string, size int64) int64 {
 func checkGuixSameContent(t *testing.T, airlock, rules, acl, export, extracted string) {
 	t.Helper()
 	out, err := exec.Command(airlock, "scan", "--json", "--acl", acl, "--rules", rules, export).Output()
+	var rep Report
+	if jerr := json.Unmarshal(out, &rep); jerr != nil {
+		t.Fatalf("airlock scan --json --acl: %v (report: %v)", err, jerr)
+	}
+	for _, f := range rep.Files {
+		if f.Verdict != Clean {
+			t.Fatalf("airlock scan --acl (%v): %s: %v %s %+v", err, f.Path, f.Verdict, f.Reason, f.Rules)
+		}
+	}
 	if err != nil {
 		t.Fatalf("airlock scan --json --acl: %v", err)
-	}
-	var rep Report
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("airlock scan --json: %v", err)
 	}
 	if len(rep.Guix) != 1 || !rep.Guix[0].Accept || len(rep.Guix[0].Items) != guixBenchItems+1 {
 		t.Fatalf("airlock scan --acl: Guix verdicts %+v, want one accepted export of %d items", rep.Guix, guixBenchItems+1)
@@ -234,5 +253,16 @@ func checkGuixSameContent(t *testing.T, airlock, rules, acl, export, extracted s
 	})
 	if leaves != want || leafBytes != wantBytes {
 		t.Fatalf("airlock saw %d leaf files (%d bytes) in the export, yara's tree holds %d (%d bytes)", leaves, leafBytes, want, wantBytes)
+	}
+}
+
+// resetGuixBenchPeakRSS lowers this process's peak RSS to what it holds now: a child's peak RSS
+// as benchtab.Run reads it counts the parent's at exec (Linux folds the old mm's high-water mark
+// into the child's), so reading the binaries here would otherwise show as airlock's and yara's.
+func resetGuixBenchPeakRSS(t *testing.T) {
+	t.Helper()
+	debug.FreeOSMemory()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Logf("peak RSS not reset (%v): the RSS column includes this process's", err)
 	}
 }
