@@ -93,6 +93,10 @@ type DeviceEvent struct {
 // Progress reports bytes done of total (total may be 0 when unknown).
 type Progress func(done, total int64)
 
+// PhaseProgress reports bytes done of total within a named phase of a job that has several
+// ("write pass 1/3 zero", "verify full"); done starts again at 0 in each phase.
+type PhaseProgress func(phase string, done, total int64)
+
 // Devices is what the station needs of package media.
 type Devices interface {
 	// Watch sends device events (coldplug first) on out until ctx ends.
@@ -212,8 +216,8 @@ type SanitizeResult struct {
 // Wiper is what the station needs of package media (wipe, verify, reformat) and sealing
 // (certificate).
 type Wiper interface {
-	// Wipe wipes and verifies the device (WIPING).
-	Wipe(ctx context.Context, id Identity, progress Progress) (WipeReport, error)
+	// Wipe wipes and verifies the device (WIPING), naming each phase in progress.
+	Wipe(ctx context.Context, id Identity, progress PhaseProgress) (WipeReport, error)
 	// Finish reformats the device and writes the signed certificate onto it (FORMATTING).
 	Finish(ctx context.Context, id Identity, w WipeReport, operator string, logIndex int64) (*SanitizeResult, error)
 }

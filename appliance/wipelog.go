@@ -35,8 +35,14 @@ type mediaWipe struct{ r *media.WipeReport }
 
 func (w mediaWipe) Summary() string {
 	r := w.r
+	// A wipe cut short (a pulled stick) has no verification result: say so, never leave the
+	// field empty.
+	result := strings.ToLower(r.VerifyResult)
+	if result == "" {
+		result = "not completed"
+	}
 	return fmt.Sprintf("%s, %d pass(es), %s verification %s, %d bytes written, %d verified",
-		r.Method, r.Passes, r.Verify, strings.ToLower(r.VerifyResult), r.BytesWritten, r.BytesVerified)
+		r.Method, r.Passes, r.Verify, result, r.BytesWritten, r.BytesVerified)
 }
 
 func (w mediaWipe) Failed() error {
@@ -50,9 +56,15 @@ func (w mediaWipe) Failed() error {
 }
 
 // Wipe implements Wiper.
-func (m *MediaWiper) Wipe(ctx context.Context, id Identity, progress Progress) (WipeReport, error) {
+func (m *MediaWiper) Wipe(ctx context.Context, id Identity, progress PhaseProgress) (WipeReport, error) {
 	rep, err := media.Wipe(ctx, id.Dev, media.WipeOptions{Method: m.Method, Verify: m.Verify,
-		Progress: func(p media.Progress) { progress(p.Done, p.Total) }})
+		Progress: func(p media.Progress) {
+			phase := p.Phase // "pass 1/3 zero", "verify full": as airlock wipe shows them
+			if strings.HasPrefix(phase, "pass ") {
+				phase = "write " + phase
+			}
+			progress(phase, p.Done, p.Total)
+		}})
 	if rep == nil {
 		return nil, err
 	}

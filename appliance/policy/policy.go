@@ -223,7 +223,9 @@ type USB struct {
 	Authorize bool `toml:"authorize"`
 }
 
-// LEDs names the /sys/class/leds entry for each signal; empty means not shown.
+// LEDs names the /sys/class/leds entry for each signal; empty means not shown. A name may be a
+// pattern with '*' (the first matching LED). A policy without [leds] drives the keyboard lock
+// LEDs (Default; package appliance/leds documents the patterns).
 type LEDs struct {
 	Ready     string `toml:"ready"`
 	Busy      string `toml:"busy"`
@@ -352,6 +354,9 @@ func Default() Policy {
 		Audit:    Audit{LogLabel: "AIRLOCK-LOG", StateDir: "/run/airlock/state"},
 		USB:      USB{Authorize: true},
 		Console:  Console{Screen: "/dev/tty1", Serial: "/dev/ttyS0"},
+		// leds.DefaultNames: the job's LED (busy, pass, fail) is caps lock.
+		LEDs: LEDs{Ready: "input*::numlock", Busy: "input*::capslock", Attention: "input*::scrolllock",
+			Pass: "input*::capslock", Fail: "input*::capslock"},
 	}
 }
 
