@@ -325,13 +325,25 @@ func (j *job) importFlow() (string, error) {
 	if err := os.MkdirAll(filepath.Join(meta, "proofs"), 0o700); err != nil {
 		return "", fmt.Errorf("spool: %w", err)
 	}
+	// A disc made from an ephemeral log says so in a sealed note beside its report (the report
+	// itself is what the verdict record hashes, so it is left as it is).
+	ephemeral := isEphemeral(p.Log)
+	if ephemeral {
+		if err := os.WriteFile(filepath.Join(meta, EphemeralNoteFile), []byte(EphemeralNote), 0o600); err != nil {
+			return "", fmt.Errorf("spool: %w", err)
+		}
+	}
 	if err := os.WriteFile(filepath.Join(meta, "report.json"), dec.Report, 0o600); err != nil {
 		return "", fmt.Errorf("spool: %w", err)
 	}
 	// The seal record stays small whatever the stick holds (a disc carries it as record.json):
 	// the files are named by the verdict records it points at and by the report it hashes.
-	idx, err := j.record("seal", map[string]any{"report_sha256": hex.EncodeToString(reportSum[:]),
-		"policy_sha256": hex.EncodeToString(s.pol.SHA256[:]), "files_total": len(files), "verdict_index": verdictIdx})
+	sealFields := map[string]any{"report_sha256": hex.EncodeToString(reportSum[:]),
+		"policy_sha256": hex.EncodeToString(s.pol.SHA256[:]), "files_total": len(files), "verdict_index": verdictIdx}
+	if ephemeral {
+		sealFields["audit_log"] = "ephemeral"
+	}
+	idx, err := j.record("seal", sealFields)
 	if err != nil {
 		return "", err
 	}
@@ -381,8 +393,18 @@ func (j *job) importFlow() (string, error) {
 	}
 	j.show(console.Event{Kind: console.KOutput, Action: "image", Path: res.Where})
 	j.show(console.Event{Kind: console.KOutput, Action: "log", Path: p.Log.Where()})
-	j.show(console.Event{Kind: console.KPass, Text: fmt.Sprintf("disc %s: %d file(s), %d bytes, sha256 %s, log index %d; remove the disc",
-		j.session, len(dec.Files), res.Size, sum, idx)})
+	var approvedBytes int64
+	for _, f := range dec.Files {
+		approvedBytes += f.Size
+	}
+	logNote := ""
+	if ephemeral {
+		logNote = " (EPHEMERAL audit log)"
+	}
+	// Each count says what it counts: the approved files of the stick, and the disc image
+	// (which also holds the seal, the report and the log's evidence, as `airlock verify` counts).
+	j.show(console.Event{Kind: console.KPass, Text: fmt.Sprintf("disc %s: %d approved file(s) of %d bytes; image %d bytes, sha256 %s, log index %d%s; remove the disc",
+		j.session, len(dec.Files), approvedBytes, res.Size, sum, idx, logNote)})
 	return j.offerSanitize(nil)
 }
 

@@ -185,6 +185,28 @@ type AuditLog interface {
 	Where() string
 }
 
+// EphemeralLog is implemented by an AuditLog that may not outlive the boot: no log medium was
+// found and the policy allowed it (audit.ephemeral_log). Every disc made from such a log says
+// so (EphemeralNote), because the high side will see its log start again from index 0.
+type EphemeralLog interface {
+	Ephemeral() bool
+}
+
+// EphemeralNoteFile is the file, under a disc's AIRLOCK/ and covered by its seal, that says
+// the audit log was ephemeral when the disc was made.
+const EphemeralNoteFile = "EPHEMERAL-LOG.txt"
+
+// EphemeralNote is the text of EphemeralNoteFile.
+const EphemeralNote = "The audit log of this disc's station was EPHEMERAL (in RAM, no log medium: " +
+	"policy audit.ephemeral_log = true). Its records and index start again at every boot, so the " +
+	"high side sees this disc's log as a new log, not a continuation; see README, \"Losing the log medium\".\n"
+
+// isEphemeral reports whether l is an ephemeral log.
+func isEphemeral(l AuditLog) bool {
+	e, ok := l.(EphemeralLog)
+	return ok && e.Ephemeral()
+}
+
 // BurnResult is what a burn produced.
 type BurnResult struct {
 	Size   int64

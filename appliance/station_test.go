@@ -134,9 +134,12 @@ func (fakeSealer) Seal(dir string, info SealInfo, want map[string]string) error 
 }
 
 type fakeLog struct {
-	mu   sync.Mutex
-	recs []Record
+	mu        sync.Mutex
+	recs      []Record
+	ephemeral bool
 }
+
+func (l *fakeLog) Ephemeral() bool { return l.ephemeral }
 
 // Append takes what the real log takes: a record that auditlog.MarshalRecord accepts, within
 // auditlog.MaxRecordSize.
@@ -167,17 +170,22 @@ func (l *fakeLog) types() string {
 	return strings.Join(t, ",")
 }
 
-type fakeBurner struct{ badReadback bool }
+type fakeBurner struct {
+	badReadback bool
+	note        string // AIRLOCK/EPHEMERAL-LOG.txt of the last disc
+}
 
-func (fakeBurner) Blank(ctx context.Context) (bool, error) { return true, nil }
-func (fakeBurner) Burn(ctx context.Context, dir, label string, epoch int64, session string, p Progress) (*BurnResult, error) {
+func (*fakeBurner) Blank(ctx context.Context) (bool, error) { return true, nil }
+func (b *fakeBurner) Burn(ctx context.Context, dir, label string, epoch int64, session string, p Progress) (*BurnResult, error) {
 	if _, err := os.Stat(filepath.Join(dir, "SHA256SUMS")); err != nil {
 		return nil, err
 	}
+	note, _ := os.ReadFile(filepath.Join(dir, "AIRLOCK", EphemeralNoteFile))
+	b.note = string(note)
 	p(10, 10)
 	return &BurnResult{Size: 10, Where: "disc.iso"}, nil
 }
-func (b fakeBurner) ReadBack(ctx context.Context, r *BurnResult, p Progress) error {
+func (b *fakeBurner) ReadBack(ctx context.Context, r *BurnResult, p Progress) error {
 	if b.badReadback {
 		return errors.New("sector 17 differs")
 	}
@@ -854,5 +862,50 @@ func TestScreenAt80(t *testing.T) {
 		if !strings.Contains(flat, want) {
 			t.Errorf("screen lacks %q:\n%s", want, strings.Join(lines, "\n"))
 		}
+	}
+}
+
+// TestEphemeralLogOnDisc: a disc made from an ephemeral log carries the sealed note, its seal
+// record says so, and the PASS line says so; the PASS line says what each count counts.
+func TestEphemeralLogOnDisc(t *testing.T) {
+	r := newRig(t, "import")
+	r.log.ephemeral = true
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "mia")
+	r.wait("airlock: PASS disc")
+	if !strings.Contains(r.out.String(), ": 2 approved file(s) of 13 bytes; image 10 bytes, sha256 ") ||
+		!strings.Contains(r.out.String(), "(EPHEMERAL audit log); remove the disc") {
+		t.Errorf("PASS line:\n%s", r.out.String())
+	}
+	if r.burn.note != EphemeralNote {
+		t.Errorf("disc note %q", r.burn.note)
+	}
+	r.log.mu.Lock()
+	defer r.log.mu.Unlock()
+	for _, rec := range r.log.recs {
+		if rec.Type == "seal" && rec.Fields["audit_log"] != "ephemeral" {
+			t.Errorf("seal record %v", rec.Fields)
+		}
+	}
+}
+
+// TestNoLogMedium: boot mode without the log medium refuses to start unless the policy allows
+// an ephemeral log, and the refusal names the key.
+func TestNoLogMedium(t *testing.T) {
+	pol, err := policy.Parse("p.toml", []byte("station = \"s\"\nmodes = [\"check\"]\n[keys]\ndir = \"k\"\n[audit]\nlog_label = \"AIRLOCK-LOG\"\n"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := errors.New("no disk with label \"AIRLOCK-LOG\"")
+	err = NoLogMedium(pol, why)
+	if !errors.Is(err, ErrNoLogMedium) || !strings.Contains(err.Error(), "audit.ephemeral_log = true") || !strings.Contains(err.Error(), "refusing to start") {
+		t.Errorf("without the medium: %v", err)
+	}
+	pol, err = policy.Parse("p.toml", []byte("station = \"s\"\nmodes = [\"check\"]\n[keys]\ndir = \"k\"\n[audit]\nlog_label = \"AIRLOCK-LOG\"\nephemeral_log = true\n"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := NoLogMedium(pol, why); err != nil {
+		t.Errorf("ephemeral_log = true refused: %v", err)
 	}
 }

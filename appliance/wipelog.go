@@ -136,6 +136,8 @@ func (m *MediaWiper) Finish(ctx context.Context, id Identity, w WipeReport, oper
 type TLog struct {
 	Log *auditlog.Log
 	Dir string
+	// Ephemeral_ says the log lives in RAM for this boot (no log medium; see EphemeralLog).
+	Ephemeral_ bool
 
 	mu sync.Mutex
 }
@@ -200,6 +202,9 @@ func (t *TLog) Evidence(index int64, root string) error {
 
 // Where implements AuditLog.
 func (t *TLog) Where() string { return t.Dir }
+
+// Ephemeral implements EphemeralLog.
+func (t *TLog) Ephemeral() bool { return t.Ephemeral_ }
 
 // Close closes the log.
 func (t *TLog) Close() error { return t.Log.Close() }

@@ -215,6 +215,9 @@ type Audit struct {
 	LogSerial string `toml:"log_serial"`
 	// StateDir keeps the last accepted checkpoint for the check-disc job.
 	StateDir string `toml:"state_dir"`
+	// EphemeralLog lets the appliance (boot mode) start without its log medium, with the log in
+	// RAM for this boot; every disc then says so. Without it the station refuses to start.
+	EphemeralLog bool `toml:"ephemeral_log"`
 }
 
 // USB is the BadUSB defense.

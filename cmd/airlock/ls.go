@@ -70,10 +70,9 @@ func runLs(ctx context.Context, e *env, args []string) int {
 	}
 	dev := fset.Arg(0)
 	if err := guardBlock(dev, *allowLoop); err != nil {
+		// The guard refusing a device (a loop device without --allow-loop, the boot disk) is
+		// a set-up error, not a verdict on the medium's content: exit 2.
 		fmt.Fprintf(e.stderr, "airlock ls: %v\n", err)
-		if mediumRefused(err) {
-			return exitVerdict
-		}
 		return exitError
 	}
 	// The medium is parsed in a scan worker (package sandbox), never in this process.

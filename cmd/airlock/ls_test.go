@@ -85,3 +85,16 @@ func TestLsRefusals(t *testing.T) {
 		t.Errorf("no argument: exit %d", code)
 	}
 }
+
+// TestLsGuardRefusalExit2: the guard refusing a loop device without --allow-loop is a set-up
+// error (exit 2), not a verdict on a medium (exit 1).
+func TestLsGuardRefusalExit2(t *testing.T) {
+	st, err := os.Stat("/dev/loop0")
+	if err != nil || st.Mode()&os.ModeDevice == 0 {
+		t.Skip("no /dev/loop0 block device here")
+	}
+	_, errOut, code := runCLI(t, "ls", "/dev/loop0")
+	if code != exitError || !strings.Contains(errOut, "loop") {
+		t.Errorf("ls /dev/loop0: exit %d, %q; want %d and the guard's reason", code, errOut, exitError)
+	}
+}

@@ -78,8 +78,9 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 		}
 		g := &media.Guard{AllowLoop: *allowLoop, BootDisks: splitList(*bootDisks), LogDisks: splitList(*logDisks)}
 		if err := g.Check(id); err != nil {
+			// A guard refusal is a set-up error (the wrong device, a missing --allow-loop).
 			fmt.Fprintf(e.stderr, "airlock wipe: %v\n", err)
-			return exitVerdict
+			return exitError
 		}
 	case st.Mode().IsRegular() && *allowLoop:
 		id = &media.Identity{Name: filepath.Base(dev), Node: dev, Bus: "loop", BackingFile: dev, Size: st.Size(), Model: "image file"}
@@ -124,6 +125,11 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 			Operator: *operator, ToolVersion: wipeToolVersion(), AuditLogIndex: -1},
 	})
 	if res == nil {
+		if msg := err.Error(); *format == "fat32" && strings.Contains(msg, "too small") {
+			// Refused before anything was wiped: name the flag that wipes without reformatting.
+			msg = strings.Replace(msg, " (use no reformat)", "", 1)
+			return fail(exitError, "%s; to wipe it without reformatting, pass --format none", msg)
+		}
 		return fail(exitError, "%v", err)
 	}
 	if *certOut != "" {
