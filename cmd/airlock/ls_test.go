@@ -54,7 +54,13 @@ func TestLsImage(t *testing.T) {
 	}
 	out, _, code = runCLI(t, "ls", "--json", "--hash", img)
 	var list []lsEntry
-	if code != exitOK || json.Unmarshal([]byte(out), &list) != nil || len(list) != 2 {
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") { // JSON Lines: one per file
+		var ent lsEntry
+		if json.Unmarshal([]byte(l), &ent) == nil {
+			list = append(list, ent)
+		}
+	}
+	if code != exitOK || len(list) != 2 {
 		t.Fatalf("--json: exit %d, %s", code, out)
 	}
 	for _, e := range list {

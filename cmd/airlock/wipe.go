@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,7 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 	passFile := fs.String("passphrase-file", "", "file holding the seal key's passphrase")
 	allowLoop := fs.Bool("allow-loop", false, "admit loop devices and image files (test mode)")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
-	asJSON := fs.Bool("json", false, "print the certificate as JSON instead of text")
+	asJSON := fs.Bool("json", false, "print the certificate as one JSON line instead of text")
 	certOut := fs.String("cert-out", "", "also write the certificate files into this directory")
 	station := fs.String("station", wipeHostname(), "station name for the certificate")
 	operator := fs.String("operator", "", "operator ID for the certificate")
@@ -145,7 +146,7 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 		if js == nil {
 			js, _ = res.Certificate.MarshalCanonical()
 		}
-		e.stdout.Write(js)
+		e.stdout.Write(append(bytes.TrimSpace(js), '\n')) // one JSON line
 	} else {
 		fmt.Fprint(e.stdout, res.Certificate.Text())
 	}
