@@ -255,7 +255,7 @@ func (c *SealChecker) Check(ctx context.Context, id Identity, fsys fs.FS) (strin
 	if v.Checkpoint != nil {
 		cp = fmt.Sprintf("checkpoint size %d", v.Checkpoint.Size)
 	}
-	return fmt.Sprintf("VALID: %d files, %d bytes, session %s, station %s, log index %d, %s",
+	return fmt.Sprintf("VALID: %d sealed files (approved and AIRLOCK/ evidence), %d bytes, session %s, station %s, log index %d, %s",
 		v.Files, v.Bytes, v.Info.Session, v.Info.Station, v.Info.LogIndex, cp), nil
 }
 

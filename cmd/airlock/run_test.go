@@ -366,7 +366,7 @@ func TestHWImportPass(t *testing.T) {
 	s.expect(`^airlock: state PASS$`)
 	img := s.expect(`^airlock: output image (.*)$`)[1]
 	s.expect(`^airlock: output log (.*)$`)
-	s.expect(`^airlock: PASS disc .* ` + fmt.Sprint(n) + ` file\(s\), [0-9]+ bytes, sha256 [0-9a-f]{64}, log index [0-9]+; remove the disc$`)
+	s.expect(`^airlock: PASS disc .* ` + fmt.Sprint(n) + ` approved file\(s\) of [0-9]+ bytes; image [0-9]+ bytes, sha256 [0-9a-f]{64}, log index [0-9]+; remove the disc$`)
 	s.expect(`^airlock: state READY$`)
 	s.leds(map[leds.Signal]string{leds.Ready: "on", leds.Pass: "on", leds.Fail: "off", leds.Busy: "off"})
 	// The full-screen view shows the station, the state and the result.
@@ -440,7 +440,7 @@ func TestHWImportPass(t *testing.T) {
 	s.answer("operator", "dave")
 	s.answer("mode", "check")
 	s.expect(`^airlock: state CHECKING$`)
-	s.expect(`^airlock: PASS disc ` + disc + `: VALID: 6 files, .* log index [0-9]+, checkpoint size [0-9]+$`)
+	s.expect(`^airlock: PASS disc ` + disc + `: VALID: 6 sealed files \(approved and AIRLOCK/ evidence\), .* log index [0-9]+, checkpoint size [0-9]+$`)
 	s.expect(`^airlock: state READY$`)
 	hwRun(t, "losetup", "-d", disc)
 	s.expect(`^airlock: device remove ` + disc)

@@ -180,7 +180,7 @@ func printVerifyVerdict(e *env, asJSON bool, target string, res *sealing.Verifie
 		return exitVerdict
 	}
 	if !asJSON {
-		fmt.Fprintf(e.stdout, "%s: VALID: %d files, %d bytes, signed by key %X", target, r.Files, r.Bytes, res.KeyID)
+		fmt.Fprintf(e.stdout, "%s: VALID: %d sealed files (approved and AIRLOCK/ evidence), %d bytes, signed by key %X", target, r.Files, r.Bytes, res.KeyID)
 		if r.Session != "" {
 			fmt.Fprintf(e.stdout, ", session %s", r.Session)
 		}
