@@ -832,14 +832,14 @@ func TestInterruptMidJob(t *testing.T) {
 func TestScreenAt80(t *testing.T) {
 	pol := policy.Default()
 	pol.Station = "test"
-	pol.Modes = []string{"import"}
+	pol.Modes = []string{"import", "sanitize"}
 	pol.Import.SpoolDir = t.TempDir()
 	out := &buf{}
 	scr := console.NewScreen(io.Discard, 80, 25)
 	long := strings.Repeat("very-long-directory-name/", 4) + "eicar.com"
 	devs := &fakeDevices{ch: make(chan DeviceEvent), files: fstest.MapFS{"ok.txt": {Data: []byte("fine")}, long: {Data: []byte("EVIL")}}}
 	st := New(Config{Policy: &pol, View: console.Multi{console.NewLineView(out, false), scr}},
-		Parts{Devices: devs, Importer: &fakeImporter{}, Sealer: fakeSealer{}, Log: &fakeLog{}, Burner: &fakeBurner{}})
+		Parts{Devices: devs, Importer: &fakeImporter{}, Sealer: fakeSealer{}, Log: &fakeLog{}, Burner: &fakeBurner{}, Wiper: fakeWiper{}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	in := make(chan string)
@@ -849,7 +849,9 @@ func TestScreenAt80(t *testing.T) {
 	r.wait("airlock: state READY")
 	devs.ch <- stick("/dev/sdb")
 	r.answer("operator", "lee")
-	r.wait("airlock: FAIL rejected")
+	r.answer("mode", "import")
+	// The sanitize question holds the rejection on the screen.
+	r.wait("airlock: prompt sanitize-after-import")
 	lines := scr.Lines()
 	for _, l := range lines {
 		if len([]rune(l)) > 80 {

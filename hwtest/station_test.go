@@ -455,6 +455,12 @@ func TestQEMULEDs(t *testing.T) {
 	if !failRE.MatchString(end) {
 		t.Fatalf("EICAR stick ended with %q", end)
 	}
+	if _, err := s.Expect(context.Background(), 60*time.Second, `^airlock: prompt sanitize-after-import: `); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SendLine("no"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Expect(context.Background(), 60*time.Second, `^airlock: state READY$`); err != nil {
 		t.Fatal(err)
 	}
