@@ -86,11 +86,30 @@ func BootDuties(ctx context.Context, pol *policy.Policy) (*BootResult, error) {
 	}
 	dir, disk, err := findLogMedium(ctx, pol)
 	if err != nil {
-		note("audit log medium: %v; logging onto every disc only", err)
+		if err := NoLogMedium(pol, err); err != nil {
+			return nil, err
+		}
+		note("audit log medium: %v; audit.ephemeral_log = true: the log is EPHEMERAL (RAM, this boot only) and every disc says so", err)
 	} else {
 		res.LogDir, res.LogDisk = dir, disk
 	}
 	return res, nil
+}
+
+// ErrNoLogMedium: the appliance found no audit log medium and the policy does not allow an
+// ephemeral log.
+var ErrNoLogMedium = errors.New("no audit log medium")
+
+// NoLogMedium decides what a boot without its log medium does: an error that refuses the start
+// (ErrNoLogMedium, naming the policy key that would allow it), or nil when the policy allows an
+// ephemeral log. A station that silently started with a log in RAM would make discs the high
+// side rejects as a rollback of the log, with no hint why.
+func NoLogMedium(pol *policy.Policy, why error) error {
+	if pol.Audit.EphemeralLog {
+		return nil
+	}
+	return fmt.Errorf("boot: %w (%v): refusing to start; attach the log medium (label %q, serial %q), or set audit.ephemeral_log = true to run with a log in RAM for this boot (every disc then says so)",
+		ErrNoLogMedium, why, pol.Audit.LogLabel, pol.Audit.LogSerial)
 }
 
 // mountOnce mounts fstype on dir unless something is mounted there already (u-root's init

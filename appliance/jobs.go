@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -57,19 +58,57 @@ func identityFields(id Identity) map[string]any {
 		"optical": id.Optical, "fs": id.FS}
 }
 
-func (j *job) askOperator() (string, error) {
-	for tries := 0; tries < 3; tries++ {
-		a, err := j.ask("operator", "operator ID for "+j.dev.Dev+"?")
+// MaxTries bounds how often one question is asked again after an answer that is not one of
+// the expected ones.
+const MaxTries = 5
+
+// CancelWord, typed at any prompt, cancels the job (ErrCanceled).
+const CancelWord = "cancel"
+
+// ErrNoValidAnswer ends a job whose question got MaxTries answers that were not expected.
+var ErrNoValidAnswer = errors.New("no valid answer")
+
+// askValid asks a question until check accepts the answer (it returns the value and "", or ""
+// and what is expected), at most MaxTries times. Each refused answer is shown with what was
+// typed and what is expected; CancelWord cancels the job.
+func (j *job) askValid(id, text string, check func(a string) (string, string)) (string, error) {
+	for try := 1; ; try++ {
+		a, err := j.ask(id, text)
 		if err != nil {
 			return "", err
 		}
-		if err := checkOperator(a); err != nil {
-			j.info("operator ID " + err.Error())
-			continue
+		if strings.EqualFold(a, CancelWord) {
+			return "", fmt.Errorf("%s: %w", id, ErrCanceled)
 		}
-		return a, nil
+		v, expected := check(a)
+		if expected == "" {
+			return v, nil
+		}
+		if try >= MaxTries {
+			return "", fmt.Errorf("%w to %s after %d tries (last typed %s; expected %s)", ErrNoValidAnswer, id, try, quoteTyped(a), expected)
+		}
+		j.info(fmt.Sprintf("you typed %s; expected %s, or %q (try %d of %d)", quoteTyped(a), expected, CancelWord, try+1, MaxTries))
 	}
-	return "", fmt.Errorf("no valid operator ID: %w", ErrCanceled)
+}
+
+// quoteTyped shows an answer as typed, bounded (the line view cleans what it prints).
+func quoteTyped(a string) string {
+	if a == "" {
+		return "nothing"
+	}
+	if r := []rune(a); len(r) > 40 {
+		a = string(r[:40]) + "..."
+	}
+	return strconv.Quote(a)
+}
+
+func (j *job) askOperator() (string, error) {
+	return j.askValid("operator", "operator ID for "+j.dev.Dev+"?", func(a string) (string, string) {
+		if err := checkOperator(a); err != nil {
+			return "", fmt.Sprintf("an operator ID of 1 to %d printable characters without spaces (it %s)", MaxOperatorID, err)
+		}
+		return a, ""
+	})
 }
 
 // checkOperator accepts 1..MaxOperatorID printable, non-space characters.
@@ -100,19 +139,25 @@ func (j *job) askMode() (string, error) {
 	if len(choices) == 1 {
 		return choices[0], nil
 	}
-	for tries := 0; tries < 3; tries++ {
-		a, err := j.ask("mode", "mode for "+j.dev.Dev+"? ("+strings.Join(choices, " | ")+")")
-		if err != nil {
-			return "", err
-		}
+	return j.askValid("mode", "mode for "+j.dev.Dev+"? ("+strings.Join(choices, " | ")+")", func(a string) (string, string) {
 		for _, c := range choices {
-			if a == c {
-				return c, nil
+			if strings.EqualFold(a, c) {
+				return c, ""
 			}
 		}
-		j.info(fmt.Sprintf("mode %q is not one of %s", a, strings.Join(choices, ", ")))
+		return "", "one of " + strings.Join(choices, ", ")
+	})
+}
+
+// yesNo checks a yes/no answer (y and n too, any case).
+func yesNo(a string) (string, string) {
+	switch strings.ToLower(a) {
+	case "yes", "y":
+		return "yes", ""
+	case "no", "n":
+		return "no", ""
 	}
-	return "", fmt.Errorf("no valid mode chosen: %w", ErrCanceled)
+	return "", "yes or no"
 }
 
 // stage moves to st, failing the job if the state machine refuses (a bug) or the job was canceled.
@@ -285,13 +330,25 @@ func (j *job) importFlow() (string, error) {
 	if err := os.MkdirAll(filepath.Join(meta, "proofs"), 0o700); err != nil {
 		return "", fmt.Errorf("spool: %w", err)
 	}
+	// A disc made from an ephemeral log says so in a sealed note beside its report (the report
+	// itself is what the verdict record hashes, so it is left as it is).
+	ephemeral := isEphemeral(p.Log)
+	if ephemeral {
+		if err := os.WriteFile(filepath.Join(meta, EphemeralNoteFile), []byte(EphemeralNote), 0o600); err != nil {
+			return "", fmt.Errorf("spool: %w", err)
+		}
+	}
 	if err := os.WriteFile(filepath.Join(meta, "report.json"), dec.Report, 0o600); err != nil {
 		return "", fmt.Errorf("spool: %w", err)
 	}
 	// The seal record stays small whatever the stick holds (a disc carries it as record.json):
 	// the files are named by the verdict records it points at and by the report it hashes.
-	idx, err := j.record("seal", map[string]any{"report_sha256": hex.EncodeToString(reportSum[:]),
-		"policy_sha256": hex.EncodeToString(s.pol.SHA256[:]), "files_total": len(files), "verdict_index": verdictIdx})
+	sealFields := map[string]any{"report_sha256": hex.EncodeToString(reportSum[:]),
+		"policy_sha256": hex.EncodeToString(s.pol.SHA256[:]), "files_total": len(files), "verdict_index": verdictIdx}
+	if ephemeral {
+		sealFields["audit_log"] = "ephemeral"
+	}
+	idx, err := j.record("seal", sealFields)
 	if err != nil {
 		return "", err
 	}
@@ -341,8 +398,18 @@ func (j *job) importFlow() (string, error) {
 	}
 	j.show(console.Event{Kind: console.KOutput, Action: "image", Path: res.Where})
 	j.show(console.Event{Kind: console.KOutput, Action: "log", Path: p.Log.Where()})
-	j.show(console.Event{Kind: console.KPass, Text: fmt.Sprintf("disc %s: %d file(s), %d bytes, sha256 %s, log index %d; remove the disc",
-		j.session, len(dec.Files), res.Size, sum, idx)})
+	var approvedBytes int64
+	for _, f := range dec.Files {
+		approvedBytes += f.Size
+	}
+	logNote := ""
+	if ephemeral {
+		logNote = " (EPHEMERAL audit log)"
+	}
+	// Each count says what it counts: the approved files of the stick, and the disc image
+	// (which also holds the seal, the report and the log's evidence, as `airlock verify` counts).
+	j.show(console.Event{Kind: console.KPass, Text: fmt.Sprintf("disc %s: %d approved file(s) of %d bytes; image %d bytes, sha256 %s, log index %d%s; remove the disc",
+		j.session, len(dec.Files), approvedBytes, res.Size, sum, idx, logNote)})
 	return j.offerSanitize(nil)
 }
 
@@ -366,8 +433,13 @@ func (j *job) offerSanitize(importErr error) (string, error) {
 	}
 	j.usesDevice.Store(true)
 	if after == "ask" {
-		a, err := j.ask("sanitize-after-import", "sanitize "+j.dev.Dev+" now? (yes/no)")
-		if err != nil || !strings.EqualFold(a, "yes") {
+		a, err := j.askValid("sanitize-after-import", "sanitize "+j.dev.Dev+" now? (yes/no)", yesNo)
+		if err != nil || a != "yes" {
+			// The import's own outcome stands; a stick pulled or a cancel here only skips
+			// the wipe.
+			if err != nil && contextCauseOf(j) == nil {
+				j.info("not sanitized: " + failText(err))
+			}
 			return "", importErr
 		}
 	}
@@ -414,13 +486,30 @@ func (j *job) sanitizeFlow() (string, error) {
 	if strings.TrimSpace(j.dev.Serial) == "" {
 		what = "size in bytes"
 	}
-	a, err := j.ask("confirm-wipe", fmt.Sprintf("ERASE %s (%s)? type the last 4 characters of its %s to confirm", j.dev.Dev, j.dev.String(), what))
-	if err != nil {
-		return "", err
+	whole := strings.TrimSpace(j.dev.Serial)
+	if whole == "" {
+		whole = fmt.Sprint(j.dev.Size)
 	}
-	if a != code {
-		j.record("wipe", map[string]any{"result": "not confirmed", "device": identityFields(j.dev)})
-		return "", fmt.Errorf("wipe of %s not confirmed: %w", j.dev.Dev, ErrCanceled)
+	_, err := j.askValid("confirm-wipe", fmt.Sprintf("ERASE %s (%s)? type the last 4 characters of its %s to confirm, or %q",
+		j.dev.Dev, j.dev.String(), what, CancelWord), func(a string) (string, string) {
+		if a != code {
+			return "", fmt.Sprintf("the last 4 characters of the %s %s", what, whole)
+		}
+		return a, ""
+	})
+	if err != nil {
+		if contextCauseOf(j) != nil {
+			return "", err
+		}
+		result := "not confirmed"
+		if errors.Is(err, ErrCanceled) {
+			result = "canceled"
+			err = fmt.Errorf("wipe of %s: %w", j.dev.Dev, ErrCanceled)
+		} else {
+			err = fmt.Errorf("wipe of %s not confirmed: %w", j.dev.Dev, err)
+		}
+		j.record("wipe", map[string]any{"result": result, "device": identityFields(j.dev)})
+		return "", err
 	}
 	fields, err := j.askCertificate()
 	if err != nil {
@@ -429,7 +518,7 @@ func (j *job) sanitizeFlow() (string, error) {
 	if err := j.stage(Wiping); err != nil {
 		return "", err
 	}
-	rep, err := p.Wiper.Wipe(j.ctx, j.dev, j.progress())
+	rep, err := p.Wiper.Wipe(j.ctx, j.dev, j.phaseProgress())
 	if err == nil && rep != nil {
 		err = rep.Failed()
 	}

@@ -95,6 +95,10 @@ type DeviceEvent struct {
 // Progress reports bytes done of total (total may be 0 when unknown).
 type Progress func(done, total int64)
 
+// PhaseProgress reports bytes done of total within a named phase of a job that has several
+// ("write pass 1/3 zero", "verify full"); done starts again at 0 in each phase.
+type PhaseProgress func(phase string, done, total int64)
+
 // Devices is what the station needs of package media.
 type Devices interface {
 	// Watch sends device events (coldplug first) on out until ctx ends.
@@ -186,6 +190,28 @@ type AuditLog interface {
 	Where() string
 }
 
+// EphemeralLog is implemented by an AuditLog that may not outlive the boot: no log medium was
+// found and the policy allowed it (audit.ephemeral_log). Every disc made from such a log says
+// so (EphemeralNote), because the high side will see its log start again from index 0.
+type EphemeralLog interface {
+	Ephemeral() bool
+}
+
+// EphemeralNoteFile is the file, under a disc's AIRLOCK/ and covered by its seal, that says
+// the audit log was ephemeral when the disc was made.
+const EphemeralNoteFile = "EPHEMERAL-LOG.txt"
+
+// EphemeralNote is the text of EphemeralNoteFile.
+const EphemeralNote = "The audit log of this disc's station was EPHEMERAL (in RAM, no log medium: " +
+	"policy audit.ephemeral_log = true). Its records and index start again at every boot, so the " +
+	"high side sees this disc's log as a new log, not a continuation; see README, \"Losing the log medium\".\n"
+
+// isEphemeral reports whether l is an ephemeral log.
+func isEphemeral(l AuditLog) bool {
+	e, ok := l.(EphemeralLog)
+	return ok && e.Ephemeral()
+}
+
 // BurnResult is what a burn produced.
 type BurnResult struct {
 	Size   int64
@@ -217,8 +243,8 @@ type SanitizeResult struct {
 // Wiper is what the station needs of package media (wipe, verify, reformat) and sealing
 // (certificate).
 type Wiper interface {
-	// Wipe wipes and verifies the device (WIPING).
-	Wipe(ctx context.Context, id Identity, progress Progress) (WipeReport, error)
+	// Wipe wipes and verifies the device (WIPING), naming each phase in progress.
+	Wipe(ctx context.Context, id Identity, progress PhaseProgress) (WipeReport, error)
 	// Finish reformats the device and writes the signed certificate onto it (FORMATTING).
 	Finish(ctx context.Context, id Identity, w WipeReport, job WipeJob, logIndex int64) (*SanitizeResult, error)
 }

@@ -106,13 +106,19 @@ type Station struct {
 
 	msgs chan any // from jobs to the loop
 
+	// jobBase is the parent of every job's context: not canceled by Run's context, so that a
+	// stopping station cancels a running job with its own cause (ErrStopping), which the job's
+	// FAIL line and audit record then name.
+	jobBase context.Context
+
 	// Owned by the loop goroutine.
-	state   State
-	last    State // result of the last job
-	job     *job
-	queue   []Identity
-	present map[string]Identity
-	prompt  *promptMsg
+	stopping bool
+	state    State
+	last     State // result of the last job
+	job      *job
+	queue    []Identity
+	present  map[string]Identity
+	prompt   *promptMsg
 }
 
 // Config is what New needs besides the parts.
@@ -155,11 +161,25 @@ type doneMsg struct {
 	err     error
 }
 
+// ErrStopping is the cause of a job canceled because the station is stopping (an interrupt or
+// SIGTERM: Run's context ended).
+var ErrStopping = errors.New("the station is stopping")
+
+// ErrStopped is what Run returns when its context ended (an interrupt): the station stopped
+// before its input ended, so the caller exits non-zero.
+var ErrStopped = errors.New("station stopped by an interrupt")
+
 // Run runs the station until ctx ends or input closes (host mode: stdin at EOF). input carries
-// operator answers, one line each.
+// operator answers, one line each. When ctx ends, a running job is canceled (its FAIL line and
+// audit record name ErrStopping), the LEDs go off and Run returns ErrStopped; at the end of
+// input it returns nil. The LEDs are off whenever Run returns.
 func (s *Station) Run(ctx context.Context, input <-chan string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	base, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	s.jobBase = base
+	defer s.ledsOff()
 	s.view.Show(console.Event{Kind: console.KStation, Text: s.pol.Station, Modes: s.pol.Modes})
 	s.setState(Boot)
 	devs := make(chan DeviceEvent, 16)
@@ -178,9 +198,11 @@ func (s *Station) Run(ctx context.Context, input <-chan string) error {
 	for {
 		select {
 		case <-ctx.Done():
-			s.stopJob(ctx.Err())
-			return nil
+			return s.stop()
 		case err := <-watchErr:
+			if ctx.Err() != nil {
+				return s.stop()
+			}
 			s.stopJob(err)
 			if err == nil || errors.Is(err, context.Canceled) {
 				return nil
@@ -200,8 +222,24 @@ func (s *Station) Run(ctx context.Context, input <-chan string) error {
 	}
 }
 
-// stopJob cancels a running job and waits for it to finish, serving its messages.
+// stop ends the station on an interrupt: says so, fails the running job (ErrStopping: its FAIL
+// line and audit record), turns the LEDs off.
+func (s *Station) stop() error {
+	if s.job != nil {
+		s.info("station stopping: interrupted; canceling the " + s.job.dev.Dev + " job")
+	} else {
+		s.info("station stopping: interrupted")
+	}
+	s.stopJob(ErrStopping)
+	s.ledsOff()
+	s.info("station stopped; LEDs off")
+	return ErrStopped
+}
+
+// stopJob cancels a running job and waits for it to finish, serving its messages; no queued
+// device starts after it, and the LEDs no longer change.
 func (s *Station) stopJob(cause error) {
+	s.stopping = true
 	if s.job == nil {
 		return
 	}
@@ -223,8 +261,18 @@ func (s *Station) setState(to State) {
 	s.view.Show(console.Event{Kind: console.KState, State: string(to)})
 }
 
-func (s *Station) showLEDs() {
+// ledsOff turns every LED off: the station is not running.
+func (s *Station) ledsOff() {
 	if s.leds == nil {
+		return
+	}
+	if err := s.leds.Show(); err != nil {
+		s.info("LEDs: " + err.Error())
+	}
+}
+
+func (s *Station) showLEDs() {
+	if s.leds == nil || s.stopping {
 		return
 	}
 	sig := signals(s.state, s.last)
@@ -247,20 +295,7 @@ func (s *Station) onDevice(ctx context.Context, ev DeviceEvent) {
 		if known, ok := s.present[id.Dev]; ok {
 			id = known // show what went away
 		}
-		delete(s.present, id.Dev)
-		s.view.Show(console.Event{Kind: console.KDevice, Action: "remove", Dev: id.Dev, Text: id.String()})
-		for i, q := range s.queue {
-			if q.Dev == id.Dev {
-				s.queue = append(s.queue[:i], s.queue[i+1:]...)
-				break
-			}
-		}
-		if s.job != nil && s.job.dev.Dev == id.Dev {
-			s.job.removed.Store(true)
-		}
-		if s.job != nil && s.job.dev.Dev == id.Dev && s.job.usesDevice.Load() {
-			s.job.cancel(fmt.Errorf("%s: %w", id.Dev, ErrDeviceRemoved))
-		}
+		s.removed(id, fmt.Errorf("%s: %w", id.Dev, ErrDeviceRemoved))
 		return
 	}
 	// Added, or a medium changed (a disc went in or out). An empty drive is only a notice.
@@ -272,6 +307,15 @@ func (s *Station) onDevice(ctx context.Context, ev DeviceEvent) {
 		}
 		s.view.Show(console.Event{Kind: console.KDevice, Action: action, Dev: id.Dev, Text: id.String() + " (no medium)"})
 		return
+	}
+	// A stick swapped on the same node without a remove event (a hub or reader that reuses the
+	// node, a missed event) is a removal of the old stick and an insertion of the new one.
+	if prev, ok := s.present[id.Dev]; ok && !id.Optical && !prev.Optical {
+		if why := swapped(prev, id); why != "" {
+			s.info(fmt.Sprintf("another stick at %s (%s) without a remove event: taken as remove + insert", id.Dev, why))
+			s.removed(prev, fmt.Errorf("%s: replaced by another stick (%s): %w", id.Dev, why, ErrDeviceRemoved))
+			ev.Kind = DeviceAdded
+		}
 	}
 	if s.parts.Devices != nil {
 		if err := s.parts.Devices.Guard(id); err != nil {
@@ -290,12 +334,10 @@ func (s *Station) onDevice(ctx context.Context, ev DeviceEvent) {
 	}
 	s.view.Show(console.Event{Kind: console.KDevice, Action: action, Dev: id.Dev, Text: id.String()})
 	if s.job != nil {
-		if s.job.dev.Dev == id.Dev && !id.Optical && ev.Kind == MediaChanged && id.Size != s.job.dev.Size && s.job.usesDevice.Load() {
-			s.job.cancel(fmt.Errorf("%s: changed during the job (size %d, was %d): %w", id.Dev, id.Size, s.job.dev.Size, ErrDeviceRemoved))
+		if s.job.dev.Dev == id.Dev && !s.job.removed.Load() || (id.Optical && id.Dev == s.pol.Burn.Drive) {
+			// The job's own device (a stick the job reformats, the same identity and size), or
+			// the disc the import is waiting for or burning.
 			return
-		}
-		if s.job.dev.Dev == id.Dev || (id.Optical && id.Dev == s.pol.Burn.Drive) {
-			return // the job's own device, or the disc the import is waiting for or burning
 		}
 		if ev.Kind == MediaChanged && wasPresent && !id.Optical {
 			return // a stick that changed (resized, repartitioned): a notice, not a new session
@@ -312,6 +354,45 @@ func (s *Station) onDevice(ctx context.Context, ev DeviceEvent) {
 		return // a stick that changed (resized, repartitioned): a notice, not a new session
 	}
 	s.startJob(ctx, id)
+}
+
+// removed is a device gone: shown, dropped from the queue, and the end of a job that uses it
+// (cause is the job's reason).
+func (s *Station) removed(id Identity, cause error) {
+	delete(s.present, id.Dev)
+	s.view.Show(console.Event{Kind: console.KDevice, Action: "remove", Dev: id.Dev, Text: id.String()})
+	for i, q := range s.queue {
+		if q.Dev == id.Dev {
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			break
+		}
+	}
+	if s.job != nil && s.job.dev.Dev == id.Dev {
+		s.job.removed.Store(true)
+		if s.job.usesDevice.Load() {
+			s.job.cancel(cause)
+		}
+	}
+}
+
+// swapped says how now differs from the stick that was at the same node ("" when it is the
+// same stick): another identity or another size is another stick. The filesystem is not
+// compared: a wipe and reformat change it on the same stick.
+func swapped(was, now Identity) string {
+	var d []string
+	diff := func(k, a, b string) {
+		if a != b {
+			d = append(d, fmt.Sprintf("%s %q, was %q", k, b, a))
+		}
+	}
+	diff("serial", was.Serial, now.Serial)
+	diff("id", was.VIDPID, now.VIDPID)
+	diff("vendor", was.Vendor, now.Vendor)
+	diff("model", was.Model, now.Model)
+	if was.Size != now.Size {
+		d = append(d, fmt.Sprintf("size %d, was %d", now.Size, was.Size))
+	}
+	return strings.Join(d, ", ")
 }
 
 func (s *Station) onInput(line string) {
@@ -386,6 +467,9 @@ func (s *Station) endJob(ctx context.Context, m doneMsg) {
 	j.cancel(nil)
 	s.job = nil
 	s.prompt = nil
+	if s.stopping {
+		return // no READY and no queued device: the station is stopping
+	}
 	s.setState(Ready)
 	for len(s.queue) > 0 {
 		next := s.queue[0]
@@ -476,6 +560,9 @@ type job struct {
 }
 
 func (s *Station) startJob(ctx context.Context, id Identity) {
+	if s.jobBase != nil {
+		ctx = s.jobBase
+	}
 	jctx, cancel := context.WithCancelCause(ctx)
 	now := s.now()
 	j := &job{s: s, ctx: jctx, cancel: cancel, dev: id, session: newSession(now), start: now}
@@ -538,6 +625,21 @@ func (j *job) progress() Progress {
 			rate = float64(done) / d
 		}
 		j.show(console.Event{Kind: console.KProgress, Done: done, Total: total, Rate: rate})
+	}
+}
+
+// phaseProgress is progress with a phase name; the rate starts again in each phase.
+func (j *job) phaseProgress() PhaseProgress {
+	start, cur := time.Now(), ""
+	return func(phase string, done, total int64) {
+		if phase != cur {
+			start, cur = time.Now(), phase
+		}
+		rate := 0.0
+		if d := time.Since(start).Seconds(); d > 0 {
+			rate = float64(done) / d
+		}
+		j.show(console.Event{Kind: console.KProgress, Phase: phase, Done: done, Total: total, Rate: rate})
 	}
 }
 

@@ -134,9 +134,12 @@ func (fakeSealer) Seal(dir string, info SealInfo, want map[string]string) error 
 }
 
 type fakeLog struct {
-	mu   sync.Mutex
-	recs []Record
+	mu        sync.Mutex
+	recs      []Record
+	ephemeral bool
 }
+
+func (l *fakeLog) Ephemeral() bool { return l.ephemeral }
 
 // Append takes what the real log takes: a record that auditlog.MarshalRecord accepts, within
 // auditlog.MaxRecordSize.
@@ -167,17 +170,22 @@ func (l *fakeLog) types() string {
 	return strings.Join(t, ",")
 }
 
-type fakeBurner struct{ badReadback bool }
+type fakeBurner struct {
+	badReadback bool
+	note        string // AIRLOCK/EPHEMERAL-LOG.txt of the last disc
+}
 
-func (fakeBurner) Blank(ctx context.Context) (bool, error) { return true, nil }
-func (fakeBurner) Burn(ctx context.Context, dir, label string, epoch int64, session string, p Progress) (*BurnResult, error) {
+func (*fakeBurner) Blank(ctx context.Context) (bool, error) { return true, nil }
+func (b *fakeBurner) Burn(ctx context.Context, dir, label string, epoch int64, session string, p Progress) (*BurnResult, error) {
 	if _, err := os.Stat(filepath.Join(dir, "SHA256SUMS")); err != nil {
 		return nil, err
 	}
+	note, _ := os.ReadFile(filepath.Join(dir, "AIRLOCK", EphemeralNoteFile))
+	b.note = string(note)
 	p(10, 10)
 	return &BurnResult{Size: 10, Where: "disc.iso"}, nil
 }
-func (b fakeBurner) ReadBack(ctx context.Context, r *BurnResult, p Progress) error {
+func (b *fakeBurner) ReadBack(ctx context.Context, r *BurnResult, p Progress) error {
 	if b.badReadback {
 		return errors.New("sector 17 differs")
 	}
@@ -191,8 +199,11 @@ func (fakeWipe) Failed() error   { return nil }
 
 type fakeWiper struct{}
 
-func (fakeWiper) Wipe(ctx context.Context, id Identity, p Progress) (WipeReport, error) {
-	p(5, 5)
+func (fakeWiper) Wipe(ctx context.Context, id Identity, p PhaseProgress) (WipeReport, error) {
+	p("write pass 1/1 zero", 0, 5)
+	p("write pass 1/1 zero", 5, 5)
+	p("verify full", 0, 5)
+	p("verify full", 5, 5)
 	return fakeWipe{}, nil
 }
 func (fakeWiper) Finish(ctx context.Context, id Identity, w WipeReport, job WipeJob, idx int64) (*SanitizeResult, error) {
@@ -232,23 +243,33 @@ type rig struct {
 	burn  *fakeBurner
 	spool string
 	done  chan error
+	stop  context.CancelFunc // an interrupt: Run's context ends
 
 	answered map[string]int
 }
 
 func newRig(t *testing.T, modes ...string) *rig {
+	return newRigLEDs(t, nil, modes...)
+}
+
+// newRigLEDs is newRig with the given LEDs (nil: a fakeLEDs that records the signals).
+func newRigLEDs(t *testing.T, board LEDs, modes ...string) *rig {
 	pol := policy.Default()
 	pol.Station = "test"
 	pol.Modes = modes
 	r := &rig{t: t, out: &buf{}, in: make(chan string), log: &fakeLog{}, leds: &fakeLEDs{},
 		imp: &fakeImporter{}, burn: &fakeBurner{}, spool: t.TempDir(), done: make(chan error, 1)}
+	if board == nil {
+		board = r.leds
+	}
 	pol.Import.SpoolDir = r.spool
 	pol.Sanitize.AfterImport = "ask"
 	r.devs = &fakeDevices{ch: make(chan DeviceEvent), files: fstest.MapFS{
 		"guix.export": {Data: []byte("export")}, "src.tar.gz": {Data: []byte("tarball")}}}
-	st := New(Config{Policy: &pol, View: console.NewLineView(r.out, false), LEDs: r.leds},
+	st := New(Config{Policy: &pol, View: console.NewLineView(r.out, false), LEDs: board},
 		Parts{Devices: r.devs, Importer: r.imp, Sealer: fakeSealer{}, Log: r.log, Burner: r.burn, Wiper: fakeWiper{}})
 	ctx, cancel := context.WithCancel(context.Background())
+	r.stop = cancel
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -487,24 +508,73 @@ func TestSecondDeviceQueued(t *testing.T) {
 	r.wait("airlock: FAIL /dev/sdc: device removed")
 }
 
+// TestSanitizeConfirm: a wrong confirmation code is asked again (what was typed, what is
+// expected), "cancel" is a cancel, and the right code after a typo wipes, with phased progress.
 func TestSanitizeConfirm(t *testing.T) {
 	r := newRig(t, "sanitize")
 	r.devs.ch <- stick("/dev/sdb")
 	r.answer("operator", "erin")
-	r.answer("confirm-wipe", "nope")
-	r.wait("airlock: FAIL wipe of /dev/sdb not confirmed: canceled by the operator")
+	r.answer("confirm-wipe", "cancel")
+	r.wait("airlock: FAIL wipe of /dev/sdb: canceled by the operator")
 	r.waitN("airlock: state READY", 2)
 	r.devs.ch <- DeviceEvent{Kind: DeviceRemoved, ID: Identity{Dev: "/dev/sdb"}}
 	r.wait("airlock: device remove /dev/sdb bus=usb serial=AA0012345678 size=1073741824")
 	r.devs.ch <- stick("/dev/sdb")
 	r.answer("operator", "erin")
+	r.answer("confirm-wipe", "5677")
+	r.wait(`airlock: info you typed "5677"; expected the last 4 characters of the serial AA0012345678, or "cancel" (try 2 of 5)`)
 	r.answer("confirm-wipe", "5678")
 	r.wait("airlock: state WIPING")
 	r.wait("airlock: state FORMATTING")
 	r.wait("airlock: PASS sanitized /dev/sdb: zero, full verify; certificate on the stick")
+	// Point 6: every progress line of the wipe names its phase, as airlock wipe does.
+	for _, want := range []string{"airlock: progress write pass 1/1 zero: 0% 0B/5B", "airlock: progress write pass 1/1 zero: 100% 5B/5B",
+		"airlock: progress verify full: 0% 0B/5B", "airlock: progress verify full: 100% 5B/5B"} {
+		if countPrefix(r.out.String(), want) != 1 {
+			t.Errorf("no line %q in:\n%s", want, r.out.String())
+		}
+	}
 	if got := r.log.types(); got != "insert,wipe,fail,insert,wipe,certificate" {
 		t.Errorf("audit records: %s", got)
 	}
+	r.log.mu.Lock()
+	defer r.log.mu.Unlock()
+	if res := r.log.recs[1].Fields["result"]; res != "canceled" {
+		t.Errorf("canceled wipe recorded as %v", res)
+	}
+}
+
+// TestWrongCodesBounded: MaxTries wrong codes end the wipe as not confirmed, not as a cancel.
+func TestWrongCodesBounded(t *testing.T) {
+	r := newRig(t, "sanitize")
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "erin")
+	for i := 0; i < MaxTries; i++ {
+		r.answer("confirm-wipe", "0000")
+	}
+	r.wait(`airlock: FAIL wipe of /dev/sdb not confirmed: no valid answer to confirm-wipe after 5 tries (last typed "0000"; expected the last 4 characters of the serial AA0012345678)`)
+	if strings.Contains(r.out.String(), "canceled by the operator") {
+		t.Errorf("typos called a cancel:\n%s", r.out.String())
+	}
+	if strings.Contains(r.out.String(), "state WIPING") {
+		t.Error("wiped without confirmation")
+	}
+}
+
+// TestYesNoReasked: "yess" is asked again, "y" is a yes.
+func TestYesNoReasked(t *testing.T) {
+	r := newRig(t, "import", "sanitize")
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "erin")
+	r.answer("mode", "imprt")
+	r.wait(`airlock: info you typed "imprt"; expected one of import, sanitize, or "cancel" (try 2 of 5)`)
+	r.answer("mode", "Import")
+	r.answer("sanitize-after-import", "yess")
+	r.wait(`airlock: info you typed "yess"; expected yes or no, or "cancel" (try 2 of 5)`)
+	r.answer("sanitize-after-import", "y")
+	r.wait("airlock: state CONFIRM-WIPE")
+	r.answer("confirm-wipe", "5678")
+	r.wait("airlock: PASS sanitized /dev/sdb")
 }
 
 func TestGuardAndInput(t *testing.T) {
@@ -517,10 +587,20 @@ func TestGuardAndInput(t *testing.T) {
 	r.wait("airlock: usb unauthorized 046d:c52b 03")
 	r.devs.ch <- stick("/dev/sdb")
 	r.answer("operator", "has space")
-	r.wait("airlock: info operator ID has a space or control character")
+	r.wait(`airlock: info you typed "has space"; expected an operator ID of 1 to 64 printable characters without spaces (it has a space or control character), or "cancel" (try 2 of 5)`)
 	r.answer("operator", strings.Repeat("x", 65))
 	r.answer("operator", "")
-	r.wait("airlock: FAIL no valid operator ID: canceled by the operator")
+	r.wait(`airlock: info you typed nothing; expected an operator ID`)
+	r.answer("operator", "CANCEL")
+	r.wait("airlock: FAIL operator: canceled by the operator")
+	// The same stick, still in, is not lost: removed and inserted again it is asked again, and
+	// MaxTries bad IDs end the job without calling it a cancel.
+	r.devs.ch <- DeviceEvent{Kind: DeviceRemoved, ID: Identity{Dev: "/dev/sdb"}}
+	r.devs.ch <- stick("/dev/sdb")
+	for i := 0; i < MaxTries; i++ {
+		r.answer("operator", "a b")
+	}
+	r.wait(`airlock: FAIL no valid answer to operator after 5 tries (last typed "a b"; expected an operator ID`)
 }
 
 func TestBadReadback(t *testing.T) {
@@ -545,14 +625,47 @@ func TestChangedStick(t *testing.T) {
 	ev.Kind = MediaChanged
 	ev.ID.Size = 1 << 20
 	r.devs.ch <- ev
-	r.wait("airlock: FAIL reading /dev/sdb: /dev/sdb: changed during the job (size 1048576, was 1073741824): device removed")
-	r.waitN("airlock: state READY", 2)
-	// A change of a present stick at READY is a notice, not a session.
+	r.wait("airlock: FAIL reading /dev/sdb: /dev/sdb: replaced by another stick (size 1048576, was 1073741824): device removed")
+	// The other stick is a new session, taken when the failed one ends.
+	r.answer("operator", "gina")
+	r.wait("airlock: state READING")
+	r.devs.ch <- DeviceEvent{Kind: DeviceRemoved, ID: Identity{Dev: "/dev/sdb"}}
+	r.waitN("airlock: state READY", 3)
+	// A change of a present stick that keeps its identity and size (repartitioned) at READY
+	// is a notice, not a session.
+	r.imp.block = false
+	r.devs.ch <- ev
+	r.answer("operator", "gina")
+	r.wait("airlock: PASS disc")
+	r.waitN("airlock: state READY", 4)
+	ev.ID.FS = "vfat"
 	r.devs.ch <- ev
 	r.wait("airlock: device change /dev/sdb")
 	time.Sleep(50 * time.Millisecond)
-	if strings.Count(r.out.String(), "prompt operator") != 1 {
-		t.Errorf("a changed stick started a session:\n%s", r.out.String())
+	if n := strings.Count(r.out.String(), "prompt operator"); n != 3 {
+		t.Errorf("%d sessions, want 3:\n%s", n, r.out.String())
+	}
+}
+
+// TestSwappedAtReady: at READY, a stick of another serial on the same node without a remove
+// event is a remove of the old one and a new session; answers are not "ignored input".
+func TestSwappedAtReady(t *testing.T) {
+	r := newRig(t, "import")
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "ivan")
+	r.wait("airlock: PASS disc")
+	r.waitN("airlock: state READY", 2)
+	other := stick("/dev/sdb")
+	other.Kind = MediaChanged
+	other.ID.Serial = "BB0099998888"
+	r.devs.ch <- other
+	r.wait(`airlock: info another stick at /dev/sdb (serial "BB0099998888", was "AA0012345678") without a remove event: taken as remove + insert`)
+	r.wait("airlock: device remove /dev/sdb bus=usb serial=AA0012345678")
+	r.wait("airlock: device add /dev/sdb bus=usb serial=BB0099998888")
+	r.answer("operator", "ivan")
+	r.waitN("airlock: PASS disc", 2)
+	if strings.Contains(r.out.String(), "ignored input") {
+		t.Errorf("an answer was ignored:\n%s", r.out.String())
 	}
 }
 
@@ -605,4 +718,196 @@ func TestOpticalAndAlways(t *testing.T) {
 	}
 	r.answer("confirm-wipe", "5678")
 	r.wait("airlock: PASS sanitized /dev/sdb")
+}
+
+// TestDefaultLEDs drives the default mapping (a policy without [leds]: policy.Default) on a
+// fake tree of three keyboard LEDs through a whole import, a failure, and an interrupt: each
+// moment has its documented look, and the stopped station leaves every LED off.
+func TestDefaultLEDs(t *testing.T) {
+	dir := t.TempDir()
+	pol := policy.Default()
+	names := map[leds.Signal]string{leds.Ready: pol.LEDs.Ready, leds.Busy: pol.LEDs.Busy, leds.Attention: pol.LEDs.Attention,
+		leds.Pass: pol.LEDs.Pass, leds.Fail: pol.LEDs.Fail}
+	if err := leds.MakeFakeTree(dir, "input2::numlock", "input2::capslock", "input2::scrolllock"); err != nil {
+		t.Fatal(err)
+	}
+	board, err := leds.NewBoard(dir, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	look := func() string {
+		var l []string
+		for _, n := range []string{"numlock", "capslock", "scrolllock"} {
+			st, err := leds.State(dir, "input2::"+n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l = append(l, st)
+		}
+		return strings.Join(l, " ")
+	}
+	// The look is set before the line that announces the state (LEDs first).
+	expect := func(what, want string) {
+		t.Helper()
+		if got := look(); got != want {
+			t.Errorf("%s: num caps scroll = %s, want %s", what, got, want)
+		}
+	}
+	r := newRigLEDs(t, board, "import")
+	expect("READY", "on off off")
+	r.devs.files["eicar.com"] = &fstest.MapFile{Data: []byte("EVIL")}
+	r.devs.ch <- stick("/dev/sdb")
+	r.wait("airlock: prompt operator")
+	expect("operator asked", "on off on")
+	r.answered = map[string]int{"operator": 1}
+	r.in <- "jane"
+	r.wait("airlock: state FAIL")
+	r.waitN("airlock: state READY", 2)
+	expect("READY after FAIL", "on fast-blink off")
+	r.devs.ch <- DeviceEvent{Kind: DeviceRemoved, ID: Identity{Dev: "/dev/sdb"}}
+	r.wait("airlock: device remove")
+	delete(r.devs.files, "eicar.com")
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "jane")
+	r.waitN("airlock: state READY", 3)
+	expect("READY after PASS", "on on off")
+	r.stop()
+	select {
+	case err := <-r.done:
+		if !errors.Is(err, ErrStopped) {
+			t.Errorf("Run after an interrupt: %v", err)
+		}
+		r.done <- err
+	case <-time.After(5 * time.Second):
+		t.Fatal("station did not stop")
+	}
+	expect("stopped", "off off off")
+}
+
+// TestInterruptMidJob: an interrupt during a wipe fails the job with an audit record naming the
+// stop, says the station is stopping, does not go back to READY or start a queued stick, turns
+// the LEDs off and makes Run return ErrStopped.
+func TestInterruptMidJob(t *testing.T) {
+	r := newRig(t, "import")
+	r.imp.block = true
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "kim")
+	r.wait("airlock: progress")
+	r.devs.ch <- stick("/dev/sdc")
+	r.wait("airlock: device queued /dev/sdc")
+	r.stop()
+	var err error
+	select {
+	case err = <-r.done:
+		r.done <- err
+	case <-time.After(5 * time.Second):
+		t.Fatal("station did not stop")
+	}
+	if !errors.Is(err, ErrStopped) {
+		t.Errorf("Run after an interrupt: %v", err)
+	}
+	out := r.out.String()
+	for _, want := range []string{"airlock: info station stopping: interrupted; canceling the /dev/sdb job",
+		"airlock: FAIL reading /dev/sdb: the station is stopping", "airlock: info station stopped; LEDs off"} {
+		if countPrefix(out, want) != 1 {
+			t.Errorf("no line %q in:\n%s", want, out)
+		}
+	}
+	if n := countPrefix(out, "airlock: state READY"); n != 1 || strings.Contains(out, "prompt operator: operator ID for /dev/sdc") {
+		t.Errorf("READY again or the queued stick started after the interrupt:\n%s", out)
+	}
+	if got := r.leds.get(); got != "" {
+		t.Errorf("LEDs after the stop: %q", got)
+	}
+	r.log.mu.Lock()
+	defer r.log.mu.Unlock()
+	last := r.log.recs[len(r.log.recs)-1]
+	if last.Type != "fail" || !strings.Contains(fmt.Sprint(last.Fields["reason"]), "the station is stopping") {
+		t.Errorf("last audit record: %s %v", last.Type, last.Fields)
+	}
+}
+
+// TestScreenAt80: the station's full-screen view at 80 columns during a rejection with a long
+// rule keeps the whole reason (wrapped, never cut) and lists the approved files too.
+func TestScreenAt80(t *testing.T) {
+	pol := policy.Default()
+	pol.Station = "test"
+	pol.Modes = []string{"import", "sanitize"}
+	pol.Import.SpoolDir = t.TempDir()
+	out := &buf{}
+	scr := console.NewScreen(io.Discard, 80, 25)
+	long := strings.Repeat("very-long-directory-name/", 4) + "eicar.com"
+	devs := &fakeDevices{ch: make(chan DeviceEvent), files: fstest.MapFS{"ok.txt": {Data: []byte("fine")}, long: {Data: []byte("EVIL")}}}
+	st := New(Config{Policy: &pol, View: console.Multi{console.NewLineView(out, false), scr}},
+		Parts{Devices: devs, Importer: &fakeImporter{}, Sealer: fakeSealer{}, Log: &fakeLog{}, Burner: &fakeBurner{}, Wiper: fakeWiper{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	in := make(chan string)
+	go func() { done <- st.Run(ctx, in) }()
+	defer func() { cancel(); <-done }()
+	r := &rig{t: t, out: out, in: in}
+	r.wait("airlock: state READY")
+	devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "lee")
+	r.answer("mode", "import")
+	// The sanitize question holds the rejection on the screen.
+	r.wait("airlock: prompt sanitize-after-import")
+	lines := scr.Lines()
+	for _, l := range lines {
+		if len([]rune(l)) > 80 {
+			t.Errorf("row wider than 80: %q", l)
+		}
+	}
+	// A word longer than a row is broken across rows: compare without blanks.
+	flat := strings.Join(strings.Fields(strings.Join(lines, "")), "")
+	for _, want := range []string{"REJECTED" + long + ":match:EICAR", "APPROVEDok.txtsha25600"} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("screen lacks %q:\n%s", want, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// TestEphemeralLogOnDisc: a disc made from an ephemeral log carries the sealed note, its seal
+// record says so, and the PASS line says so; the PASS line says what each count counts.
+func TestEphemeralLogOnDisc(t *testing.T) {
+	r := newRig(t, "import")
+	r.log.ephemeral = true
+	r.devs.ch <- stick("/dev/sdb")
+	r.answer("operator", "mia")
+	r.wait("airlock: PASS disc")
+	if !strings.Contains(r.out.String(), ": 2 approved file(s) of 13 bytes; image 10 bytes, sha256 ") ||
+		!strings.Contains(r.out.String(), "(EPHEMERAL audit log); remove the disc") {
+		t.Errorf("PASS line:\n%s", r.out.String())
+	}
+	if r.burn.note != EphemeralNote {
+		t.Errorf("disc note %q", r.burn.note)
+	}
+	r.log.mu.Lock()
+	defer r.log.mu.Unlock()
+	for _, rec := range r.log.recs {
+		if rec.Type == "seal" && rec.Fields["audit_log"] != "ephemeral" {
+			t.Errorf("seal record %v", rec.Fields)
+		}
+	}
+}
+
+// TestNoLogMedium: boot mode without the log medium refuses to start unless the policy allows
+// an ephemeral log, and the refusal names the key.
+func TestNoLogMedium(t *testing.T) {
+	pol, err := policy.Parse("p.toml", []byte("station = \"s\"\nmodes = [\"check\"]\n[keys]\ndir = \"k\"\n[audit]\nlog_label = \"AIRLOCK-LOG\"\n"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := errors.New("no disk with label \"AIRLOCK-LOG\"")
+	err = NoLogMedium(pol, why)
+	if !errors.Is(err, ErrNoLogMedium) || !strings.Contains(err.Error(), "audit.ephemeral_log = true") || !strings.Contains(err.Error(), "refusing to start") {
+		t.Errorf("without the medium: %v", err)
+	}
+	pol, err = policy.Parse("p.toml", []byte("station = \"s\"\nmodes = [\"check\"]\n[keys]\ndir = \"k\"\n[audit]\nlog_label = \"AIRLOCK-LOG\"\nephemeral_log = true\n"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := NoLogMedium(pol, why); err != nil {
+		t.Errorf("ephemeral_log = true refused: %v", err)
+	}
 }

@@ -36,8 +36,14 @@ type mediaWipe struct{ r *media.WipeReport }
 
 func (w mediaWipe) Summary() string {
 	r := w.r
+	// A wipe cut short (a pulled stick) has no verification result: say so, never leave the
+	// field empty.
+	result := strings.ToLower(r.VerifyResult)
+	if result == "" {
+		result = "not completed"
+	}
 	return fmt.Sprintf("%s, %d pass(es), %s verification %s, %d bytes written, %d verified",
-		r.Method, r.Passes, r.Verify, strings.ToLower(r.VerifyResult), r.BytesWritten, r.BytesVerified)
+		r.Method, r.Passes, r.Verify, result, r.BytesWritten, r.BytesVerified)
 }
 
 func (w mediaWipe) Failed() error {
@@ -51,9 +57,15 @@ func (w mediaWipe) Failed() error {
 }
 
 // Wipe implements Wiper.
-func (m *MediaWiper) Wipe(ctx context.Context, id Identity, progress Progress) (WipeReport, error) {
+func (m *MediaWiper) Wipe(ctx context.Context, id Identity, progress PhaseProgress) (WipeReport, error) {
 	rep, err := media.Wipe(ctx, id.Dev, media.WipeOptions{Method: m.Method, Verify: m.Verify,
-		Progress: func(p media.Progress) { progress(p.Done, p.Total) }})
+		Progress: func(p media.Progress) {
+			phase := p.Phase // "pass 1/3 zero", "verify full": as airlock wipe shows them
+			if strings.HasPrefix(phase, "pass ") {
+				phase = "write " + phase
+			}
+			progress(phase, p.Done, p.Total)
+		}})
 	if rep == nil {
 		return nil, err
 	}
@@ -122,6 +134,8 @@ func (m *MediaWiper) Finish(ctx context.Context, id Identity, w WipeReport, job 
 type TLog struct {
 	Log *auditlog.Log
 	Dir string
+	// Ephemeral_ says the log lives in RAM for this boot (no log medium; see EphemeralLog).
+	Ephemeral_ bool
 
 	mu sync.Mutex
 }
@@ -157,6 +171,9 @@ func (t *TLog) Evidence(index int64, root string) error {
 // Where implements AuditLog.
 func (t *TLog) Where() string { return t.Dir }
 
+// Ephemeral implements EphemeralLog.
+func (t *TLog) Ephemeral() bool { return t.Ephemeral_ }
+
 // Close closes the log.
 func (t *TLog) Close() error { return t.Log.Close() }
 
@@ -191,7 +208,7 @@ func (c *SealChecker) Check(ctx context.Context, id Identity, fsys fs.FS) (strin
 	if v.Checkpoint != nil {
 		cp = fmt.Sprintf("checkpoint size %d", v.Checkpoint.Size)
 	}
-	return fmt.Sprintf("VALID: %d files, %d bytes, session %s, station %s, log index %d, %s",
+	return fmt.Sprintf("VALID: %d sealed files (approved and AIRLOCK/ evidence), %d bytes, session %s, station %s, log index %d, %s",
 		v.Files, v.Bytes, v.Info.Session, v.Info.Station, v.Info.LogIndex, cp), nil
 }
 

@@ -133,7 +133,7 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 			// No log medium: the log lives in RAM for this boot and every disc carries its
 			// checkpoint and proofs; the station says so.
 			dir = filepath.Join(os.TempDir(), "airlock-ephemeral-log")
-			w.Notes = append(w.Notes, "audit log is in RAM ("+dir+"): no log medium; only the discs carry the log's evidence")
+			w.Notes = append(w.Notes, "audit log is EPHEMERAL, in RAM ("+dir+"): no log medium; every disc says so and carries the log's evidence")
 		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fail(fmt.Errorf("audit log %s: %w", dir, err))
@@ -142,7 +142,7 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 		if err != nil {
 			return fail(fmt.Errorf("audit log: %w", err))
 		}
-		t := &TLog{Log: l, Dir: dir}
+		t := &TLog{Log: l, Dir: dir, Ephemeral_: pol.Audit.LogDir == ""}
 		w.closers = append(w.closers, t)
 		w.Parts.Log = t
 		if imp, ok := w.Parts.Importer.(*ScanImporter); ok && len(imp.Channels) > 0 {

@@ -441,3 +441,75 @@ func TestQEMUSecondStickWhileBusy(t *testing.T) {
 	}
 	t.Logf("second stick: %s", m[0])
 }
+
+// TestQEMULEDs: the image's policy has no [leds], so the station drives the default mapping on
+// the PS/2 keyboard's lock LEDs (input*::numlock, ...) with the kernel's timer trigger for the
+// blinking looks: ready at READY, the fast blink of fail after a rejection, and no LED error.
+func TestQEMULEDs(t *testing.T) {
+	s := bootStation(t)
+	if err := s.PlugStick(vm.Stick{ID: "stick1", Path: stickImage(t, 32<<20, map[string][]byte{"eicar.com": []byte(eicar)}),
+		Serial: stickSerial, ReadOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	end, _ := s.job(t, answers{"operator": "qemu-test", "mode": "import", "sanitize-after-import": "no"})
+	if !failRE.MatchString(end) {
+		t.Fatalf("EICAR stick ended with %q", end)
+	}
+	if _, err := s.Expect(context.Background(), 60*time.Second, `^airlock: prompt sanitize-after-import: `); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SendLine("no"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Expect(context.Background(), 60*time.Second, `^airlock: state READY$`); err != nil {
+		t.Fatal(err)
+	}
+	tr := s.Transcript()
+	for _, want := range []string{"airlock: led ready on", "airlock: led busy blink", "airlock: led attention on", "airlock: led fail fast-blink"} {
+		if !strings.Contains(tr, want) {
+			t.Errorf("no %q on the console", want)
+		}
+	}
+	for _, bad := range []string{"airlock: info LEDs:", "no LED matches", "(LEDs off)"} {
+		if strings.Contains(tr, bad) {
+			t.Errorf("LED error on the console: %q", bad)
+		}
+	}
+}
+
+// TestQEMUNoLogMedium boots without the audit log disk: the station refuses to start, naming the
+// policy key that would allow an ephemeral log; with audit.ephemeral_log = true (the image's
+// policy with one line added, as an initramfs overlay) it starts and says the log is ephemeral.
+func TestQEMUNoLogMedium(t *testing.T) {
+	testenv.Need(t, "mkfs.fat")
+	target := filepath.Join(t.TempDir(), "target.img")
+	mkfile(t, target, 64<<20)
+	m := startVM(t, vm.Config{MemoryMiB: 2048, Append: []string{"quiet"},
+		Disks: []vm.Disk{{ID: "target", Path: target, Serial: "AIRLOCK-TARGET"}}})
+	line, err := m.Expect(context.Background(), readyTimeout, `(refusing to start|^airlock: state READY$)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(line[0], "no audit log medium") || !strings.Contains(line[0], "audit.ephemeral_log = true") {
+		t.Fatalf("without the log medium: %q", line[0])
+	}
+	m.Close()
+
+	pol, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "initramfs", "etc", "policy.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eph := strings.Replace(string(pol), "[audit]\n", "[audit]\nephemeral_log = true\n", 1)
+	if eph == string(pol) {
+		t.Fatal("no [audit] table in the image's policy")
+	}
+	m = startVM(t, vm.Config{MemoryMiB: 2048, Append: []string{"quiet"},
+		Disks:   []vm.Disk{{ID: "target", Path: target, Serial: "AIRLOCK-TARGET"}},
+		Overlay: []vm.File{{Path: "etc/airlock/policy.toml", Mode: 0o644, Data: eph}}})
+	if _, err := m.Expect(context.Background(), readyTimeout, `^airlock: state READY$`); err != nil {
+		t.Fatal(err)
+	}
+	if tr := m.Transcript(); !strings.Contains(tr, "EPHEMERAL") {
+		t.Errorf("an ephemeral log not announced:\n%s", tr)
+	}
+}

@@ -26,7 +26,7 @@ const (
 	KPrompt               // ID, Text: question
 	KDevice               // Action, Dev, Text: identity
 	KUSB                  // Dev: vid:pid, Text: classes
-	KProgress             // Done, Total, Rate (bytes/s)
+	KProgress             // Phase (may be ""), Done, Total, Rate (bytes/s)
 	KApproved             // Path, Text: sha256
 	KRejected             // Path, Text: reason
 	KVerdict              // Approved (bool), N approved, M rejected
@@ -47,6 +47,7 @@ type Event struct {
 	Dev      string
 	Path     string
 	Text     string
+	Phase    string
 	Modes    []string
 	Done     int64
 	Total    int64
@@ -79,6 +80,7 @@ type LineView struct {
 	w            io.Writer
 	now          func() time.Time
 	lastProgress time.Time
+	lastPhase    string
 	// Bell rings the terminal bell on prompts and failures.
 	Bell bool
 }
@@ -94,10 +96,11 @@ func (v *LineView) Show(e Event) {
 	defer v.mu.Unlock()
 	if e.Kind == KProgress {
 		// Throttled to about one line a second, but the first and the last always show.
-		if e.Done != 0 && e.Done != e.Total && v.now().Sub(v.lastProgress) < time.Second {
+		// A new phase always shows too.
+		if e.Done != 0 && e.Done != e.Total && e.Phase == v.lastPhase && v.now().Sub(v.lastProgress) < time.Second {
 			return
 		}
-		v.lastProgress = v.now()
+		v.lastProgress, v.lastPhase = v.now(), e.Phase
 	}
 	line := Line(e)
 	if line == "" {
@@ -124,6 +127,9 @@ func Line(e Event) string {
 	case KUSB:
 		return p + "usb unauthorized " + clean(e.Dev) + " " + clean(e.Text)
 	case KProgress:
+		if e.Phase != "" {
+			return p + "progress " + clean(e.Phase) + ": " + ProgressText(e.Done, e.Total, e.Rate)
+		}
 		return p + "progress " + ProgressText(e.Done, e.Total, e.Rate)
 	case KApproved:
 		return p + "approved " + clean(e.Path) + " " + clean(e.Text)

@@ -105,7 +105,7 @@ func TestScreen(t *testing.T) {
 	text := strings.Join(lines, "\n")
 	for _, want := range []string{"station demo", "STATE  READING", "JOB    import /dev/loop0 operator alice",
 		"[", "50%", "VERDICT REJECTED 1 approved 30 rejected", "REJECTED evil.bin: unknown file",
-		"more rejected", ">>> FAIL 30 files rejected <<<", "? sanitize the stick? (yes/no)"} {
+		"page 1/", ">>> FAIL 30 files rejected <<<", "? sanitize the stick? (yes/no)"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("screen lacks %q:\n%s", want, text)
 		}

@@ -327,6 +327,9 @@ type Audit struct {
 	LogSerial string `toml:"log_serial"`
 	// StateDir keeps the last accepted checkpoint for the check-disc job.
 	StateDir string `toml:"state_dir"`
+	// EphemeralLog lets the appliance (boot mode) start without its log medium, with the log in
+	// RAM for this boot; every disc then says so. Without it the station refuses to start.
+	EphemeralLog bool `toml:"ephemeral_log"`
 }
 
 // USB is the BadUSB defense.
@@ -335,7 +338,9 @@ type USB struct {
 	Authorize bool `toml:"authorize"`
 }
 
-// LEDs names the /sys/class/leds entry for each signal; empty means not shown.
+// LEDs names the /sys/class/leds entry for each signal; empty means not shown. A name may be a
+// pattern with '*' (the first matching LED). A policy without [leds] drives the keyboard lock
+// LEDs (Default; package appliance/leds documents the patterns).
 type LEDs struct {
 	Ready     string `toml:"ready"`
 	Busy      string `toml:"busy"`
@@ -506,6 +511,9 @@ func Default() Policy {
 		USB:      USB{Authorize: true},
 		Console:  Console{Screen: "/dev/tty1", Serial: "/dev/ttyS0"},
 		Sandbox:  Sandbox{Deadline: Duration(2 * time.Hour), Memory: 16 << 30},
+		// leds.DefaultNames: the job's LED (busy, pass, fail) is caps lock.
+		LEDs: LEDs{Ready: "input*::numlock", Busy: "input*::capslock", Attention: "input*::scrolllock",
+			Pass: "input*::capslock", Fail: "input*::capslock"},
 	}
 }
 

@@ -42,7 +42,7 @@ func verdict(g *media.Guard, id *media.Identity) deviceJSON {
 func runDevices(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, devicesCommand)
 	watch := fs.Bool("watch", false, "after listing, print device events until interrupted")
-	asJSON := fs.Bool("json", false, "print JSON (one object per line with --watch)")
+	asJSON := fs.Bool("json", false, "print JSON Lines: one object per device (per event with --watch)")
 	allowLoop := fs.Bool("allow-loop", false, "admit loop devices (test mode)")
 	sysfs := fs.String("sysfs", "/sys", "sysfs root")
 	if ok, code := parse(e, fs, args); !ok {
@@ -75,12 +75,7 @@ func runDevices(ctx context.Context, e *env, args []string) int {
 			list = append(list, verdict(g, id))
 		}
 		if *asJSON {
-			if list == nil {
-				list = []deviceJSON{}
-			}
-			enc := json.NewEncoder(e.stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(list); err != nil {
+			if err := writeJSONLines(e.stdout, list); err != nil {
 				return exitError
 			}
 			return exitOK

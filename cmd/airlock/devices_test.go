@@ -12,8 +12,12 @@ func TestDevicesListsRealSysfs(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	var list []map[string]any
-	if err := json.Unmarshal([]byte(out), &list); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, out)
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") { // JSON Lines: one per device
+		var d map[string]any
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatalf("not JSON Lines: %v\n%s", err, out)
+		}
+		list = append(list, d)
 	}
 	// The machine's own disk is mounted (it holds /): listed, and refused by the guard.
 	for _, d := range list {

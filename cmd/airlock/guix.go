@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -128,7 +127,7 @@ func runGuixVerify(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, c)
 	aclPath := fs.String("acl", "", "Guix ACL file (as /etc/guix/acl): keys authorized to sign")
 	presentPath := fs.String("present", "", "file listing store paths already on the high side, one per line")
-	asJSON := fs.Bool("json", false, "print the reports as JSON")
+	asJSON := fs.Bool("json", false, "print JSON Lines: one report per EXPORT")
 	if ok, code := parse(e, fs, args); !ok {
 		return code
 	}
@@ -215,9 +214,7 @@ func runGuixVerify(ctx context.Context, e *env, args []string) int {
 		reports = append(reports, jr)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(reports); err != nil {
+		if err := writeJSONLines(e.stdout, reports); err != nil {
 			fmt.Fprintf(e.stderr, "airlock guix verify: %v\n", err)
 			return exitError
 		}

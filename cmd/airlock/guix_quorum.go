@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -50,7 +49,7 @@ func runGuixQuorum(ctx context.Context, e *env, args []string) int {
 	buildersPath := fs.String("builders", "", "builder list: (builders (builder (name \"NAME\") (public-key ...)) ...)")
 	k := fs.Int("k", 0, "how many distinct builders must vouch for an identical NAR")
 	presentPath := fs.String("present", "", "file listing store paths already on the high side, one per line")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
+	asJSON := fs.Bool("json", false, "print the report as one JSON line")
 	keyPath := fs.String("key", "", "with --out: the appliance's Guix secret key, to re-sign the approved items")
 	outPath := fs.String("out", "", "when every item is approved, write them (from one export carrying them all) re-signed with --key to FILE")
 	var rules []guix.QuorumRule
@@ -115,9 +114,7 @@ func runGuixQuorum(ctx context.Context, e *env, args []string) int {
 	}
 	rep := j.Report()
 	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSONLine(e.stdout, rep); err != nil {
 			return fail("%v", err)
 		}
 	} else {

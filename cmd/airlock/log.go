@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/airlock-appliance/airlock/sealing"
 	"github.com/airlock-appliance/airlock/sealing/auditlog"
@@ -171,7 +172,7 @@ func runLogShow(ctx context.Context, e *env, args []string) int {
 	c := logSubcommands()[2]
 	fs := newFlags(e, c)
 	dir := fs.String("dir", "", "log directory")
-	asJSON := fs.Bool("json", false, "print one JSON object per line: {\"index\":I,\"record\":{...}}")
+	asJSON := fs.Bool("json", false, "print JSON Lines: {\"index\":I,\"record\":{...}} per record (default: a table)")
 	from := fs.Int64("from", 0, "first record index")
 	to := fs.Int64("to", -1, "last record index (default: the last)")
 	cp := fs.Bool("checkpoint", false, "print the stored signed checkpoint instead")
@@ -202,6 +203,13 @@ func runLogShow(ctx context.Context, e *env, args []string) int {
 	}
 	w := bufio.NewWriter(e.stdout)
 	defer w.Flush()
+	var tw *tabwriter.Writer
+	if !*asJSON {
+		// A table for people: the whole record is in --json.
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		defer tw.Flush()
+		fmt.Fprintln(tw, "INDEX\tTIME\tEVENT\tDEVICE/SESSION\tVERDICT")
+	}
 	for i := *from; i <= last; i++ {
 		rec, err := l.Record(i)
 		if err != nil {
@@ -211,13 +219,57 @@ func runLogShow(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(w, "{\"index\":%d,\"record\":%s}\n", i, rec)
 			continue
 		}
-		var head struct {
-			Type string `json:"type"`
-		}
-		_ = json.Unmarshal(rec, &head) // every record has a type: Open checked
-		fmt.Fprintf(w, "%d\t%s\t%s\n", i, head.Type, rec)
+		fmt.Fprintln(tw, logRow(i, rec))
 	}
 	return exitOK
+}
+
+// logRow is one record as a table row: index, time, event (type), device or session, and the
+// verdict (verdict, result, or a failure's reason). Record text is the station's and the
+// operator's: control characters are shown escaped, never sent to the terminal.
+func logRow(i int64, rec []byte) string {
+	var r map[string]json.RawMessage
+	_ = json.Unmarshal(rec, &r) // every record is an object with a type: Open checked
+	str := func(k string) string {
+		var s string
+		if json.Unmarshal(r[k], &s) == nil {
+			return s
+		}
+		if v, ok := r[k]; ok {
+			return string(v)
+		}
+		return ""
+	}
+	dev := str("device")
+	var obj struct {
+		Dev string `json:"dev"`
+	}
+	if json.Unmarshal(r["device"], &obj) == nil && obj.Dev != "" {
+		dev = obj.Dev
+	}
+	who := dev
+	if s := str("session"); s != "" {
+		who = strings.TrimSpace(dev + " " + s)
+	}
+	verdict := str("verdict")
+	for _, k := range []string{"result", "reason", "error"} {
+		if v := str(k); v != "" {
+			verdict = strings.TrimSpace(verdict + " " + v)
+		}
+	}
+	cells := []string{fmt.Sprint(i), str("time"), str("type"), who, verdict}
+	for j, c := range cells {
+		if c == "" {
+			c = "-"
+		}
+		cells[j] = strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return '?'
+			}
+			return r
+		}, c)
+	}
+	return strings.Join(cells, "\t")
 }
 
 func runLogProve(ctx context.Context, e *env, args []string) int {

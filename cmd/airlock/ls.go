@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -57,7 +56,7 @@ func guardBlock(path string, allowLoop bool) error {
 func runLs(ctx context.Context, e *env, args []string) int {
 	fset := newFlags(e, lsCommand)
 	hash := fset.Bool("hash", false, "print the SHA-256 of every file")
-	asJSON := fset.Bool("json", false, "print a JSON array")
+	asJSON := fset.Bool("json", false, "print JSON Lines: one object per file")
 	allowLoop := fset.Bool("allow-loop", false, "admit loop devices (test mode)")
 	wf := addWorkerFlags(fset)
 	if ok, code := parse(e, fset, args); !ok {
@@ -70,10 +69,9 @@ func runLs(ctx context.Context, e *env, args []string) int {
 	}
 	dev := fset.Arg(0)
 	if err := guardBlock(dev, *allowLoop); err != nil {
+		// The guard refusing a device (a loop device without --allow-loop, the boot disk) is
+		// a set-up error, not a verdict on the medium's content: exit 2.
 		fmt.Fprintf(e.stderr, "airlock ls: %v\n", err)
-		if mediumRefused(err) {
-			return exitVerdict
-		}
 		return exitError
 	}
 	sb, err := wf.config(e.stderr, "ls")
@@ -102,12 +100,7 @@ func runLs(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	if *asJSON {
-		if list == nil {
-			list = []lsEntry{}
-		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(list); err != nil {
+		if err := writeJSONLines(e.stdout, list); err != nil {
 			return exitError
 		}
 	}

@@ -54,7 +54,13 @@ func TestLsImage(t *testing.T) {
 	}
 	out, _, code = runCLI(t, "ls", "--json", "--hash", img)
 	var list []lsEntry
-	if code != exitOK || json.Unmarshal([]byte(out), &list) != nil || len(list) != 2 {
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") { // JSON Lines: one per file
+		var ent lsEntry
+		if json.Unmarshal([]byte(l), &ent) == nil {
+			list = append(list, ent)
+		}
+	}
+	if code != exitOK || len(list) != 2 {
 		t.Fatalf("--json: exit %d, %s", code, out)
 	}
 	for _, e := range list {
@@ -83,5 +89,18 @@ func TestLsRefusals(t *testing.T) {
 	}
 	if _, _, code := runCLI(t, "ls"); code != exitError {
 		t.Errorf("no argument: exit %d", code)
+	}
+}
+
+// TestLsGuardRefusalExit2: the guard refusing a loop device without --allow-loop is a set-up
+// error (exit 2), not a verdict on a medium (exit 1).
+func TestLsGuardRefusalExit2(t *testing.T) {
+	st, err := os.Stat("/dev/loop0")
+	if err != nil || st.Mode()&os.ModeDevice == 0 {
+		t.Skip("no /dev/loop0 block device here")
+	}
+	_, errOut, code := runCLI(t, "ls", "/dev/loop0")
+	if code != exitError || !strings.Contains(errOut, "loop") {
+		t.Errorf("ls /dev/loop0: exit %d, %q; want %d and the guard's reason", code, errOut, exitError)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 
@@ -158,6 +159,32 @@ func TestREADMEListsEveryCommand(t *testing.T) {
 		}
 		if !strings.Contains(list, "airlock "+n) {
 			t.Errorf("README's command list lacks `airlock %s`", n)
+		}
+	}
+}
+
+// TestJSONConvention: every --json output is JSON Lines (one compact object per line, no
+// top-level array), as jsonout.go documents.
+func TestJSONConvention(t *testing.T) {
+	for _, args := range [][]string{{"devices", "--json"}} {
+		out, errOut, code := runCLI(t, args...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d %s", args, code, errOut)
+		}
+		checkJSONLines(t, args, out)
+	}
+}
+
+// checkJSONLines fails unless out is JSON Lines of objects.
+func checkJSONLines(t *testing.T, what any, out string) {
+	t.Helper()
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Errorf("%v: line %q is not a JSON object: %v", what, l, err)
 		}
 	}
 }

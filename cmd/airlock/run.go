@@ -127,7 +127,9 @@ func runRun(ctx context.Context, e *env, args []string) int {
 			if err != nil {
 				w, h = 80, 25
 			}
-			views = append(views, console.NewScreen(f, w, h))
+			scr := console.NewScreen(f, w, h)
+			go scr.Turn(ctx.Done()) // pages a file list longer than the screen
+			views = append(views, scr)
 			screenIn = f
 		}
 	}
@@ -170,8 +172,8 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	}
 	cfg := appliance.Config{Policy: pol, View: views}
 	if board != nil {
-		board.Notify = func(s leds.Signal, how string) {
-			views.Show(console.Event{Kind: console.KLED, Dev: string(s), Action: how})
+		board.Notify = func(s leds.Signal, how leds.How) {
+			views.Show(console.Event{Kind: console.KLED, Dev: string(s), Action: string(how)})
 		}
 		cfg.LEDs = board
 	}
@@ -185,7 +187,9 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	for _, m := range wired.Missing {
 		views.Show(console.Event{Kind: console.KInfo, Text: "not wired: " + m})
 	}
-	if err := st.Run(ctx, lines); err != nil && !errors.Is(err, context.Canceled) {
+	if err := st.Run(ctx, lines); err != nil {
+		// An interrupt or SIGTERM (appliance.ErrStopped) is not a normal end: the station was
+		// stopped, perhaps mid-job, so the exit status says so.
 		fmt.Fprintf(e.stderr, "airlock run: %v\n", err)
 		return exitError
 	}

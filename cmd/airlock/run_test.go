@@ -256,7 +256,7 @@ func (s *hwStation) answer(prompt, line string) {
 	s.send(line)
 }
 
-// leds asserts the fake LED tree: each listed signal's LED shows how ("on", "off", "blink").
+// leds asserts the fake LED tree: each listed signal's LED shows how ("on", "off", "blink", "fast-blink").
 func (s *hwStation) leds(want map[leds.Signal]string) {
 	s.t.Helper()
 	dir := filepath.Join(s.root, "sys", "class", "leds")
@@ -366,7 +366,7 @@ func TestHWImportPass(t *testing.T) {
 	s.expect(`^airlock: state PASS$`)
 	img := s.expect(`^airlock: output image (.*)$`)[1]
 	s.expect(`^airlock: output log (.*)$`)
-	s.expect(`^airlock: PASS disc .* ` + fmt.Sprint(n) + ` file\(s\), [0-9]+ bytes, sha256 [0-9a-f]{64}, log index [0-9]+; remove the disc$`)
+	s.expect(`^airlock: PASS disc .* ` + fmt.Sprint(n) + ` approved file\(s\) of [0-9]+ bytes; image [0-9]+ bytes, sha256 [0-9a-f]{64}, log index [0-9]+; remove the disc$`)
 	s.expect(`^airlock: state READY$`)
 	s.leds(map[leds.Signal]string{leds.Ready: "on", leds.Pass: "on", leds.Fail: "off", leds.Busy: "off"})
 	// The full-screen view shows the station, the state and the result.
@@ -440,7 +440,7 @@ func TestHWImportPass(t *testing.T) {
 	s.answer("operator", "dave")
 	s.answer("mode", "check")
 	s.expect(`^airlock: state CHECKING$`)
-	s.expect(`^airlock: PASS disc ` + disc + `: VALID: 6 files, .* log index [0-9]+, checkpoint size [0-9]+$`)
+	s.expect(`^airlock: PASS disc ` + disc + `: VALID: 6 sealed files \(approved and AIRLOCK/ evidence\), .* log index [0-9]+, checkpoint size [0-9]+$`)
 	s.expect(`^airlock: state READY$`)
 	hwRun(t, "losetup", "-d", disc)
 	s.expect(`^airlock: device remove ` + disc)
@@ -460,7 +460,7 @@ func TestHWImportPass(t *testing.T) {
 	s.answer("mode", "check")
 	s.expect(`^airlock: FAIL check ` + disc + `: .*hello-1.0.tar.gz`)
 	s.expect(`^airlock: state READY$`)
-	s.leds(map[leds.Signal]string{leds.Fail: "on", leds.Pass: "off"})
+	s.leds(map[leds.Signal]string{leds.Fail: "fast-blink", leds.Pass: "off"})
 	if recs := s.logRecords(); !strings.Contains(recs, `"type":"check"`) || !strings.Contains(recs, `"result":"invalid"`) {
 		t.Errorf("audit log lacks the check records:\n%s", recs)
 	}
@@ -511,7 +511,7 @@ func TestHWImportRejected(t *testing.T) {
 				line = s.expect(`^airlock: FAIL (.*)$`)
 			}
 			s.expect(`^airlock: state READY$`)
-			s.leds(map[leds.Signal]string{leds.Fail: "on", leds.Ready: "on", leds.Pass: "off"})
+			s.leds(map[leds.Signal]string{leds.Fail: "fast-blink", leds.Ready: "on", leds.Pass: "off"})
 			after, _ := os.ReadDir(s.discs)
 			if len(after) != len(before) {
 				t.Errorf("something was burned: %v", after)
@@ -569,7 +569,7 @@ func TestHWSanitize(t *testing.T) {
 	dev, img := s.fatStick(48, map[string]string{"secret.txt": hwWrite(t, work, "secret.txt", []byte("low side data\n"))})
 	s.answer("operator", "erin")
 	s.expect(`^airlock: state CONFIRM-WIPE$`)
-	q := s.expect(`^airlock: prompt confirm-wipe: ERASE ` + dev + ` .* type the last 4 characters of its size in bytes to confirm$`)
+	q := s.expect(`^airlock: prompt confirm-wipe: ERASE ` + dev + ` .* type the last 4 characters of its size in bytes to confirm, or "cancel"$`)
 	_ = q
 	s.leds(map[leds.Signal]string{leds.Busy: "blink", leds.Attention: "on", leds.Ready: "off"})
 	// A second stick while busy is queued, with a message.

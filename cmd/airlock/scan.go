@@ -35,7 +35,7 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	var rules stringList
 	fl.Var(&rules, "rules", "YARA source file (repeatable; default: the built-in rule set directory $AIRLOCK_RULES)")
 	compiled := fl.String("compiled", "", "precompiled rules (yarac output) instead of --rules")
-	asJSON := fl.Bool("json", false, "print the JSON report instead of the summary")
+	asJSON := fl.Bool("json", false, "print the JSON report (one line) instead of the summary")
 	allowPath := fl.String("allowlist", "", "approver-signed allowlist (needs --approver-pub)")
 	approverPub := fl.String("approver-pub", "", "approver's minisign public key")
 	aclPath := fl.String("acl", "", "Guix ACL: judge every item of every Guix export")
@@ -111,7 +111,7 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	rep := scanner.NewReport(results, decisions)
 	out := e.stdout
 	if *asJSON {
-		err = rep.WriteJSON(out)
+		err = compactJSONLine(out, rep.WriteJSON)
 	} else {
 		err = rep.WriteText(out)
 	}

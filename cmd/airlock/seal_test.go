@@ -65,7 +65,7 @@ func TestSealCLI(t *testing.T) {
 	if !ok || !strings.Contains(o, "Trusted comment: airlock-seal session=S-1 station=station%20one time=2026-11-25T12:00:00Z policy=abc log=4") {
 		t.Fatalf("minisign -V: %s", o)
 	}
-	if stdout, errOut, code := runCLI(t, "verify", "--pub", filepath.Join(keys, "seal.pub"), out); code != exitOK || !strings.Contains(stdout, "VALID: 6 files") {
+	if stdout, errOut, code := runCLI(t, "verify", "--pub", filepath.Join(keys, "seal.pub"), out); code != exitOK || !strings.Contains(stdout, "VALID: 6 sealed files (approved and AIRLOCK/ evidence)") {
 		t.Fatalf("verify: exit %d %q %q", code, stdout, errOut)
 	}
 	// Empty fields and --policy FILE.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,7 +33,7 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	fs.Var(&pubs, "pub", "trusted seal public key (seal.pub); repeatable; default $AIRLOCK_SEAL_PUB")
 	state := fs.String("state", "", "directory keeping the last accepted audit checkpoint: the disc's must extend it")
 	vkey := fs.String("log-vkey", "", "audit log verifier key (log.vkey): also require the log's signature on the checkpoint")
-	asJSON := fs.Bool("json", false, "print the verdict as JSON")
+	asJSON := fs.Bool("json", false, "print the verdict as one JSON line")
 	if ok, code := parse(e, fs, args); !ok {
 		return code
 	}
@@ -175,7 +174,7 @@ func printVerifyVerdict(e *env, asJSON bool, target string, res *sealing.Verifie
 		return exitVerdict
 	}
 	if !asJSON {
-		fmt.Fprintf(e.stdout, "%s: VALID: %d files, %d bytes, signed by key %X", target, r.Files, r.Bytes, res.KeyID)
+		fmt.Fprintf(e.stdout, "%s: VALID: %d sealed files (approved and AIRLOCK/ evidence), %d bytes, signed by key %X", target, r.Files, r.Bytes, res.KeyID)
 		if r.Session != "" {
 			fmt.Fprintf(e.stdout, ", session %s", r.Session)
 		}
@@ -198,7 +197,5 @@ func splitVerifyErrors(err error) []error {
 }
 
 func writeVerifyJSON(w io.Writer, v any) {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_ = writeJSONLine(w, v)
 }

@@ -83,7 +83,7 @@ func TestVerifyCLIImage(t *testing.T) {
 		t.Fatalf("airlock iso: exit %d: %s", code, errOut)
 	}
 	pub := filepath.Join(keys, "seal.pub")
-	if out, errOut, code := runCLI(t, "verify", "--pub", pub, img); code != exitOK || !strings.Contains(out, "VALID: 3 files") {
+	if out, errOut, code := runCLI(t, "verify", "--pub", pub, img); code != exitOK || !strings.Contains(out, "VALID: 3 sealed files (approved and AIRLOCK/ evidence)") {
 		t.Fatalf("verify image: exit %d %q %q", code, out, errOut)
 	}
 	// Flip a byte of a file's data in the image.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,7 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 	passFile := fs.String("passphrase-file", "", "file holding the seal key's passphrase")
 	allowLoop := fs.Bool("allow-loop", false, "admit loop devices and image files (test mode)")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
-	asJSON := fs.Bool("json", false, "print the certificate as JSON instead of text")
+	asJSON := fs.Bool("json", false, "print the certificate as one JSON line instead of text")
 	certOut := fs.String("cert-out", "", "also write the certificate files into this directory")
 	station := fs.String("station", wipeHostname(), "station name for the certificate")
 	operator := fs.String("operator", "", "operator ID for the certificate")
@@ -80,8 +81,9 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 		}
 		g := &media.Guard{AllowLoop: *allowLoop, BootDisks: splitList(*bootDisks), LogDisks: splitList(*logDisks)}
 		if err := g.Check(id); err != nil {
+			// A guard refusal is a set-up error (the wrong device, a missing --allow-loop).
 			fmt.Fprintf(e.stderr, "airlock wipe: %v\n", err)
-			return exitVerdict
+			return exitError
 		}
 	case st.Mode().IsRegular() && *allowLoop:
 		id = &media.Identity{Name: filepath.Base(dev), Node: dev, Bus: "loop", BackingFile: dev, Size: st.Size(), Model: "image file"}
@@ -126,6 +128,11 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 			Operator: *operator, ToolVersion: wipeToolVersion(), AuditLogIndex: -1, Fields: fields},
 	})
 	if res == nil {
+		if msg := err.Error(); *format == "fat32" && strings.Contains(msg, "too small") {
+			// Refused before anything was wiped: name the flag that wipes without reformatting.
+			msg = strings.Replace(msg, " (use no reformat)", "", 1)
+			return fail(exitError, "%s; to wipe it without reformatting, pass --format none", msg)
+		}
 		return fail(exitError, "%v", err)
 	}
 	if *certOut != "" {
@@ -141,7 +148,7 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 		if js == nil {
 			js, _ = res.Certificate.MarshalCanonical()
 		}
-		e.stdout.Write(js)
+		e.stdout.Write(append(bytes.TrimSpace(js), '\n')) // one JSON line
 	} else {
 		fmt.Fprint(e.stdout, res.Certificate.Form(res.Sig))
 	}

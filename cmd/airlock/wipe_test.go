@@ -60,6 +60,8 @@ func TestWipeRefusals(t *testing.T) {
 		{[]string{"wipe", "--allow-loop", "--yes", "--method", "shred", img}, exitError, "unknown method"},
 		{[]string{"wipe", "--allow-loop", "--yes", "--label", "bad/label", img}, exitError, "not allowed"},
 		{[]string{"wipe", "--format", "ntfs", img}, exitError, "only fat32"},
+		// Too small for FAT32: the hint names the real flag.
+		{[]string{"wipe", "--allow-loop", "--yes", img}, exitError, "too small; to wipe it without reformatting, pass --format none"},
 		{[]string{"wipe"}, exitError, "exactly one DEVICE"},
 	} {
 		_, errOut, code := runCLI(t, tc.args...)
