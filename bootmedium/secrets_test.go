@@ -2,12 +2,12 @@ package bootmedium
 
 import (
 	"errors"
-	"sync"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -143,7 +143,7 @@ func TestCheck(t *testing.T) {
 		return b
 	}
 	site := fstest.MapFS{
-		"policy.toml":       {Data: []byte("station = \"x\"\n")},
+		"policy.toml":   {Data: []byte("station = \"x\"\n")},
 		"keys/seal.key": {Data: read(enc, "seal.key")},
 		"keys/seal.pub": {Data: read(enc, "seal.pub")},
 	}
