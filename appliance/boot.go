@@ -15,6 +15,7 @@ import (
 
 	"github.com/airlock-appliance/airlock/appliance/policy"
 	"github.com/airlock-appliance/airlock/media"
+	"github.com/airlock-appliance/airlock/sealing"
 )
 
 // Paths of the appliance's boot duties.
@@ -235,4 +236,45 @@ func clearReadOnly(dev string) {
 	}
 	defer f.Close()
 	unix.IoctlSetPointerInt(int(f.Fd()), unix.BLKROSET, 0)
+}
+
+// MaxPassphraseTries is how often AskPassphrase asks before the station refuses to start.
+const MaxPassphraseTries = 5
+
+// AskPassphrase asks on the line console (prompt id "passphrase") for the passphrase of the
+// encrypted keys in pol.Keys.Dir, tries it on every one of them (seal.key, log.key) and asks
+// again, saying so, while it opens none; a key file that is missing is left to Wire to report.
+// read returns one typed line (without echo on a terminal).
+func AskPassphrase(out io.Writer, read func() (string, error), pol *policy.Policy) (string, error) {
+	for try := 1; ; try++ {
+		fmt.Fprintln(out, "airlock: prompt passphrase: passphrase of the keys in "+pol.Keys.Dir+"?")
+		p, err := read()
+		if err != nil {
+			return "", err
+		}
+		err = tryPassphrase(pol.Keys.Dir, p)
+		if err == nil {
+			return p, nil
+		}
+		if try >= MaxPassphraseTries {
+			return "", fmt.Errorf("%d wrong tries, the last: %w", try, err)
+		}
+		fmt.Fprintf(out, "airlock: info wrong passphrase (%v); try %d of %d\n", err, try+1, MaxPassphraseTries)
+	}
+}
+
+// tryPassphrase opens each secret key of dir that exists with p.
+func tryPassphrase(dir, p string) error {
+	seal, log := filepath.Join(dir, sealing.SealKeyFile), filepath.Join(dir, sealing.LogKeyFile)
+	if _, err := os.Stat(seal); err == nil {
+		if _, err := sealing.LoadSealKey(seal, p); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(log); err == nil {
+		if _, err := sealing.LoadNoteSigner(log, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
