@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/airlock-appliance/airlock/appliance/policy"
+	"github.com/airlock-appliance/airlock/bootmedium"
 	"github.com/airlock-appliance/airlock/media"
 	"github.com/airlock-appliance/airlock/sealing"
 )
@@ -39,6 +40,10 @@ type BootResult struct {
 	LogDisk string
 	// Notes are what the operator should know (modules that failed to load, ...).
 	Notes []string
+	// MediumUUID is the ISO volume UUID of the boot medium (kernel parameter airlock.medium,
+	// set by scripts/boot-medium.sh's grub.cfg; "" when booted otherwise): the device guard
+	// refuses the disk that carries it.
+	MediumUUID string
 }
 
 // BootDuties performs the duties of the u-root uinit before the station starts: mount proc, sys,
@@ -84,6 +89,9 @@ func BootDuties(ctx context.Context, pol *policy.Policy) (*BootResult, error) {
 	}
 	if err := os.WriteFile(PollParam, []byte("2000"), 0); err != nil {
 		note("media-change polling: %v", err)
+	}
+	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
+		res.MediumUUID = bootmedium.FromCmdline(string(b))
 	}
 	dir, disk, err := findLogMedium(ctx, pol)
 	if err != nil {
@@ -277,4 +285,20 @@ func tryPassphrase(dir, p string) error {
 		}
 	}
 	return nil
+}
+
+// IsBootMedium reports whether the disk dev carries the ISO volume UUID uuid: the stick or disc
+// the appliance booted from, which it must never import from or wipe. A device that cannot be
+// read is not it (the guard's other rules and the job's own reads judge it then).
+func IsBootMedium(dev, uuid string) bool {
+	if uuid == "" {
+		return false
+	}
+	f, err := os.Open(dev)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	u, err := bootmedium.VolumeUUID(dev, f)
+	return err == nil && u == uuid
 }

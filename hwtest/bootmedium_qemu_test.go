@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,19 @@ func TestQEMUBootMedium(t *testing.T) {
 		for _, fw := range []vm.Firmware{vm.SeaBIOS, vm.OVMF} {
 			t.Run(fmt.Sprintf("%v-%v", as, fw), func(t *testing.T) {
 				s := bootMedium(t, img, as, fw)
+				if as == vm.MediumUSB {
+					// The station sees its own boot stick as a USB disk: the guard must refuse it
+					// (grub.cfg's airlock.medium names its volume UUID), not offer it a job.
+					got, err := s.ExpectAny(context.Background(), hotplugTimeout,
+						regexp.MustCompile(`^airlock: device ignored (/dev/sd[a-z]+) .*rule boot-medium`), promptRE)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if promptRE.MatchString(got[0]) {
+						t.Fatalf("the station offers a job for its own boot stick: %q", got[0])
+					}
+					t.Logf("boot stick %s refused: %q", got[1], got[0])
+				}
 				t.Logf("%v under %v: boot to READY %.1f s under TCG", as, fw, s.ready.Seconds())
 				fmt.Printf("qemu: boot medium %v %v: READY in %.1f s\n", as, fw, s.ready.Seconds())
 			})

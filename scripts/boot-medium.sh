@@ -101,7 +101,9 @@ guuid=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d-%H-%M-%S)-00
 serial=$(printf '%08X' $((SOURCE_DATE_EPOCH & 0xffffffff)))
 # The station's line view is on /dev/console, the last console= (the serial line); the kernel's
 # own messages go to the screen too. quiet: they cost boot time (APPEND=loglevel=7 to see them).
-cmdline="console=tty0 console=ttyS0,115200 panic=-1 quiet${APPEND:+ $APPEND}"
+# airlock.medium: the station refuses the disk with this volume UUID (its own boot stick) as an
+# import or wipe target.
+cmdline="console=tty0 console=ttyS0,115200 panic=-1 quiet airlock.medium=$guuid${APPEND:+ $APPEND}"
 
 iso=$stage/iso
 mkdir -p "$iso/boot/grub/i386-pc"

@@ -100,6 +100,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		if res.LogDisk != "" {
 			wo.LogDisks = append(wo.LogDisks, res.LogDisk)
 		}
+		wo.BootMediumUUID = res.MediumUUID
 		if res.LogDir != "" {
 			pol.Audit.LogDir = res.LogDir
 		}
