@@ -191,9 +191,17 @@ func bootMedium(t *testing.T, img string, as vm.MediumKind, fw vm.Firmware) *sta
 	if _, err := m.Expect(ctx, mediumBootTimeout, `airlock: loading the kernel and initramfs from \(`); err != nil {
 		t.Fatal(err)
 	}
+	grub := m.Since()
+	// The station's first line: the kernel and the initramfs are loaded and the uinit runs.
+	if _, err := m.Expect(ctx, mediumBootTimeout, `^airlock: `); err != nil {
+		t.Fatal(err)
+	}
+	uinit := m.Since()
 	if _, err := m.Expect(ctx, mediumBootTimeout, `^airlock: state READY$`); err != nil {
 		t.Fatal(err)
 	}
 	s.ready = m.Since()
+	fmt.Printf("qemu: boot medium %v %v phases: firmware to GRUB %.1f s, GRUB loading + kernel to the station's first line %.1f s, boot duties to READY %.1f s\n",
+		as, fw, grub.Seconds(), (uinit - grub).Seconds(), (s.ready - uinit).Seconds())
 	return s
 }
