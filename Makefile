@@ -14,7 +14,7 @@ STATIC_LDFLAGS := -extldflags "-static -lz -llzma -lbz2"
 TAGS_ALL       := hwtest,qemu,bench
 FUZZTIME       ?= 10s
 
-.PHONY: all deps guix-oracle build build-static test test-counts-reset vet unit hwtest qemutest bench fuzz demo image clean
+.PHONY: all deps guix-oracle build build-static test test-counts-reset vet unit hwtest qemutest bench fuzz demo image boot-medium clean
 
 all: build
 
@@ -71,12 +71,17 @@ bench: build build-static image
 fuzz: deps
 	@FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
-demo: build image guix-oracle
+demo: build image guix-oracle boot-medium
 	@bash scripts/demo.sh
 	@bash scripts/demo-qemu.sh
 
 image: build-static
 	@bash scripts/image.sh
+
+# The hybrid boot ISO for real machines (CD or USB stick, BIOS or UEFI): the demo one from make
+# image's outputs, or SITE=DIR's (its /etc/airlock; plaintext secret keys refused unless DEMO=1).
+boot-medium: $(if $(SITE),build-static,image)
+	@SITE='$(SITE)' DEMO='$(DEMO)' bash scripts/boot-medium.sh
 
 clean:
 	rm -rf bin build

@@ -14,7 +14,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/airlock-appliance/airlock/appliance/policy"
+	"github.com/airlock-appliance/airlock/bootmedium"
 	"github.com/airlock-appliance/airlock/media"
+	"github.com/airlock-appliance/airlock/sealing"
 )
 
 // Paths of the appliance's boot duties.
@@ -38,6 +40,10 @@ type BootResult struct {
 	LogDisk string
 	// Notes are what the operator should know (modules that failed to load, ...).
 	Notes []string
+	// MediumUUID is the ISO volume UUID of the boot medium (kernel parameter airlock.medium,
+	// set by scripts/boot-medium.sh's grub.cfg; "" when booted otherwise): the device guard
+	// refuses the disk that carries it.
+	MediumUUID string
 }
 
 // BootDuties performs the duties of the u-root uinit before the station starts: mount proc, sys,
@@ -83,6 +89,9 @@ func BootDuties(ctx context.Context, pol *policy.Policy) (*BootResult, error) {
 	}
 	if err := os.WriteFile(PollParam, []byte("2000"), 0); err != nil {
 		note("media-change polling: %v", err)
+	}
+	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
+		res.MediumUUID = bootmedium.FromCmdline(string(b))
 	}
 	dir, disk, err := findLogMedium(ctx, pol)
 	if err != nil {
@@ -263,4 +272,61 @@ func clearReadOnly(dev string) {
 	}
 	defer f.Close()
 	unix.IoctlSetPointerInt(int(f.Fd()), unix.BLKROSET, 0)
+}
+
+// MaxPassphraseTries is how often AskPassphrase asks before the station refuses to start.
+const MaxPassphraseTries = 5
+
+// AskPassphrase asks on the line console (prompt id "passphrase") for the passphrase of the
+// encrypted keys in pol.Keys.Dir, tries it on every one of them (seal.key, log.key) and asks
+// again, saying so, while it opens none; a key file that is missing is left to Wire to report.
+// read returns one typed line (without echo on a terminal).
+func AskPassphrase(out io.Writer, read func() (string, error), pol *policy.Policy) (string, error) {
+	for try := 1; ; try++ {
+		fmt.Fprintln(out, "airlock: prompt passphrase: passphrase of the keys in "+pol.Keys.Dir+"?")
+		p, err := read()
+		if err != nil {
+			return "", err
+		}
+		err = tryPassphrase(pol.Keys.Dir, p)
+		if err == nil {
+			return p, nil
+		}
+		if try >= MaxPassphraseTries {
+			return "", fmt.Errorf("%d wrong tries, the last: %w", try, err)
+		}
+		fmt.Fprintf(out, "airlock: info wrong passphrase (%v); try %d of %d\n", err, try+1, MaxPassphraseTries)
+	}
+}
+
+// tryPassphrase opens each secret key of dir that exists with p.
+func tryPassphrase(dir, p string) error {
+	seal, log := filepath.Join(dir, sealing.SealKeyFile), filepath.Join(dir, sealing.LogKeyFile)
+	if _, err := os.Stat(seal); err == nil {
+		if _, err := sealing.LoadSealKey(seal, p); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(log); err == nil {
+		if _, err := sealing.LoadNoteSigner(log, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// IsBootMedium reports whether the disk dev carries the ISO volume UUID uuid: the stick or disc
+// the appliance booted from, which it must never import from or wipe. A device that cannot be
+// read is not it (the guard's other rules and the job's own reads judge it then).
+func IsBootMedium(dev, uuid string) bool {
+	if uuid == "" {
+		return false
+	}
+	f, err := os.Open(dev)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	u, err := bootmedium.VolumeUUID(dev, f)
+	return err == nil && u == uuid
 }

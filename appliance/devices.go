@@ -26,6 +26,9 @@ type MediaDevices struct {
 	// authorized only when every interface is mass storage; the others are reported as
 	// USBUnauthorized.
 	USB *media.USBAuthorizer
+	// BootMedium, when set, reports whether a disk is the medium the appliance booted from
+	// (IsBootMedium): the guard refuses it.
+	BootMedium func(dev string) bool
 
 	mu  sync.Mutex
 	ids map[string]*media.Identity
@@ -178,6 +181,9 @@ func (d *MediaDevices) Guard(id Identity) error {
 	d.mu.Unlock()
 	if mid == nil {
 		return fmt.Errorf("%s: unknown device", id.Dev)
+	}
+	if d.BootMedium != nil && d.BootMedium(id.Dev) {
+		return &media.Refusal{Device: id.Dev, Rule: media.RuleBoot, Reason: "it carries the boot medium's volume UUID"}
 	}
 	g := d.Guard_
 	if id.Optical {

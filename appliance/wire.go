@@ -29,6 +29,9 @@ type WireOptions struct {
 	LoopDir   string
 	// BootDisks and LogDisks are refused by the device guard.
 	BootDisks, LogDisks []string
+	// BootMediumUUID is the boot medium's ISO volume UUID (BootResult.MediumUUID): the disk
+	// carrying it is refused too.
+	BootMediumUUID string
 	// Passphrase decrypts the secret keys ("" for unencrypted keys).
 	Passphrase string
 	// AuthorizeUSB runs the BadUSB defense (appliance mode).
@@ -82,6 +85,9 @@ func Wire(pol *policy.Policy, o WireOptions) (*Wired, error) {
 	}
 	devs := &MediaDevices{SysfsRoot: o.SysfsRoot, LoopDir: o.LoopDir,
 		Guard_: media.Guard{AllowLoop: o.AllowLoop, BootDisks: o.BootDisks, LogDisks: o.LogDisks}}
+	if o.BootMediumUUID != "" {
+		devs.BootMedium = func(dev string) bool { return IsBootMedium(dev, o.BootMediumUUID) }
+	}
 	if o.AuthorizeUSB {
 		devs.USB = &media.USBAuthorizer{SysfsRoot: devs.sysfs()}
 	}

@@ -11,7 +11,9 @@
 #      hot-plugged through QMP and the operator prompts are answered on the serial console
 #      (hwtest/cmd/qemudemo),
 #   4. on the host: the target disk is checked with airlock verify and with stock xorriso
-#      (extract, no mount) + minisign + sha256sum -c.
+#      (extract, no mount) + minisign + sha256sum -c,
+#   5. the demo boot medium (make boot-medium: build/boot-medium/airlock-demo.iso) booted by
+#      QEMU's UEFI firmware from a CD, not handed to QEMU as a kernel, until the station is READY.
 #
 # Ends with PASS and the artifact paths, or stops with exit 1 naming the step that failed.
 # DEMO_DIR (default build/demo-qemu) keeps everything it made.
@@ -64,6 +66,10 @@ xorriso -osirrox on -indev "$W/target.img" -extract / "$x" >/dev/null 2>&1 || di
 [ "${PIPESTATUS[0]}" = 0 ] || die "the disc does not verify with minisign + sha256sum"
 "$bin" verify --pub "$pub" "$W/target.img" 2>&1 | sed 's/^/  check   | /'
 [ "${PIPESTATUS[0]}" = 0 ] || die "airlock verify refuses the disc"
+iso=build/boot-medium/airlock-demo.iso
+say "boot medium: $iso (make boot-medium) booted by QEMU's firmware from a CD, UEFI (OVMF)"
+[ -f "$iso" ] || bash scripts/boot-medium.sh || die "make boot-medium failed"
+go run ./bootmedium/cmd/mediumboot -as cd -firmware ovmf "$iso" || die "the boot medium did not boot to READY"
 say "PASS"
 say "  burned image (target disk): $W/target.img"
 say "  extracted disc:             $x"

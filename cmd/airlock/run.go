@@ -100,6 +100,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		if res.LogDisk != "" {
 			wo.LogDisks = append(wo.LogDisks, res.LogDisk)
 		}
+		wo.BootMediumUUID = res.MediumUUID
 		if res.LogDir != "" {
 			pol.Audit.LogDir = res.LogDir
 		}
@@ -142,9 +143,9 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		}
 		passphrase = string(trimNewline(b))
 	} else if pol.Keys.Passphrase {
-		// Asked on the line console before the station starts, without echo on a terminal.
-		fmt.Fprintln(out, "airlock: prompt passphrase: passphrase of the keys in "+pol.Keys.Dir+"?")
-		p, err := readSecret(in)
+		// Asked on the line console before the station starts, without echo on a terminal, and
+		// again while it opens no key.
+		p, err := appliance.AskPassphrase(out, func() (string, error) { return readSecret(in) }, pol)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "airlock run: passphrase: %v\n", err)
 			return exitError

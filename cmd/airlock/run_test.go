@@ -666,6 +666,11 @@ state_dir = "state"
 	if code, out, stderr := runIt(good, "wrong\n"); code != exitError || !strings.Contains(out, "airlock: prompt passphrase: ") || strings.Contains(out, "state READY") {
 		t.Errorf("wrong passphrase: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
+	// A wrong passphrase, then the right one: asked again, then the station starts.
+	if code, out, stderr := runIt(good, "wrong\ns3cret\n"); code != exitOK || strings.Count(out, "airlock: prompt passphrase: ") != 2 ||
+		!strings.Contains(out, "airlock: info wrong passphrase") || !strings.Contains(out, "airlock: state READY") {
+		t.Errorf("wrong, then right passphrase: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
 	// Right passphrase: the station starts, and stops at the end of its input.
 	code, out, stderr := runIt(good, "s3cret\n")
 	if code != exitOK || !strings.Contains(out, "airlock: state READY") {

@@ -72,7 +72,58 @@ type Config struct {
 	// probe instead of the station (u-root's init tries /bbin/uinit before /bin/uinit); nil
 	// boots the image exactly as built.
 	Overlay []File
+
+	// Medium, when set, boots the machine through its firmware from this image (the hybrid ISO of
+	// scripts/boot-medium.sh) attached as MediumAs says, instead of handing QEMU Kernel and
+	// Initramfs: the medium's own boot loader then loads the kernel, and Kernel, Initramfs,
+	// Append and Overlay are unused.
+	Medium   string
+	MediumAs MediumKind
+	// Firmware is the machine's firmware: SeaBIOS (QEMU's default) or OVMF (UEFI).
+	Firmware Firmware
 }
+
+// MediumKind is how Config.Medium is attached.
+type MediumKind int
+
+// The ways of attaching a boot medium.
+const (
+	// MediumCD is a read-only ATAPI CD-ROM on the q35 machine's AHCI controller.
+	MediumCD MediumKind = iota
+	// MediumUSB is a read-only usb-storage disk on the xhci controller (a written stick).
+	MediumUSB
+)
+
+// String names the kind as test names do.
+func (k MediumKind) String() string {
+	if k == MediumUSB {
+		return "usb"
+	}
+	return "cd"
+}
+
+// Firmware is the VM's firmware.
+type Firmware int
+
+// The firmwares a VM can boot with.
+const (
+	// SeaBIOS is QEMU's default BIOS.
+	SeaBIOS Firmware = iota
+	// OVMF is Debian's UEFI firmware for QEMU (package ovmf), at OVMFPath.
+	OVMF
+)
+
+// String names the firmware as test names do.
+func (f Firmware) String() string {
+	if f == OVMF {
+		return "ovmf"
+	}
+	return "seabios"
+}
+
+// OVMFPath is Debian's combined OVMF image (code and variables, package ovmf); booted with
+// -bios, its variables are not kept between runs.
+const OVMFPath = "/usr/share/ovmf/OVMF.fd"
 
 // File is one file of an initramfs overlay.
 type File struct {
@@ -116,9 +167,16 @@ func Start(ctx context.Context, c Config) (*VM, error) {
 	if c.MemoryMiB == 0 {
 		c.MemoryMiB = 1024
 	}
-	for _, f := range []string{c.Kernel, c.Initramfs} {
+	boot := []string{c.Kernel, c.Initramfs}
+	if c.Medium != "" {
+		boot = []string{c.Medium}
+	}
+	if c.Firmware == OVMF {
+		boot = append(boot, OVMFPath)
+	}
+	for _, f := range boot {
 		if _, err := os.Stat(f); err != nil {
-			return nil, fmt.Errorf("vm: boot image: %w (run make image)", err)
+			return nil, fmt.Errorf("vm: boot image: %w (run make image, make boot-medium; OVMF: make deps)", err)
 		}
 	}
 	v := &VM{lines: make(chan string, 4096), done: make(chan struct{}), eventCh: make(chan struct{}, 1)}
@@ -131,7 +189,7 @@ func Start(ctx context.Context, c Config) (*VM, error) {
 		v.dir, v.rmDir = d, true
 	}
 	sock := filepath.Join(v.dir, "qmp.sock")
-	if len(c.Overlay) > 0 {
+	if len(c.Overlay) > 0 && c.Medium == "" {
 		img, err := withOverlay(c.Initramfs, filepath.Join(v.dir, "initramfs"), c.Overlay)
 		if err != nil {
 			v.removeDir()
@@ -144,9 +202,26 @@ func Start(ctx context.Context, c Config) (*VM, error) {
 		"-nodefaults", "-nic", "none", "-display", "none", "-no-reboot",
 		"-serial", "stdio", "-monitor", "none",
 		"-qmp", "unix:" + sock + ",server=on,wait=off",
-		"-kernel", c.Kernel, "-initrd", c.Initramfs,
-		"-append", strings.Join(append([]string{"console=ttyS0", "panic=-1"}, c.Append...), " "),
-		"-device", "qemu-xhci,id=xhci",
+	}
+	if c.Firmware == OVMF {
+		args = append(args, "-bios", OVMFPath)
+	}
+	if c.Medium == "" {
+		args = append(args, "-kernel", c.Kernel, "-initrd", c.Initramfs,
+			"-append", strings.Join(append([]string{"console=ttyS0", "panic=-1"}, c.Append...), " "))
+	}
+	args = append(args, "-device", "qemu-xhci,id=xhci")
+	if c.Medium != "" {
+		// bootindex=0 puts the medium first in the firmware's boot order (fw_cfg bootorder, read
+		// by SeaBIOS and OVMF alike).
+		args = append(args, "-blockdev",
+			fmt.Sprintf("driver=raw,node-name=bootmedium,read-only=on,file.driver=file,file.filename=%s", c.Medium))
+		switch c.MediumAs {
+		case MediumUSB:
+			args = append(args, "-device", "usb-storage,bus=xhci.0,drive=bootmedium,id=bootmedium-dev,removable=on,bootindex=0")
+		default:
+			args = append(args, "-device", "ide-cd,bus=ide.0,drive=bootmedium,id=bootmedium-dev,bootindex=0")
+		}
 	}
 	for _, d := range c.Disks {
 		ro := "off"
