@@ -42,26 +42,32 @@ func (c *Certificate) Form(sig []byte) string {
 	cc.normalize()
 	var b strings.Builder
 	const labelW = formLabel
-	line := func(k, v string) {
+	// lineN prints k and v, v wrapped to at most n lines (the last marked "..." when cut), so
+	// that no value, however long, pushes the form off its page; the JSON has every byte.
+	lineN := func(n int, k, v string) {
 		if v == "" {
 			v = "-"
 		}
+		parts := wrap(v, formValue)
+		if len(parts) > n {
+			parts = parts[:n]
+			parts[n-1] = clip(parts[n-1]+" ...", formValue)
+		}
 		indent := strings.Repeat(" ", 2+labelW+2)
-		first := true
-		for _, part := range wrap(v, formValue) {
-			if first {
+		for i, part := range parts {
+			if i == 0 {
 				fmt.Fprintf(&b, "  %-*s  %s\n", labelW, k, part)
-				first = false
 			} else {
 				fmt.Fprintf(&b, "%s%s\n", indent, part)
 			}
 		}
 	}
+	line := func(k, v string) { lineN(1, k, v) }
 	f := cc.CertFields
 	title := "MEDIA SANITIZATION CERTIFICATE"
 	std := "NIST SP 800-88 Rev. 1"
 	fmt.Fprintf(&b, "%s%*s\n", title, FormColumns-len(title), std)
-	head := "Certificate " + clip(cc.ID, formValue)
+	head := "Certificate " + cc.ID
 	res := "Result: " + cc.Result
 	if len(head)+len(res) < FormColumns {
 		fmt.Fprintf(&b, "%s%*s\n", head, FormColumns-len(head), res)
@@ -77,12 +83,12 @@ func (c *Certificate) Form(sig []byte) string {
 	line("Contact", f.SanitizerContact)
 	line("Operator ID, station", cc.Operator+", "+cc.Station)
 	b.WriteString("\nMEDIA\n")
-	line("Manufacturer, model", clip(strings.TrimSpace(cc.Manufacturer+", "+cc.Model), formValue))
+	line("Manufacturer, model", strings.TrimSpace(cc.Manufacturer+", "+cc.Model))
 	serial := cc.Serial
 	if serial == "" {
 		serial = "(none reported by the device)"
 	}
-	line("Serial number", clip(serial, 2*formValue))
+	lineN(2, "Serial number", serial)
 	line("Property number", f.PropertyNumber)
 	line("Media type", fmt.Sprintf("%s, %d bytes, USB %s", cc.MediaType, cc.SizeBytes, orDash(cc.USBID)))
 	line("Source", f.Source)
@@ -105,13 +111,13 @@ func (c *Certificate) Form(sig []byte) string {
 			if i == 0 {
 				k = fmt.Sprintf("Errors (%d)", len(cc.Errors))
 			}
-			line(k, clip(e, formValue))
+			line(k, e)
 		}
 	}
 	line("Post-sanitization", cc.PostAction)
 	line("Start, end (UTC)", cc.Start.Format(time.RFC3339)+", "+cc.End.Format(time.RFC3339))
 	line("Duration, rate", fmt.Sprintf("%s, %.1f MB/s", time.Duration(cc.DurationMS)*time.Millisecond, float64(cc.Throughput)/1e6))
-	line("Tool", clip(strings.TrimSpace(cc.Tool+" "+cc.ToolVersion), formValue))
+	line("Tool", strings.TrimSpace(cc.Tool+" "+cc.ToolVersion))
 	idx := "(not logged)"
 	if cc.AuditLogIndex >= 0 {
 		idx = fmt.Sprint(cc.AuditLogIndex)

@@ -83,8 +83,15 @@ func TestCertificateRejects(t *testing.T) {
 	}
 }
 
+// fuzzSig is a minisign signature's shape, for the form's signature lines.
+var fuzzSig = []byte("untrusted comment: x\nRUR64VsiJNnguDwKg6b0nhRHufYLuParCgJoBT+QCHSosbEMFzPFDlLMt/FDVFsw86dxxqMCEEJhQSld2OHl0m2ULHvO0EDSrQI=\ntrusted comment: t\nTyHq==\n")
+
 func FuzzParseCertificate(f *testing.F) {
 	js, _ := sampleCertificate().MarshalCanonical()
+	f.Add(js)
+	full := sampleCertificate()
+	full.CertFields = fullFields()
+	js, _ = full.MarshalCanonical()
 	f.Add(js)
 	f.Add([]byte(`{"version":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -99,7 +106,11 @@ func FuzzParseCertificate(f *testing.F) {
 		if _, err := ParseCertificate(again); err != nil {
 			t.Fatalf("re-marshalled certificate does not parse: %v", err)
 		}
-		_ = c.Text()
+		for _, sig := range [][]byte{nil, fuzzSig} {
+			if p := FormLayoutProblem(c.Form(sig)); p != "" {
+				t.Fatalf("form leaves the page: %s", p)
+			}
+		}
 	})
 }
 
@@ -205,6 +216,10 @@ func TestCertificateFormWorstCase(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		c.Errors = append(c.Errors, strings.Repeat("e", 500))
 	}
+	// Device and tool strings with spaces wrap at every word.
+	words := strings.Repeat("word ", 400)
+	c.MediaType, c.Method, c.VerifyMethod, c.PostAction, c.Station, c.Operator, c.ToolVersion, c.Serial =
+		words, words, words, words, words, words, words, words
 	key, _, _ := testKey(t, "seal")
 	_, sig, err := c.Sign(key)
 	if err != nil {

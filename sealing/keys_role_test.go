@@ -95,3 +95,19 @@ func TestKeyRoleMarkers(t *testing.T) {
 		t.Fatalf("minisign -V with a marked public key: %s", out)
 	}
 }
+
+// FuzzIdentifyKey: any bytes given as a key file are named, never a panic, and a note key
+// parse fails cleanly.
+func FuzzIdentifyKey(f *testing.F) {
+	f.Add([]byte(markerPrefix + "approver file=approver.key minisign secret key 1\nRWRT\n"))
+	f.Add([]byte("PRIVATE+KEY+a+1+AAAA\n" + markerPrefix + "auditor file=auditor.key note secret key\n"))
+	f.Add([]byte(noteKeyHeader + "AAAA\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k := IdentifyKey(b)
+		if k.Role != "" && k.Role != RoleAppliance && k.Role != RoleApprover && k.Role != RoleAuditor {
+			t.Fatalf("role %q", k.Role)
+		}
+		_ = k.String()
+		_, _ = ParseNoteSigner(b, "")
+	})
+}
