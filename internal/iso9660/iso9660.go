@@ -29,7 +29,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/airlock-appliance/airlock/internal/fstree"
 )
 
 // SectorSize is the only logical block size accepted (every real writer uses it).
@@ -609,22 +610,10 @@ func joliet(id []byte, dir bool) string {
 // CheckName reports why name is not acceptable as one path element of a hostile medium: empty,
 // "." or "..", a slash or backslash, NUL or another control character, or invalid UTF-8.
 func CheckName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("empty name")
-	case name == "." || name == "..":
-		return fmt.Errorf("name %q", name)
-	case !utf8.ValidString(name):
-		return fmt.Errorf("name %q is not UTF-8", name)
-	case len(name) > maxRRName:
+	if len(name) > maxRRName {
 		return fmt.Errorf("name of %d bytes", len(name))
 	}
-	for _, r := range name {
-		if r == '/' || r == '\\' || r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return fmt.Errorf("name %q contains %q", name, r)
-		}
-	}
-	return nil
+	return fstree.CheckName(name)
 }
 
 // rrInfo is what the Rock Ridge entries of one record say.
