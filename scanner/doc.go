@@ -121,7 +121,8 @@
 // the signatures as constants (libarchive, 7z itself) is not refused; UDF images and ISO/UDF
 // bridge images (a UDF volume recognition sequence from sector 16: 7z reads the UDF tree,
 // which airlock has no reader for); a zip whose first local header is also a valid tar header
-// (tar readers see other members). Compressed data elsewhere inside other formats (PDF
+// (tar readers see other members); a file starting with an ASCII cpio magic whose header does
+// not parse (GNU cpio extracts from it anyway, after "Malformed number"). Compressed data elsewhere inside other formats (PDF
 // streams, say) is not looked for.
 //
 // Why 7z and RAR are refused rather than walked: github.com/bodgit/sevenzip and
