@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/airlock-appliance/airlock/internal/benchtab"
@@ -184,9 +185,25 @@ func checkSameContent(t *testing.T, airlock, rules, packed, extracted string) {
 		t.Fatalf("airlock scan --json: %v", err)
 	}
 	var leaves, leafBytes, want, wantBytes int64
+	// A binary holding an archive or stream after other bytes (which 7z, GNU tar or cpio find
+	// there) is one file in extracted too: a leaf with its own bytes, what was found in it not.
+	var found []string
 	for _, f := range rep.Files {
 		if f.Verdict != Clean {
 			t.Fatalf("%s: %v %s", f.Path, f.Verdict, f.Reason)
+		}
+		inFound := false
+		for _, p := range found {
+			inFound = inFound || strings.HasPrefix(f.Path, p+"!")
+		}
+		switch {
+		case inFound:
+			continue
+		case f.Format == FormatEmbedded || f.Format == FormatTarAppended || f.Format == FormatCpioAppended:
+			found = append(found, f.Path)
+			leaves++
+			leafBytes += f.Size
+			continue
 		}
 		if f.Format == "" && f.Type == "" {
 			leaves++

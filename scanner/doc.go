@@ -93,8 +93,8 @@
 //     tar -i skips them; junk between cpio members refuses the archive (GNU cpio and bsdtar
 //     skip it). 7z opens more after junk: a ustar tar at any offset, and a gzip, bzip2, xz or
 //     zstd stream anywhere in its first 5 to 17 MiB (measured with 7-Zip 26.02); the first 64
-//     MiB are searched for those too, and a stream whose header reads and whose first 32 KiB
-//     decode is an inner file "(gzip at offset N)" from its first byte to the end of the
+//     MiB are searched for those too, and a stream whose header reads and from which some
+//     bytes decode (7z writes those even when the rest is corrupt) is an inner file "(gzip at offset N)" from its first byte to the end of the
 //     file, walked as such (Format "embedded"). Not searched: beyond 64 MiB, v7 tar headers at
 //     unaligned offsets, and anything after the first archive found.
 //   - ISO 9660 images (Format "iso9660", read by internal/iso9660, which refuses overlapping
@@ -121,7 +121,8 @@
 // the signatures as constants (libarchive, 7z itself) is not refused; UDF images and ISO/UDF
 // bridge images (a UDF volume recognition sequence from sector 16: 7z reads the UDF tree,
 // which airlock has no reader for); a zip whose first local header is also a valid tar header
-// (tar readers see other members). Compressed data elsewhere inside other formats (PDF
+// (tar readers see other members); a file starting with an ASCII cpio magic whose header does
+// not parse (GNU cpio extracts from it anyway, after "Malformed number"). Compressed data elsewhere inside other formats (PDF
 // streams, say) is not looked for.
 //
 // Why 7z and RAR are refused rather than walked: github.com/bodgit/sevenzip and

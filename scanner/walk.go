@@ -356,6 +356,11 @@ func (w *worker) sniff(src io.ReaderAt, size int64) (kind, opaqueName string) {
 	if opaqueName = opaque(head); opaqueName != "" {
 		return "", opaqueName
 	}
+	if k := cpioKind(head); k == "newc" || k == "odc" {
+		// An ASCII cpio magic whose header does not parse: GNU cpio warns ("Malformed
+		// number") and extracts members from it anyway (found by FuzzDifferential).
+		return "", "cpio archive with a malformed first header"
+	}
 	if opaqueName = lhaName(head); opaqueName != "" {
 		return "", opaqueName
 	}

@@ -20,7 +20,7 @@
 // airlock refuses that a tool extracts without complaint, are logged as NOTEs.
 //
 // The tests:
-//   - TestDifferential: a fixed, seeded set of generated cases (about 180, a minute on a loaded
+//   - TestDifferential: a fixed, seeded set of generated cases (205, under a minute on a loaded
 //     2-core machine) in the default `go test -race ./...` run; with -v it ends with
 //     "difftest: N cases, M tools, K divergences (J known); ...".
 //   - TestHostileCorpus: the committed corpus in testdata/hostile, one small file per class
