@@ -146,9 +146,13 @@
 // report, and a 9 MB NAR of 50,000 empty files under 3.8 KB of directories took 304 MB RSS to
 // scan and 1.1 GB to print as JSON (now 85 MB and 230 MB, the limit striking after 8,702).
 //
-// Which rules see a container whole: a plain tar, NAR, Guix export, zip, ar or cpio is scanned
-// as one file (rules matching whole archives, by hash or layout, work) and then file by file,
-// so its bytes go through libyara twice (issue 21 would scan them once; not done yet).
+// Which rules see a container whole: a plain tar, zip, ar or cpio is scanned as one file (rules
+// matching whole archives, by hash or layout, work, and a member some other extractor would find
+// where airlock's reader did not is still seen as bytes) and then file by file. A NAR or a Guix
+// export is scanned file by file only: on the high side it becomes nothing but the store files
+// guix-daemon writes, airlock's reader refuses any stream the daemon would read differently, and
+// a whole-stream scan would both double the work on the main payload and judge file-level
+// conditions ("is not ELF") against the stream, rejecting every export that holds glibc.
 // Compressed streams are scanned whole only with Options.ScanCompressed (their bytes are noise
 // to string rules); legacy .lzma always is, since its detection is a guess.
 //

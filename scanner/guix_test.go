@@ -310,3 +310,33 @@ func TestGuixScanLimitUnread(t *testing.T) {
 		t.Fatalf("decision %+v", d)
 	}
 }
+
+// TestExportScannedMemberwise: a Guix export is judged by its store files alone. An ELF file
+// naming /etc/ld.so.preload (as glibc's libc.so does) is clean under a rule for "names it and
+// is not ELF", even though the export stream as a whole is not ELF; the same string in a
+// script is still found, inside the export and inside a NAR.
+func TestExportScannedMemberwise(t *testing.T) {
+	r, err := CompileString("preload", `rule Preload_Write { strings: $s = "/etc/ld.so.preload" condition: $s and uint32(0) != 0x464c457f }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Destroy)
+	s := New(r, Options{})
+	libc := append([]byte("\x7fELF\x02\x01\x01\x00"), "...../etc/ld.so.preload....."...)
+	glibc := dumpDir(t, map[string][]byte{"lib/libc.so.6": libc})
+	path := guix.StoreDir + "/" + strings.Repeat("0", 32) + "-glibc-2.41"
+	res := scanOne(t, s, "glibc.export", unsignedExport(map[string][]byte{path: glibc}, []string{path}))
+	if res.Format != FormatExport || res.Worst() != Clean {
+		t.Fatalf("export of an ELF naming ld.so.preload: format %q, worst verdict %s (%v)", res.Format, res.Worst(), res.Problems())
+	}
+	script := dumpDir(t, map[string][]byte{"bin/evil": []byte("#!/bin/sh\necho /x.so >> /etc/ld.so.preload\n")})
+	for name, data := range map[string][]byte{
+		"evil.export": unsignedExport(map[string][]byte{path: script}, []string{path}),
+		"evil.nar":    script,
+	} {
+		res := scanOne(t, s, name, data)
+		if res.Worst() != Match {
+			t.Errorf("%s: the script's write of ld.so.preload was not found: %s", name, res.Worst())
+		}
+	}
+}

@@ -400,7 +400,7 @@ func (w *worker) examine(st *walkState, f *File, src io.ReaderAt, size int64, de
 		}
 		return nil
 	}
-	if !compressed(kind) || w.s.opt.ScanCompressed {
+	if (!compressed(kind) || w.s.opt.ScanCompressed) && !memberwise(kind) {
 		// The container's own scan goes to another worker if one is free, and runs while
 		// this one walks the container: a Guix export or a tar is otherwise scanned whole on
 		// one core before its first file is even opened.
@@ -465,6 +465,14 @@ func (w *worker) yara(f *File, src io.ReaderAt, size int64) {
 
 // compressed reports whether kind is a compression format: its bytes are noise to string rules,
 // and what they decompress to is scanned instead.
+// memberwise reports whether a container is scanned only file by file, never whole. A NAR or a
+// Guix export is nothing on the high side but the store files guix-daemon writes from it, and
+// airlock's NAR reader refuses every stream the daemon would read differently, so its files
+// are all there is to see. Scanning its bytes whole as well would put every byte through
+// libyara twice and, worse, evaluate file-level conditions against the stream: a rule such as
+// "names /etc/ld.so.preload and is not an ELF file" matches any export holding glibc.
+func memberwise(kind string) bool { return kind == FormatNAR || kind == FormatExport }
+
 func compressed(kind string) bool {
 	switch kind {
 	case FormatGzip, FormatXz, FormatBzip2, FormatZstd:
