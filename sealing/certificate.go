@@ -166,4 +166,3 @@ func VerifyCertificate(js, sig []byte, trusted ...*PublicKey) (*Certificate, err
 	}
 	return ParseCertificate(js)
 }
-
