@@ -52,29 +52,9 @@ func runLogInit(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(exitError, "%v", err)
 	}
-	st, err := os.Stat(dev)
+	id, err := targetIdentity(dev, *sysfs, &media.Guard{AllowLoop: *allowLoop}, *allowLoop)
 	if err != nil {
 		return fail(exitError, "%v", err)
-	}
-	var id *media.Identity
-	switch {
-	case st.Mode()&os.ModeDevice != 0:
-		real, err := filepath.EvalSymlinks(dev)
-		if err != nil {
-			return fail(exitError, "%v", err)
-		}
-		if id, err = media.Identify(*sysfs, filepath.Base(real)); err != nil {
-			return fail(exitError, "%v", err)
-		}
-		g := &media.Guard{AllowLoop: *allowLoop}
-		if err := g.Check(id); err != nil {
-			fmt.Fprintf(e.stderr, "airlock log init: %v\n", err)
-			return exitVerdict
-		}
-	case st.Mode().IsRegular() && *allowLoop:
-		id = &media.Identity{Name: filepath.Base(dev), Node: dev, Bus: "loop", BackingFile: dev, Size: st.Size(), Model: "image file"}
-	default:
-		return fail(exitError, "not a block device (image files only with --allow-loop)")
 	}
 	if !*yes {
 		if code := confirmWipe(e, id); code != exitOK {

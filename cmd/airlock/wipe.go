@@ -65,30 +65,10 @@ func runWipe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "airlock wipe: %s: %s\n", dev, fmt.Sprintf(format, a...))
 		return code
 	}
-	st, err := os.Stat(dev)
+	id, err := targetIdentity(dev, *sysfs, &media.Guard{AllowLoop: *allowLoop, BootDisks: splitList(*bootDisks), LogDisks: splitList(*logDisks)}, *allowLoop)
 	if err != nil {
+		// A guard refusal is a set-up error (the wrong device, a missing --allow-loop).
 		return fail(exitError, "%v", err)
-	}
-	var id *media.Identity
-	switch {
-	case st.Mode()&os.ModeDevice != 0:
-		real, err := filepath.EvalSymlinks(dev)
-		if err != nil {
-			return fail(exitError, "%v", err)
-		}
-		if id, err = media.Identify(*sysfs, filepath.Base(real)); err != nil {
-			return fail(exitError, "%v", err)
-		}
-		g := &media.Guard{AllowLoop: *allowLoop, BootDisks: splitList(*bootDisks), LogDisks: splitList(*logDisks)}
-		if err := g.Check(id); err != nil {
-			// A guard refusal is a set-up error (the wrong device, a missing --allow-loop).
-			fmt.Fprintf(e.stderr, "airlock wipe: %v\n", err)
-			return exitError
-		}
-	case st.Mode().IsRegular() && *allowLoop:
-		id = &media.Identity{Name: filepath.Base(dev), Node: dev, Bus: "loop", BackingFile: dev, Size: st.Size(), Model: "image file"}
-	default:
-		return fail(exitError, "not a block device (image files only with --allow-loop)")
 	}
 	var key *sealing.SealKey
 	if *keyPath != "" {
@@ -249,4 +229,32 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// targetIdentity is the identity of a device a command is about to overwrite, once the guard
+// has accepted it: a block device as sysfs describes it, or, with allowImages (--allow-loop),
+// an image file standing in for a stick. Every refusal is a set-up error (exit 2).
+func targetIdentity(dev, sysfs string, g *media.Guard, allowImages bool) (*media.Identity, error) {
+	st, err := os.Stat(dev)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case st.Mode()&os.ModeDevice != 0:
+		real, err := filepath.EvalSymlinks(dev)
+		if err != nil {
+			return nil, err
+		}
+		id, err := media.Identify(sysfs, filepath.Base(real))
+		if err != nil {
+			return nil, err
+		}
+		if err := g.Check(id); err != nil {
+			return nil, err
+		}
+		return id, nil
+	case st.Mode().IsRegular() && allowImages:
+		return &media.Identity{Name: filepath.Base(dev), Node: dev, Bus: "loop", BackingFile: dev, Size: st.Size(), Model: "image file"}, nil
+	}
+	return nil, errors.New("not a block device (image files only with --allow-loop)")
 }
