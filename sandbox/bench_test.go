@@ -142,11 +142,8 @@ func TestBenchSandbox(t *testing.T) {
 		theirs.Keep(m)
 	}
 	row := benchtab.Row{What: fmt.Sprintf("scan %d MiB in the sandboxed worker", mib), Peer: "same scan in-process (--no-sandbox)",
-		Ours: ours, Theirs: theirs, Bytes: n,
-		Note: fmt.Sprintf("target <= 1.05; CPU ratio %.2f; peak RSS: worker %d MiB, parent %d MiB (in-process run %d MiB)",
+		Ours: ours, Theirs: theirs, Bytes: n, Target: 1.05,
+		Note: fmt.Sprintf("CPU ratio %.2f; peak RSS: worker %d MiB, parent %d MiB (in-process run %d MiB)",
 			float64(ours.CPU)/float64(max(theirs.CPU, 1)), ours.PeakRSS>>20, parentRSS>>20, theirs.PeakRSS>>20)}
 	benchtab.Report(t, row)
-	if row.Ratio() > 1.05 {
-		t.Errorf("the sandbox costs %.0f%%, more than 5%%", (row.Ratio()-1)*100)
-	}
 }

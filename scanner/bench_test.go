@@ -155,19 +155,18 @@ func TestBenchScan(t *testing.T) {
 	floor := (peer.CPU + unpack.CPU).Seconds() / peer.CPU.Seconds()
 	cpu := func(m benchtab.Measure) string { return fmt.Sprintf("%.1f", m.CPU.Seconds()) }
 	same := benchtab.Row{What: fmt.Sprintf("scan %d MiB mixed", mib), Peer: "tar -x + sha256sum + yara -r -p 2", Ours: ours, Theirs: stock,
-		Bytes: content, Note: fmt.Sprintf("same work; CPU s: ours %s, theirs %s", cpu(ours), cpu(stock))}
+		Bytes: content, Target: 0.8, Note: fmt.Sprintf("same work; CPU s: ours %s, theirs %s", cpu(ours), cpu(stock))}
 	benchtab.Report(t, same)
+	// Issue 21: within 5% of the floor measured in the same run (the old <= 1.0 is below it).
 	alone := benchtab.Row{What: fmt.Sprintf("scan %d MiB mixed", mib), Peer: "yara -r -p 2 (extracted)", Ours: ours, Theirs: peer, Bytes: content,
-		Note: fmt.Sprintf("issue 6 target <= 1.0; floor %.2f: CPU s: ours %s, yara %s, decoders alone %s; yara %.1f MB/s",
+		Target: 1.05 * floor,
+		Note: fmt.Sprintf("target 1.05 x floor %.2f: CPU s: ours %s, yara %s, decoders alone %s; yara %.1f MB/s",
 			floor, cpu(ours), cpu(peer), cpu(unpack), float64(content)/peer.Wall.Seconds()/1e6)}
 	benchtab.Report(t, alone)
 	benchtab.Report(t, benchtab.Row{What: fmt.Sprintf("scan %d MiB extracted", mib), Peer: "yara -r -p 2", Ours: flat, Theirs: peer,
 		Bytes: content, Note: fmt.Sprintf("same tree; airlock also hashes; CPU s: ours %s, yara %s", cpu(flat), cpu(peer))})
 	if ours.PeakRSS > 128<<20 {
 		t.Errorf("peak RSS %d MiB > 128 MiB", ours.PeakRSS>>20)
-	}
-	if r := same.Ratio(); r > 1.0 {
-		t.Errorf("ratio %.2f > 1.0 against stock tools doing the same work", r)
 	}
 }
 
