@@ -51,7 +51,7 @@
   '("crct10dif_generic" "crc64_rocksoft_generic"
     "usb-common" "usbcore" "xhci-hcd" "xhci-pci" "ehci-hcd" "ehci-pci" "ohci-hcd" "ohci-pci"
     "uhci-hcd" "scsi_common" "scsi_mod" "usb-storage" "uas" "sd_mod" "cdrom" "sr_mod"
-    "isofs" "fat" "vfat" "nls_cp437" "nls_ascii" "nls_utf8" "ext4"
+    "isofs" "fat" "vfat" "nls_cp437" "nls_ascii" "nls_utf8" "ext4" "ledtrig-timer"
     "virtio_pci" "virtio_blk"))
 
 ;; The static build of make build-static: libyara (and its zlib, xz, bzip2) linked in, no cgo

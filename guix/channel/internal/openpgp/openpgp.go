@@ -638,7 +638,7 @@ func Verify(s *Signature, kr *Keyring, data []byte) (*Key, error) {
 	ok := false
 	switch pub := k.pub.(type) {
 	case *rsa.PublicKey:
-		ok = s.PKAlg == AlgRSA && rsa.VerifyPKCS1v15(pub, ch, sum, s.mpis[0]) == nil
+		ok = s.PKAlg == AlgRSA && rsa.VerifyPKCS1v15(pub, ch, sum, leftPad(s.mpis[0], pub.Size())) == nil
 	case *dsa.PublicKey:
 		if s.PKAlg == AlgDSA {
 			qb := (pub.Q.BitLen() + 7) / 8
@@ -716,4 +716,17 @@ func StrictCheck(s *Signature, k *Key, now int64) error {
 		return fmt.Errorf("signature with an expiry (%d s): not accepted under the strict policy", s.SigExpires)
 	}
 	return nil
+}
+
+// leftPad returns an MPI's bytes as a k-byte big-endian number. OpenPGP writes an MPI without
+// its leading zero bytes, so one RSA signature in 256 is shorter than the modulus; libgcrypt
+// (and so Guix) verifies it, while crypto/rsa wants exactly k bytes. A longer MPI is returned
+// as is, for crypto/rsa to refuse.
+func leftPad(b []byte, k int) []byte {
+	if len(b) >= k {
+		return b
+	}
+	out := make([]byte, k)
+	copy(out[k-len(b):], b)
+	return out
 }

@@ -1,7 +1,13 @@
 package openpgp
 
 import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
+	"fmt"
+	"math/big"
 	"strings"
 	"testing"
 )
@@ -52,5 +58,40 @@ func TestKeyringRefusesWhatGuixRefuses(t *testing.T) {
 	}
 	if FormatFingerprint(make([]byte, 20)) != "0000 0000 0000 0000 0000  0000 0000 0000 0000 0000" {
 		t.Error(FormatFingerprint(make([]byte, 20)))
+	}
+}
+
+// TestRSASignatureWithLeadingZero: about one RSA signature in 256 starts with a zero byte,
+// which OpenPGP's MPI encoding drops. Such a signature is valid (libgcrypt and Guix accept it);
+// the verifier pads it back to the modulus size. The real-git-and-gpg channel test refused a
+// good commit of a fresh key this way, once in a while.
+func TestRSASignatureWithLeadingZero(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if i == 20000 {
+			t.Fatal("no signature with a leading zero byte in 20000")
+		}
+		sum := sha256.Sum256([]byte(fmt.Sprint(i)))
+		sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sig[0] != 0 {
+			continue
+		}
+		mpi := new(big.Int).SetBytes(sig).Bytes() // as an OpenPGP MPI carries it
+		if len(mpi) >= len(sig) {
+			t.Fatalf("MPI of %d bytes for a %d-byte signature", len(mpi), len(sig))
+		}
+		if rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, sum[:], mpi) == nil {
+			t.Fatal("crypto/rsa accepted a short signature: the padding is not needed")
+		}
+		if err := rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, sum[:], leftPad(mpi, key.PublicKey.Size())); err != nil {
+			t.Fatalf("padded signature refused: %v", err)
+		}
+		return
 	}
 }
