@@ -52,6 +52,9 @@ func decide(r *Result, allow Allowlist) Decision {
 		switch {
 		case !hashed:
 			d.Reasons = append(d.Reasons, r.Path+": not read whole, so not hashed")
+		case r.Guix != nil:
+			// An export judged under the Guix ACL: its basis is the ACL, so the reasons are the
+			// judge's (the allowlist was still consulted, and would have approved it).
 		case allow == nil:
 			d.Reasons = append(d.Reasons, r.Path+": no allowlist given")
 		default:

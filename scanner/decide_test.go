@@ -42,7 +42,7 @@ func TestDecide(t *testing.T) {
 		{"allowlisted infected", infected(clean("a", sumA, 100)), allow, false, BasisAllowlist, []string{"a!bad: match: t:eicar"}},
 		{"guix valid", withGuix(clean("e", sumB, 5), guixOK), nil, true, BasisGuixACL, nil},
 		{"guix valid and allowlisted", withGuix(clean("a", sumA, 100), guixOK), allow, true, BasisAllowlist, nil},
-		{"guix unauthorized", withGuix(clean("e", sumB, 5), guixBad), allow, false, "", []string{"not on the allowlist", "guix: /gnu/store/b-y: unauthorized-key (signing key is not in the ACL)"}},
+		{"guix unauthorized", withGuix(clean("e", sumB, 5), guixBad), allow, false, "", []string{"guix: /gnu/store/b-y: unauthorized-key (signing key is not in the ACL)"}},
 		{"guix valid infected", infected(withGuix(clean("e", sumB, 5), guixOK)), nil, false, BasisGuixACL, []string{"e!bad: match"}},
 		{"export without ACL", func() Result { r := clean("e", sumB, 5); r.Format = FormatExport; return r }(), nil, false, "", []string{"no Guix ACL"}},
 		{"guix stream trailing", withGuix(clean("e", sumB, 5), &GuixResult{Stream: guix.StreamTrailingData, StreamReason: "after the end marker", Items: guixOK.Items}), nil, false, "", []string{"guix: stream trailing-data: after the end marker"}},
@@ -65,6 +65,9 @@ func TestDecide(t *testing.T) {
 				if !strings.Contains(all, want) {
 					t.Errorf("reason %q missing from %q", want, all)
 				}
+			}
+			if c.r.Guix != nil && strings.Contains(all, "allowlist") {
+				t.Errorf("an export judged under the ACL lists the allowlist: %q", all)
 			}
 			if c.approved != (len(d.Reasons) == 0) {
 				t.Errorf("approved %v with reasons %q", d.Approved, d.Reasons)
