@@ -334,10 +334,11 @@ func TestHWCLIOnLoop(t *testing.T) {
 			t.Fatalf("loop device not allowed with --allow-loop: %q", l)
 		}
 	}
-	if _, errOut, code := airlockCmd(t, "wipe", "--yes", dev); code != 1 || !strings.Contains(errOut, "rule loop-not-allowed") {
+	// A guard refusal is a set-up error: exit 2.
+	if _, errOut, code := airlockCmd(t, "wipe", "--yes", dev); code != 2 || !strings.Contains(errOut, "rule loop-not-allowed") {
 		t.Fatalf("wipe without --allow-loop: exit %d %s", code, errOut)
 	}
-	if _, errOut, code := airlockCmd(t, "wipe", "--yes", "--allow-loop", "--log-disk", dev, dev); code != 1 || !strings.Contains(errOut, "rule audit-log-medium") {
+	if _, errOut, code := airlockCmd(t, "wipe", "--yes", "--allow-loop", "--log-disk", dev, dev); code != 2 || !strings.Contains(errOut, "rule audit-log-medium") {
 		t.Fatalf("wipe of the log disk: exit %d %s", code, errOut)
 	}
 	out, errOut, code = airlockCmd(t, "wipe", "--allow-loop", "--yes", "--method", "dod3", "--verify", "sample",
@@ -355,7 +356,7 @@ func TestHWCLIOnLoop(t *testing.T) {
 	if !strings.Contains(out, CertJSON+"\t"+fmt.Sprint(len(js))+"\t"+sum) {
 		t.Fatalf("ls hash of %s differs from the certificate written:\n%s", CertJSON, out)
 	}
-	if _, errOut, code := airlockCmd(t, "ls", dev); code != 1 || !strings.Contains(errOut, "loop-not-allowed") {
+	if _, errOut, code := airlockCmd(t, "ls", dev); code != 2 || !strings.Contains(errOut, "loop-not-allowed") {
 		t.Fatalf("ls without --allow-loop: exit %d %s", code, errOut)
 	}
 	_ = name
