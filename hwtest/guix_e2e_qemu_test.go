@@ -226,32 +226,6 @@ func missionOverlay(t *testing.T, pubFile string) []vm.File {
 	}
 }
 
-// bootStationOverlay is bootStation with an initramfs overlay (vm.Config.Overlay) replacing some
-// of the image's files, here its policy.
-func bootStationOverlay(t *testing.T, overlay []vm.File) *station {
-	t.Helper()
-	testenv.Need(t, "mkfs.fat")
-	dir := t.TempDir()
-	s := &station{target: filepath.Join(dir, "target.img"), logDisk: filepath.Join(dir, "log.img")}
-	mkfile(t, s.target, 64<<20)
-	mkfile(t, s.logDisk, 32<<20)
-	run(t, "mkfs.fat", "-n", "AIRLOCK-LOG", s.logDisk)
-	s.VM = startVM(t, vm.Config{
-		MemoryMiB: 2048,
-		Append:    []string{"quiet"},
-		Disks: []vm.Disk{
-			{ID: "target", Path: s.target, Serial: "AIRLOCK-TARGET"},
-			{ID: "auditlog", Path: s.logDisk, Serial: "AIRLOCK-LOG"},
-		},
-		Overlay: overlay,
-	})
-	if _, err := s.Expect(context.Background(), readyTimeout, `^airlock: state READY$`); err != nil {
-		t.Fatal(err)
-	}
-	s.ready = s.Since()
-	return s
-}
-
 // staticAirlock returns the static airlock the image carries ($AIRLOCK_STATIC_BIN, make's
 // bin/airlock-static): it runs inside the Guix root, which has no yara library.
 func staticAirlock(t *testing.T) string {

@@ -38,7 +38,11 @@ type station struct {
 
 // bootStation boots the image with a zeroed 64 MiB target disk (vda) and a FAT audit log disk
 // labelled AIRLOCK-LOG (vdb), and waits for the station's first READY.
-func bootStation(t *testing.T) *station {
+func bootStation(t *testing.T) *station { return bootStationOverlay(t, nil) }
+
+// bootStationOverlay is bootStation with an initramfs overlay (vm.Config.Overlay) replacing some
+// of the image's files, such as its policy.
+func bootStationOverlay(t *testing.T, overlay []vm.File) *station {
 	t.Helper()
 	testenv.Need(t, "mkfs.fat")
 	dir := t.TempDir()
@@ -53,6 +57,7 @@ func bootStation(t *testing.T) *station {
 			{ID: "target", Path: s.target, Serial: "AIRLOCK-TARGET"},
 			{ID: "auditlog", Path: s.logDisk, Serial: "AIRLOCK-LOG"},
 		},
+		Overlay: overlay,
 	})
 	if _, err := s.Expect(context.Background(), readyTimeout, `^airlock: state READY$`); err != nil {
 		t.Fatal(err)
