@@ -1,15 +1,11 @@
 package appliance
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/airlock-appliance/airlock/appliance/console"
 	"github.com/airlock-appliance/airlock/appliance/policy"
 )
 
@@ -17,48 +13,16 @@ import (
 // (1s) and a worker that never finishes, the import FAILs naming the deadline, the audit log
 // records it, and the station is READY again.
 func TestStationWorkerDeadline(t *testing.T) {
-	dir := t.TempDir()
-	os.Chmod(filepath.Dir(dir), 0o755)
-	os.Chmod(dir, 0o755)
-	hang := filepath.Join(dir, "hanging-worker")
-	if err := os.WriteFile(hang, []byte("#!/bin/sh\nexec sleep 600\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	img := filepath.Join(dir, "stick.img")
-	os.WriteFile(img, make([]byte, 1<<20), 0o644)
-
-	pol := policy.Default()
-	pol.Station = "test"
-	pol.Modes = []string{"import"}
-	pol.Import.SpoolDir = t.TempDir()
-	pol.Sandbox.Deadline = policy.MinWorkerDeadline
-	if err := pol.Sandbox.Check(); err != nil {
-		t.Fatal(err)
-	}
-	im := newTestImporter(t)
-	im.Sandbox = sandboxConfig(&pol, false) // as Wire builds it
-	if im.Sandbox.Timeout != time.Second || im.Sandbox.Memory != 16<<30 {
-		t.Fatalf("the station's worker config ignores [sandbox]: %+v", im.Sandbox)
-	}
-	im.Sandbox.Executable = hang
-
-	out, in, log := &buf{}, make(chan string), &fakeLog{}
-	devs := &fakeDevices{ch: make(chan DeviceEvent)}
-	st := New(Config{Policy: &pol, View: console.NewLineView(out, false), LEDs: &fakeLEDs{}},
-		Parts{Devices: devs, Importer: im, Sealer: fakeSealer{}, Log: log, Burner: &fakeBurner{}, Wiper: fakeWiper{}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- st.Run(ctx, in) }()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("station did not stop")
+	r, devs, log, img := workerStation(t, "#!/bin/sh\nexec sleep 600\n", func(pol *policy.Policy, im *ScanImporter) {
+		pol.Sandbox.Deadline = policy.MinWorkerDeadline
+		if err := pol.Sandbox.Check(); err != nil {
+			t.Fatal(err)
 		}
-	}()
-	r := &rig{t: t, out: out, in: in}
-	r.wait("airlock: state READY")
+		im.Sandbox = sandboxConfig(pol, false) // as Wire builds it
+		if im.Sandbox.Timeout != time.Second || im.Sandbox.Memory != 16<<30 {
+			t.Fatalf("the station's worker config ignores [sandbox]: %+v", im.Sandbox)
+		}
+	})
 	start := time.Now()
 	devs.ch <- stick(img)
 	r.answer("operator", "alice")
